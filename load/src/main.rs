@@ -1,0 +1,2 @@
+//! supportd-load: the load generator (work in progress).
+fn main() {}

@@ -1,0 +1,427 @@
+//! Configuration: the TOML file's structs (unknown keys rejected) and the validated `Config`
+//! the daemon runs on. Every default is a named const here, and etc/config.toml repeats them.
+use serde::Deserialize;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the daemon looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/support/config.toml";
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+pub const DEFAULT_PORT: u16 = 8080;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 200_000;
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+pub const DEFAULT_MAX_OUTBOUND_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_PING_INTERVAL_MS: u64 = 25_000;
+pub const DEFAULT_PING_TIMEOUT_MS: u64 = 20_000;
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1_000_000;
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
+pub const DEFAULT_METRICS_ENABLED: bool = true;
+pub const DEFAULT_METRICS_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub const DEFAULT_METRICS_PORT: u16 = 9102;
+pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    socketio: FileSocketIo,
+    #[serde(default)]
+    metrics: FileMetrics,
+    #[serde(default)]
+    log: FileLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    bind: Option<String>,
+    port: Option<u16>,
+    cors_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_connections: Option<usize>,
+    max_message_bytes: Option<usize>,
+    max_outbound_bytes: Option<usize>,
+    handshake_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSocketIo {
+    ping_interval_ms: Option<u64>,
+    ping_timeout_ms: Option<u64>,
+    max_payload_bytes: Option<usize>,
+    connect_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    enabled: Option<bool>,
+    bind: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    level: Option<String>,
+}
+
+/// Which browser origins may open a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsPolicy {
+    /// `"*"`: any origin.
+    Any,
+    /// Only these exact origins (an empty list allows none).
+    List(Vec<String>),
+}
+
+impl CorsPolicy {
+    /// Whether a request carrying this Origin header may connect.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            CorsPolicy::Any => true,
+            CorsPolicy::List(list) => list.iter().any(|o| o == origin),
+        }
+    }
+}
+
+/// Validated settings the daemon runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub cors: CorsPolicy,
+    pub limits: Limits,
+    pub socketio: SocketIoSettings,
+    pub metrics: Option<SocketAddr>,
+    pub log_level: log::LevelFilter,
+}
+
+/// Hard limits that protect the daemon from clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_message_bytes: usize,
+    pub max_outbound_bytes: usize,
+    pub handshake_timeout: Duration,
+}
+
+/// Engine.IO session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketIoSettings {
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_payload_bytes: usize,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::new(DEFAULT_BIND, DEFAULT_PORT),
+            cors: CorsPolicy::List(Vec::new()),
+            limits: Limits {
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+                max_outbound_bytes: DEFAULT_MAX_OUTBOUND_BYTES,
+                handshake_timeout: Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            },
+            socketio: SocketIoSettings {
+                ping_interval: Duration::from_millis(DEFAULT_PING_INTERVAL_MS),
+                ping_timeout: Duration::from_millis(DEFAULT_PING_TIMEOUT_MS),
+                max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+                connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
+            },
+            metrics: Some(SocketAddr::new(DEFAULT_METRICS_BIND, DEFAULT_METRICS_PORT)),
+            log_level: DEFAULT_LOG_LEVEL,
+        }
+    }
+}
+
+/// Why a config file was refused: the file, the line (when known) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.reason),
+            None => write!(f, "{}: {}", self.path.display(), self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            line: None,
+            reason: e.to_string(),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates TOML text; `path` only names the source in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let err = |line: Option<usize>, reason: String| ConfigError {
+            path: path.to_owned(),
+            line,
+            reason,
+        };
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            err(line, e.message().to_owned())
+        })?;
+        // For semantic errors, point at the line that sets the key.
+        let at = |key: &str| find_key_line(text, key);
+        let mut cfg = Config::default();
+
+        let bind = match &file.server.bind {
+            Some(b) => b.parse::<IpAddr>().map_err(|_| {
+                err(
+                    at("bind"),
+                    format!("server.bind: {b:?} is not an IP address"),
+                )
+            })?,
+            None => DEFAULT_BIND,
+        };
+        let port = file.server.port.unwrap_or(DEFAULT_PORT);
+        cfg.listen = SocketAddr::new(bind, port);
+
+        if let Some(origins) = file.server.cors_origins {
+            if origins.iter().any(|o| o == "*") {
+                cfg.cors = CorsPolicy::Any;
+            } else {
+                for o in &origins {
+                    if o.is_empty() || o.ends_with('/') || !o.contains("://") {
+                        return Err(err(
+                            at("cors_origins"),
+                            format!(
+                                "server.cors_origins: {o:?} is not an origin like \"https://example.com\""
+                            ),
+                        ));
+                    }
+                }
+                cfg.cors = CorsPolicy::List(origins);
+            }
+        }
+
+        let l = &file.limits;
+        let positive = |name: &str, v: Option<u64>, default: u64| -> Result<u64, ConfigError> {
+            match v {
+                Some(0) => Err(err(at(name), format!("{name} must be greater than 0"))),
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        };
+        cfg.limits.max_connections = positive(
+            "max_connections",
+            l.max_connections.map(|v| v as u64),
+            DEFAULT_MAX_CONNECTIONS as u64,
+        )? as usize;
+        cfg.limits.max_message_bytes = positive(
+            "max_message_bytes",
+            l.max_message_bytes.map(|v| v as u64),
+            DEFAULT_MAX_MESSAGE_BYTES as u64,
+        )? as usize;
+        cfg.limits.max_outbound_bytes = positive(
+            "max_outbound_bytes",
+            l.max_outbound_bytes.map(|v| v as u64),
+            DEFAULT_MAX_OUTBOUND_BYTES as u64,
+        )? as usize;
+        if cfg.limits.max_outbound_bytes < cfg.limits.max_message_bytes + 1024 {
+            return Err(err(
+                at("max_outbound_bytes"),
+                "limits.max_outbound_bytes must exceed max_message_bytes by at least 1024".into(),
+            ));
+        }
+        cfg.limits.handshake_timeout = Duration::from_millis(positive(
+            "handshake_timeout_ms",
+            l.handshake_timeout_ms,
+            DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        )?);
+
+        let s = &file.socketio;
+        cfg.socketio.ping_interval = Duration::from_millis(positive(
+            "ping_interval_ms",
+            s.ping_interval_ms,
+            DEFAULT_PING_INTERVAL_MS,
+        )?);
+        cfg.socketio.ping_timeout = Duration::from_millis(positive(
+            "ping_timeout_ms",
+            s.ping_timeout_ms,
+            DEFAULT_PING_TIMEOUT_MS,
+        )?);
+        cfg.socketio.max_payload_bytes = positive(
+            "max_payload_bytes",
+            s.max_payload_bytes.map(|v| v as u64),
+            DEFAULT_MAX_PAYLOAD_BYTES as u64,
+        )? as usize;
+        cfg.socketio.connect_timeout = Duration::from_millis(positive(
+            "connect_timeout_ms",
+            s.connect_timeout_ms,
+            DEFAULT_CONNECT_TIMEOUT_MS,
+        )?);
+
+        let m = &file.metrics;
+        if m.enabled.unwrap_or(DEFAULT_METRICS_ENABLED) {
+            let mbind = match &m.bind {
+                Some(b) => b.parse::<IpAddr>().map_err(|_| {
+                    err(
+                        at("bind"),
+                        format!("metrics.bind: {b:?} is not an IP address"),
+                    )
+                })?,
+                None => DEFAULT_METRICS_BIND,
+            };
+            cfg.metrics = Some(SocketAddr::new(
+                mbind,
+                m.port.unwrap_or(DEFAULT_METRICS_PORT),
+            ));
+            if let Some(maddr) = cfg.metrics {
+                if maddr.port() != 0 && maddr.port() == cfg.listen.port() {
+                    return Err(err(
+                        at("port"),
+                        "metrics.port must differ from server.port".into(),
+                    ));
+                }
+            }
+        } else {
+            cfg.metrics = None;
+        }
+
+        if let Some(level) = &file.log.level {
+            cfg.log_level = parse_level(level).ok_or_else(|| {
+                err(
+                    at("level"),
+                    format!("log.level: {level:?} is not one of error, warn, info, debug, trace"),
+                )
+            })?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// Parses a log level name (as in `[log] level` or SUPPORTD_LOG).
+pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "off" => Some(log::LevelFilter::Off),
+        "error" => Some(log::LevelFilter::Error),
+        "warn" | "warning" => Some(log::LevelFilter::Warn),
+        "info" => Some(log::LevelFilter::Info),
+        "debug" => Some(log::LevelFilter::Debug),
+        "trace" => Some(log::LevelFilter::Trace),
+        _ => None,
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("test.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn shipped_example_is_the_defaults() {
+        let text = include_str!("../etc/config.toml");
+        assert_eq!(parse(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line() {
+        let e = parse("[server]\nport = 1\nprot = 2\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.reason.contains("prot"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = parse("\n[server]\nport = \"x\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn bad_bind_is_rejected() {
+        let e = parse("[server]\nbind = \"nope\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().starts_with("test.toml:2:"));
+    }
+
+    #[test]
+    fn star_origin_allows_any() {
+        let c = parse("[server]\ncors_origins = [\"*\"]\n").unwrap();
+        assert!(c.cors.allows("http://x.example"));
+    }
+
+    #[test]
+    fn listed_origins_only() {
+        let c = parse("[server]\ncors_origins = [\"https://a.example\"]\n").unwrap();
+        assert!(c.cors.allows("https://a.example"));
+        assert!(!c.cors.allows("https://b.example"));
+        assert!(!Config::default().cors.allows("https://a.example"));
+    }
+
+    #[test]
+    fn malformed_origin_is_rejected() {
+        assert!(parse("[server]\ncors_origins = [\"a.example\"]\n").is_err());
+    }
+
+    #[test]
+    fn zero_limit_is_rejected() {
+        let e = parse("[limits]\nmax_connections = 0\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn metrics_can_be_disabled() {
+        assert_eq!(parse("[metrics]\nenabled = false\n").unwrap().metrics, None);
+    }
+
+    #[test]
+    fn log_level_is_checked() {
+        assert!(parse("[log]\nlevel = \"loud\"\n").is_err());
+        assert_eq!(
+            parse("[log]\nlevel = \"debug\"\n").unwrap().log_level,
+            log::LevelFilter::Debug
+        );
+    }
+}

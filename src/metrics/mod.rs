@@ -1,0 +1,423 @@
+//! Prometheus metrics for supportd.
+//!
+//! [`Metrics`] is built once and owned by the event loop, which updates its
+//! fields directly (atomics; every labelled child is resolved at
+//! construction, so the hot path never calls `with_label_values`). Label
+//! values come only from the fixed enums below, never from client input.
+//! [`spawn_server`] serves `/metrics` and `/healthz` from a side thread.
+
+pub mod names;
+mod server;
+
+use std::time::Duration;
+
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+pub use server::{health, now_ms, render, serve, spawn_server, stamp, HEALTH_MAX_AGE_MS};
+
+use names as n;
+
+/// Declares a fixed label-value enum: `ALL`, `COUNT`, `as_str`, `parse`.
+macro_rules! label_enum {
+    ($(#[$m:meta])* $name:ident { $($var:ident => $val:path),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($var),+ }
+
+        impl $name {
+            /// Every value, in index order.
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// Number of values.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The label value.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$var => $val),+ }
+            }
+
+            /// Exact match on the label value.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($val => Some($name::$var),)+
+                    _ => None,
+                }
+            }
+
+            const fn idx(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+/// Adds `from_name`, mapping unknown names to `Other`.
+macro_rules! with_other {
+    ($name:ident) => {
+        impl $name {
+            /// The value for `s`; unknown names map to `Other`.
+            pub fn from_name(s: &str) -> Self {
+                Self::parse(s).unwrap_or($name::Other)
+            }
+        }
+    };
+}
+
+label_enum!(
+    /// `transport` label of `support_open_connections`.
+    Transport {
+        WebSocket => n::TRANSPORT_WEBSOCKET,
+        Polling => n::TRANSPORT_POLLING,
+        Native => n::TRANSPORT_NATIVE,
+    }
+);
+
+label_enum!(
+    /// `event` label of `support_events_{received,sent}_total`.
+    Event {
+        ConnectUser => n::EVENT_CONNECT_USER,
+        ConnectAgent => n::EVENT_CONNECT_AGENT,
+        CallAgent => n::EVENT_CALL_AGENT,
+        RejectCall => n::EVENT_REJECT_CALL,
+        CallTransfer => n::EVENT_CALL_TRANSFER,
+        ToggleAvailability => n::EVENT_TOGGLE_AVAILABILITY,
+        UserMessage => n::EVENT_USER_MESSAGE,
+        AgentMessage => n::EVENT_AGENT_MESSAGE,
+        LeaveCall => n::EVENT_LEAVE_CALL,
+        Mute => n::EVENT_MUTE,
+        Registered => n::EVENT_REGISTERED,
+        GetAvailableAgents => n::EVENT_GET_AVAILABLE_AGENTS,
+        CallEnded => n::EVENT_CALL_ENDED,
+        Error => n::EVENT_ERROR,
+        Other => n::OTHER,
+    }
+);
+with_other!(Event);
+
+label_enum!(
+    /// `code` label of `support_errors_total`.
+    ErrorCode {
+        BadJson => n::CODE_BAD_JSON,
+        BadMessage => n::CODE_BAD_MESSAGE,
+        UnknownEvent => n::CODE_UNKNOWN_EVENT,
+        BadPayload => n::CODE_BAD_PAYLOAD,
+        NotRegistered => n::CODE_NOT_REGISTERED,
+        AlreadyRegistered => n::CODE_ALREADY_REGISTERED,
+        IdInUse => n::CODE_ID_IN_USE,
+        Forbidden => n::CODE_FORBIDDEN,
+        NotInCall => n::CODE_NOT_IN_CALL,
+        AlreadyInCall => n::CODE_ALREADY_IN_CALL,
+        RoomInUse => n::CODE_ROOM_IN_USE,
+        NoAgentAvailable => n::CODE_NO_AGENT_AVAILABLE,
+        Other => n::OTHER,
+    }
+);
+with_other!(ErrorCode);
+
+label_enum!(
+    /// `reason` label of `support_calls_ended_total`.
+    EndReason {
+        Left => n::END_LEFT,
+        Rejected => n::END_REJECTED,
+        Transferred => n::END_TRANSFERRED,
+        Disconnected => n::END_DISCONNECTED,
+        Other => n::OTHER,
+    }
+);
+with_other!(EndReason);
+
+label_enum!(
+    /// `result` label of `support_config_reloads_total`.
+    ReloadResult {
+        Success => n::RELOAD_SUCCESS,
+        Failure => n::RELOAD_FAILURE,
+    }
+);
+
+label_enum!(
+    /// `reason` label of `support_connections_rejected_total`.
+    RejectReason {
+        Origin => n::REJECT_ORIGIN,
+        Path => n::REJECT_PATH,
+        Limit => n::REJECT_LIMIT,
+        BadRequest => n::REJECT_BAD_REQUEST,
+    }
+);
+
+/// All supportd metrics, registered in their own [`Registry`].
+///
+/// Gauges are best `set()` from the routing state's own counts after each
+/// change, so they can never drift.
+pub struct Metrics {
+    registry: Registry,
+    /// `support_connected_users`: registered users.
+    pub connected_users: IntGauge,
+    /// `support_connected_agents`: registered agents.
+    pub connected_agents: IntGauge,
+    /// `support_available_agents`: agents available for a new call.
+    pub available_agents: IntGauge,
+    /// `support_active_calls`: calls in progress.
+    pub active_calls: IntGauge,
+    /// `support_calls_started_total`.
+    pub calls_started: IntCounter,
+    /// `support_slow_consumers_total`: connections dropped for an
+    /// over-limit write buffer.
+    pub slow_consumers: IntCounter,
+    /// `support_call_duration_seconds`.
+    pub call_duration: Histogram,
+    open_connections: [IntGauge; Transport::COUNT],
+    events_received: [IntCounter; Event::COUNT],
+    events_sent: [IntCounter; Event::COUNT],
+    errors: [IntCounter; ErrorCode::COUNT],
+    calls_ended: [IntCounter; EndReason::COUNT],
+    config_reloads: [IntCounter; ReloadResult::COUNT],
+    connections_rejected: [IntCounter; RejectReason::COUNT],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Builds and registers every metric (and the process collector).
+    ///
+    /// Panics only on a programming error (an invalid or duplicate metric
+    /// definition), which the unit tests rule out.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let reg = |c: Box<dyn prometheus::core::Collector>| {
+            registry
+                .register(c)
+                .expect("metric definitions are static and unique");
+        };
+
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid gauge");
+            reg(Box::new(g.clone()));
+            g
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid counter");
+            reg(Box::new(c.clone()));
+            c
+        };
+        let gauge_vec = |name: &str, help: &str, label: &str| {
+            let v = IntGaugeVec::new(Opts::new(name, help), &[label]).expect("valid gauge vec");
+            reg(Box::new(v.clone()));
+            v
+        };
+        let counter_vec = |name: &str, help: &str, label: &str| {
+            let v = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid counter vec");
+            reg(Box::new(v.clone()));
+            v
+        };
+
+        let connected_users = gauge(n::CONNECTED_USERS, "Registered users currently connected.");
+        let connected_agents = gauge(
+            n::CONNECTED_AGENTS,
+            "Registered agents currently connected.",
+        );
+        let available_agents = gauge(
+            n::AVAILABLE_AGENTS,
+            "Connected agents currently available for a new call.",
+        );
+        let active_calls = gauge(n::ACTIVE_CALLS, "Calls currently in progress.");
+
+        let open = gauge_vec(
+            n::OPEN_CONNECTIONS,
+            "Open client connections by transport.",
+            n::LABEL_TRANSPORT,
+        );
+        let open_connections =
+            std::array::from_fn(|i| open.with_label_values(&[Transport::ALL[i].as_str()]));
+
+        let received = counter_vec(
+            n::EVENTS_RECEIVED,
+            "Protocol events received from clients.",
+            n::LABEL_EVENT,
+        );
+        let events_received =
+            std::array::from_fn(|i| received.with_label_values(&[Event::ALL[i].as_str()]));
+        let sent = counter_vec(
+            n::EVENTS_SENT,
+            "Protocol events sent to clients.",
+            n::LABEL_EVENT,
+        );
+        let events_sent =
+            std::array::from_fn(|i| sent.with_label_values(&[Event::ALL[i].as_str()]));
+
+        let errs = counter_vec(
+            n::ERRORS,
+            "Error events sent to clients, by error code.",
+            n::LABEL_CODE,
+        );
+        let errors = std::array::from_fn(|i| errs.with_label_values(&[ErrorCode::ALL[i].as_str()]));
+
+        let calls_started = counter(
+            n::CALLS_STARTED,
+            "Calls started (user connected to an agent).",
+        );
+        let ended = counter_vec(n::CALLS_ENDED, "Calls ended, by reason.", n::LABEL_REASON);
+        let calls_ended =
+            std::array::from_fn(|i| ended.with_label_values(&[EndReason::ALL[i].as_str()]));
+
+        let call_duration = Histogram::with_opts(
+            HistogramOpts::new(n::CALL_DURATION, "Duration of ended calls in seconds.")
+                .buckets(n::CALL_DURATION_BUCKETS.to_vec()),
+        )
+        .expect("valid histogram");
+        reg(Box::new(call_duration.clone()));
+
+        let reloads = counter_vec(
+            n::CONFIG_RELOADS,
+            "Configuration reloads (SIGHUP), by result.",
+            n::LABEL_RESULT,
+        );
+        let config_reloads =
+            std::array::from_fn(|i| reloads.with_label_values(&[ReloadResult::ALL[i].as_str()]));
+
+        let slow_consumers = counter(
+            n::SLOW_CONSUMERS,
+            "Connections dropped because their write buffer exceeded the limit.",
+        );
+
+        let rejected = counter_vec(
+            n::CONNECTIONS_REJECTED,
+            "Connections or upgrade requests refused, by reason.",
+            n::LABEL_REASON,
+        );
+        let connections_rejected =
+            std::array::from_fn(|i| rejected.with_label_values(&[RejectReason::ALL[i].as_str()]));
+
+        #[cfg(target_os = "linux")]
+        reg(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+
+        Metrics {
+            registry,
+            connected_users,
+            connected_agents,
+            available_agents,
+            active_calls,
+            calls_started,
+            slow_consumers,
+            call_duration,
+            open_connections,
+            events_received,
+            events_sent,
+            errors,
+            calls_ended,
+            config_reloads,
+            connections_rejected,
+        }
+    }
+
+    /// The registry to hand to [`spawn_server`] (a cheap, shared clone).
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+
+    /// `support_open_connections{transport}`.
+    pub fn open_connections(&self, t: Transport) -> &IntGauge {
+        &self.open_connections[t.idx()]
+    }
+
+    /// A connection of transport `t` was opened.
+    pub fn connection_opened(&self, t: Transport) {
+        self.open_connections(t).inc();
+    }
+
+    /// A connection of transport `t` was closed.
+    pub fn connection_closed(&self, t: Transport) {
+        self.open_connections(t).dec();
+    }
+
+    /// `support_events_received_total{event}`.
+    pub fn events_received(&self, e: Event) -> &IntCounter {
+        &self.events_received[e.idx()]
+    }
+
+    /// `support_events_sent_total{event}`.
+    pub fn events_sent(&self, e: Event) -> &IntCounter {
+        &self.events_sent[e.idx()]
+    }
+
+    /// Counts a received event by protocol name (unknown names: "other").
+    pub fn event_received(&self, name: &str) {
+        self.events_received(Event::from_name(name)).inc();
+    }
+
+    /// Counts a sent event by protocol name (unknown names: "other").
+    pub fn event_sent(&self, name: &str) {
+        self.events_sent(Event::from_name(name)).inc();
+    }
+
+    /// `support_errors_total{code}`.
+    pub fn errors(&self, c: ErrorCode) -> &IntCounter {
+        &self.errors[c.idx()]
+    }
+
+    /// Counts an error sent to a client by code (unknown codes: "other").
+    pub fn error(&self, code: &str) {
+        self.errors(ErrorCode::from_name(code)).inc();
+    }
+
+    /// `support_calls_ended_total{reason}`.
+    pub fn calls_ended(&self, r: EndReason) -> &IntCounter {
+        &self.calls_ended[r.idx()]
+    }
+
+    /// A call started.
+    pub fn call_started(&self) {
+        self.calls_started.inc();
+    }
+
+    /// A call ended after `duration`.
+    pub fn call_ended(&self, reason: EndReason, duration: Duration) {
+        self.calls_ended(reason).inc();
+        self.call_duration.observe(duration.as_secs_f64());
+    }
+
+    /// `support_config_reloads_total{result}`.
+    pub fn config_reloads(&self, r: ReloadResult) -> &IntCounter {
+        &self.config_reloads[r.idx()]
+    }
+
+    /// Counts a configuration reload attempt.
+    pub fn config_reload(&self, ok: bool) {
+        let r = if ok {
+            ReloadResult::Success
+        } else {
+            ReloadResult::Failure
+        };
+        self.config_reloads(r).inc();
+    }
+
+    /// A connection was dropped for an over-limit write buffer.
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.inc();
+    }
+
+    /// `support_connections_rejected_total{reason}`.
+    pub fn connections_rejected(&self, r: RejectReason) -> &IntCounter {
+        &self.connections_rejected[r.idx()]
+    }
+
+    /// Counts a refused connection or upgrade request.
+    pub fn connection_rejected(&self, r: RejectReason) {
+        self.connections_rejected(r).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Every metric name, label name and label value exported by supportd.
+
+// Gauges.
+pub const CONNECTED_USERS: &str = "support_connected_users";
+pub const CONNECTED_AGENTS: &str = "support_connected_agents";
+pub const AVAILABLE_AGENTS: &str = "support_available_agents";
+pub const ACTIVE_CALLS: &str = "support_active_calls";
+pub const OPEN_CONNECTIONS: &str = "support_open_connections";
+
+// Counters.
+pub const EVENTS_RECEIVED: &str = "support_events_received_total";
+pub const EVENTS_SENT: &str = "support_events_sent_total";
+pub const ERRORS: &str = "support_errors_total";
+pub const CALLS_STARTED: &str = "support_calls_started_total";
+pub const CALLS_ENDED: &str = "support_calls_ended_total";
+pub const CONFIG_RELOADS: &str = "support_config_reloads_total";
+pub const SLOW_CONSUMERS: &str = "support_slow_consumers_total";
+pub const CONNECTIONS_REJECTED: &str = "support_connections_rejected_total";
+
+// Histograms.
+pub const CALL_DURATION: &str = "support_call_duration_seconds";
+/// Bucket upper bounds (seconds) of [`CALL_DURATION`]: 1 s up to 4 h.
+pub const CALL_DURATION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+];
+
+/// Every metric family supportd defines (the process collector's
+/// `process_*` families come on top).
+pub const ALL_NAMES: &[&str] = &[
+    CONNECTED_USERS,
+    CONNECTED_AGENTS,
+    AVAILABLE_AGENTS,
+    ACTIVE_CALLS,
+    OPEN_CONNECTIONS,
+    EVENTS_RECEIVED,
+    EVENTS_SENT,
+    ERRORS,
+    CALLS_STARTED,
+    CALLS_ENDED,
+    CONFIG_RELOADS,
+    SLOW_CONSUMERS,
+    CONNECTIONS_REJECTED,
+    CALL_DURATION,
+];
+
+// Label names.
+pub const LABEL_TRANSPORT: &str = "transport";
+pub const LABEL_EVENT: &str = "event";
+pub const LABEL_CODE: &str = "code";
+pub const LABEL_REASON: &str = "reason";
+pub const LABEL_RESULT: &str = "result";
+
+/// The catch-all label value for `event`, `code` and `reason`.
+pub const OTHER: &str = "other";
+
+// `transport` values.
+/// Our native `/ws` WebSocket protocol.
+pub const TRANSPORT_NATIVE: &str = "native";
+/// Socket.IO over WebSocket.
+pub const TRANSPORT_WEBSOCKET: &str = "websocket";
+/// Socket.IO over Engine.IO long-polling.
+pub const TRANSPORT_POLLING: &str = "polling";
+
+// `event` values (protocol event names).
+pub const EVENT_CONNECT_USER: &str = "connectUser";
+pub const EVENT_CONNECT_AGENT: &str = "connectAgent";
+pub const EVENT_CALL_AGENT: &str = "callAgent";
+pub const EVENT_REJECT_CALL: &str = "rejectCall";
+pub const EVENT_CALL_TRANSFER: &str = "callTransfer";
+pub const EVENT_TOGGLE_AVAILABILITY: &str = "toggleAvailability";
+pub const EVENT_USER_MESSAGE: &str = "userMessage";
+pub const EVENT_AGENT_MESSAGE: &str = "agentMessage";
+pub const EVENT_LEAVE_CALL: &str = "leaveCall";
+pub const EVENT_MUTE: &str = "mute";
+pub const EVENT_REGISTERED: &str = "registered";
+pub const EVENT_GET_AVAILABLE_AGENTS: &str = "getAvailableAgents";
+pub const EVENT_CALL_ENDED: &str = "callEnded";
+pub const EVENT_ERROR: &str = "error";
+
+// `code` values (protocol error codes).
+pub const CODE_BAD_JSON: &str = "bad_json";
+pub const CODE_BAD_MESSAGE: &str = "bad_message";
+pub const CODE_UNKNOWN_EVENT: &str = "unknown_event";
+pub const CODE_BAD_PAYLOAD: &str = "bad_payload";
+pub const CODE_NOT_REGISTERED: &str = "not_registered";
+pub const CODE_ALREADY_REGISTERED: &str = "already_registered";
+pub const CODE_ID_IN_USE: &str = "id_in_use";
+pub const CODE_FORBIDDEN: &str = "forbidden";
+pub const CODE_NOT_IN_CALL: &str = "not_in_call";
+pub const CODE_ALREADY_IN_CALL: &str = "already_in_call";
+pub const CODE_ROOM_IN_USE: &str = "room_in_use";
+pub const CODE_NO_AGENT_AVAILABLE: &str = "no_agent_available";
+
+// `reason` values of support_calls_ended_total.
+pub const END_LEFT: &str = "left";
+pub const END_REJECTED: &str = "rejected";
+pub const END_TRANSFERRED: &str = "transferred";
+pub const END_DISCONNECTED: &str = "disconnected";
+
+// `result` values of support_config_reloads_total.
+pub const RELOAD_SUCCESS: &str = "success";
+pub const RELOAD_FAILURE: &str = "failure";
+
+// `reason` values of support_connections_rejected_total.
+pub const REJECT_ORIGIN: &str = "origin";
+pub const REJECT_PATH: &str = "path";
+pub const REJECT_LIMIT: &str = "limit";
+pub const REJECT_BAD_REQUEST: &str = "bad_request";

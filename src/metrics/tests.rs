@@ -1,0 +1,364 @@
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+
+use super::names as n;
+use super::*;
+
+fn text_of(m: &Metrics) -> String {
+    let (content_type, body) = render(&m.registry()).expect("encode");
+    assert!(content_type.starts_with("text/plain; version=0.0.4"));
+    String::from_utf8(body).expect("utf-8")
+}
+
+fn has_sample(text: &str, sample: &str, value: &str) -> bool {
+    text.lines().any(|l| l == format!("{sample} {value}"))
+}
+
+#[test]
+fn every_metric_is_exported_at_zero() {
+    let m = Metrics::new();
+    let text = text_of(&m);
+
+    for name in n::ALL_NAMES {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "missing family {name}"
+        );
+        assert!(text.contains(&format!("# HELP {name} ")), "no help {name}");
+    }
+    for plain in [
+        n::CONNECTED_USERS,
+        n::CONNECTED_AGENTS,
+        n::AVAILABLE_AGENTS,
+        n::ACTIVE_CALLS,
+        n::CALLS_STARTED,
+        n::SLOW_CONSUMERS,
+    ] {
+        assert!(has_sample(&text, plain, "0"), "{plain}");
+    }
+    let labelled: [(&str, &str, &[&str]); 7] = [
+        (
+            n::OPEN_CONNECTIONS,
+            n::LABEL_TRANSPORT,
+            &Transport::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            n::EVENTS_RECEIVED,
+            n::LABEL_EVENT,
+            &Event::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        ),
+        (
+            n::EVENTS_SENT,
+            n::LABEL_EVENT,
+            &Event::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        ),
+        (
+            n::ERRORS,
+            n::LABEL_CODE,
+            &ErrorCode::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            n::CALLS_ENDED,
+            n::LABEL_REASON,
+            &EndReason::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            n::CONFIG_RELOADS,
+            n::LABEL_RESULT,
+            &ReloadResult::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            n::CONNECTIONS_REJECTED,
+            n::LABEL_REASON,
+            &RejectReason::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for (name, label, values) in labelled {
+        for v in values {
+            let sample = format!("{name}{{{label}=\"{v}\"}}");
+            assert!(has_sample(&text, &sample, "0"), "missing {sample} 0");
+        }
+    }
+    for le in n::CALL_DURATION_BUCKETS
+        .iter()
+        .map(|b| b.to_string())
+        .chain(["+Inf".to_string()])
+    {
+        let sample = format!("{}_bucket{{le=\"{le}\"}}", n::CALL_DURATION);
+        assert!(has_sample(&text, &sample, "0"), "missing {sample}");
+    }
+    assert!(has_sample(
+        &text,
+        &format!("{}_count", n::CALL_DURATION),
+        "0"
+    ));
+    #[cfg(target_os = "linux")]
+    assert!(text.contains("# TYPE process_open_fds gauge"));
+}
+
+#[test]
+fn label_sets_are_fixed_and_counted() {
+    let m = Metrics::new();
+    m.event_received("callAgent");
+    m.event_received("<script>evil</script>");
+    m.event_received("other");
+    m.event_sent("registered");
+    m.error("no_agent_available");
+    m.error("made_up");
+    m.connection_opened(Transport::Native);
+    m.connection_opened(Transport::Polling);
+    m.connection_closed(Transport::Polling);
+    m.call_started();
+    m.call_ended(EndReason::from_name("left"), Duration::from_secs(42));
+    m.config_reload(false);
+    m.slow_consumer();
+    m.connection_rejected(RejectReason::Origin);
+    m.connected_users.set(3);
+
+    let text = text_of(&m);
+    assert!(!text.contains("evil"));
+    assert!(!text.contains("made_up"));
+    let t = |s: &str, v: &str| assert!(has_sample(&text, s, v), "{s} {v}\n{text}");
+    t(r#"support_events_received_total{event="callAgent"}"#, "1");
+    t(r#"support_events_received_total{event="other"}"#, "2");
+    t(r#"support_events_sent_total{event="registered"}"#, "1");
+    t(r#"support_errors_total{code="no_agent_available"}"#, "1");
+    t(r#"support_errors_total{code="other"}"#, "1");
+    t(r#"support_open_connections{transport="native"}"#, "1");
+    t(r#"support_open_connections{transport="polling"}"#, "0");
+    t("support_calls_started_total", "1");
+    t(r#"support_calls_ended_total{reason="left"}"#, "1");
+    t(r#"support_call_duration_seconds_bucket{le="30"}"#, "0");
+    t(r#"support_call_duration_seconds_bucket{le="60"}"#, "1");
+    t("support_call_duration_seconds_sum", "42");
+    t(r#"support_config_reloads_total{result="failure"}"#, "1");
+    t("support_slow_consumers_total", "1");
+    t(
+        r#"support_connections_rejected_total{reason="origin"}"#,
+        "1",
+    );
+    t("support_connected_users", "3");
+}
+
+#[test]
+fn enum_lookups() {
+    assert_eq!(Event::from_name("connectUser"), Event::ConnectUser);
+    assert_eq!(
+        Event::from_name("getAvailableAgents"),
+        Event::GetAvailableAgents
+    );
+    assert_eq!(Event::from_name("ConnectUser"), Event::Other);
+    assert_eq!(ErrorCode::from_name("id_in_use"), ErrorCode::IdInUse);
+    assert_eq!(ErrorCode::from_name(""), ErrorCode::Other);
+    assert_eq!(EndReason::from_name("transferred"), EndReason::Transferred);
+    assert_eq!(Transport::parse("native"), Some(Transport::Native));
+    assert_eq!(Transport::parse("smoke"), None);
+    assert_eq!(
+        RejectReason::parse("bad_request"),
+        Some(RejectReason::BadRequest)
+    );
+    assert_eq!(Event::COUNT, 15);
+    assert_eq!(ErrorCode::COUNT, 13);
+    for (i, e) in Event::ALL.iter().enumerate() {
+        assert_eq!(e.idx(), i);
+        assert_eq!(Event::from_name(e.as_str()), *e);
+    }
+    for (i, c) in ErrorCode::ALL.iter().enumerate() {
+        assert_eq!(c.idx(), i);
+        assert_eq!(ErrorCode::from_name(c.as_str()), *c);
+    }
+}
+
+/// Structural check of the exposition format; also runs `promtool check
+/// metrics` when promtool is installed (scripts/check-ops.sh installs it).
+#[test]
+fn exposition_format_is_valid() {
+    let m = Metrics::new();
+    m.call_ended(EndReason::Other, Duration::from_millis(1500));
+    let text = text_of(&m);
+    let mut typed = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().expect("name");
+            let kind = parts.next().expect("kind");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(typed.insert(name.to_string()), "duplicate family {name}");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line}");
+        let name = series.split('{').next().expect("name");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "sample before TYPE: {line}");
+    }
+
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    match promtool {
+        Ok(mut child) => {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+            let out = child.wait_with_output().expect("promtool");
+            assert!(
+                out.status.success(),
+                "promtool check metrics: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(_) => eprintln!("promtool not installed; skipped promtool check"),
+    }
+}
+
+#[test]
+fn health_is_fresh_for_five_seconds() {
+    let now = 1_700_000_000_000;
+    assert!(health(now, now));
+    assert!(health(now, now - 4_999));
+    assert!(!health(now, now - 5_000));
+    assert!(!health(now, now - 60_000));
+    assert!(!health(now, 0), "never stamped");
+    assert!(health(now, now + 1_000), "clock stepped back");
+
+    let hb = AtomicU64::new(0);
+    stamp(&hb);
+    assert!(health(
+        now_ms(),
+        hb.load(std::sync::atomic::Ordering::Relaxed)
+    ));
+}
+
+#[test]
+fn routing_and_methods() {
+    let m = Metrics::new();
+    let reg = m.registry();
+    let hb = AtomicU64::new(0);
+    let status = |method: &Method, path: &str, hb: &AtomicU64| {
+        server::respond(method, path, &reg, hb).status()
+    };
+    assert_eq!(status(&Method::GET, "/metrics", &hb), StatusCode::OK);
+    assert_eq!(
+        status(&Method::GET, "/healthz", &hb),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    stamp(&hb);
+    assert_eq!(status(&Method::GET, "/healthz", &hb), StatusCode::OK);
+    assert_eq!(status(&Method::GET, "/", &hb), StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(&Method::GET, "/metrics/x", &hb),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status(&Method::POST, "/metrics", &hb),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        status(&Method::HEAD, "/healthz", &hb),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+fn get(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn server_over_tcp() {
+    let m = Metrics::new();
+    m.connected_agents.set(7);
+    let hb = Arc::new(AtomicU64::new(0));
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let _thread = serve(listener, m.registry(), hb.clone()).expect("serve");
+
+    let r = get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(r
+        .to_ascii_lowercase()
+        .contains("content-type: text/plain; version=0.0.4"));
+    assert!(r.contains("\nsupport_connected_agents 7\n"), "{r}");
+
+    let r = get(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 503 "), "{r}");
+    stamp(&hb);
+    let r = get(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(r.ends_with("\r\n\r\nok\n"), "{r}");
+
+    let r = get(
+        addr,
+        "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 404 "), "{r}");
+    let r = get(
+        addr,
+        "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 405 "), "{r}");
+    let r = get(addr, "garbage\r\n\r\n");
+    assert!(r.is_empty() || r.starts_with("HTTP/1.1 400 "), "{r}");
+}
+
+#[test]
+fn bind_error_is_returned() {
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let m = Metrics::new();
+    let err = spawn_server(addr, m.registry(), Arc::new(AtomicU64::new(0)));
+    assert!(err.is_err());
+}

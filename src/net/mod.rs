@@ -1,0 +1,8 @@
+//! The only code that touches mio and tungstenite: listener, connections, the HTTP heads
+//! they start with, signals and the loop that drives the router.
+pub mod http;
+mod server;
+mod signals;
+mod stream;
+
+pub use server::{Hooks, LoopError, Server, NATIVE_PATH};

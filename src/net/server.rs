@@ -1,0 +1,810 @@
+//! The event loop: one mio `Poll` owns the listener, every connection and the router.
+//!
+//! Each turn: poll; accept and read every ready socket until WouldBlock, feeding each
+//! decoded event to the router and queueing its outputs; fire due timers; send the coalesced
+//! free-agent count; flush dirty connections; reap the dead. Then sleep until the next
+//! deadline. A connection's failure ends that connection only; only start-up fails the loop.
+use super::http::{self, Head, Parsed};
+use super::signals::Signals;
+use super::stream::Stream;
+use crate::config::{Config, CorsPolicy};
+use crate::protocol::native;
+use crate::routing::{ClientEvent, ConnId, ErrorCode, Output, Rejection, Router, ServerEvent};
+use log::{debug, error, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const FIRST_CONN_TOKEN: usize = 2;
+
+/// Native WebSocket endpoint path.
+pub const NATIVE_PATH: &str = "/ws";
+/// Messages read from one connection before others get a turn.
+const READ_BUDGET: usize = 256;
+/// Time a closing connection gets to finish the close handshake.
+const CLOSE_GRACE: Duration = Duration::from_millis(1000);
+/// Time clients get to answer the close frames sent at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+/// Delay before accepting again after the process ran out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Initial read buffer per WebSocket; it grows for larger messages.
+const WS_READ_BUFFER: usize = 4096;
+/// Bytes buffered per connection within a turn before a write is attempted early.
+const WS_WRITE_BATCH: usize = 16 * 1024;
+
+/// Why the loop stopped with an error.
+#[derive(Debug)]
+pub enum LoopError {
+    /// The listener could not be bound.
+    Bind(io::Error),
+    /// Polling or signal set-up failed.
+    Io(io::Error),
+}
+
+/// The wire framing a WebSocket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Native,
+}
+
+enum Phase {
+    /// Reading the HTTP request head.
+    Head { stream: Stream, buf: Vec<u8> },
+    /// Writing a final HTTP response, then closing.
+    Reply { stream: Stream },
+    /// An open (or closing) WebSocket.
+    Ws {
+        ws: Box<WebSocket<Stream>>,
+        framing: Framing,
+        closing: bool,
+    },
+    /// Only while a phase is being replaced.
+    Gone,
+}
+
+struct Conn {
+    phase: Phase,
+    deadline: Option<Instant>,
+    dirty: bool,
+    dead: bool,
+    /// The router has been told this connection is gone.
+    ended: bool,
+}
+
+impl Conn {
+    fn tcp(&mut self) -> Option<&mut TcpStream> {
+        match &mut self.phase {
+            Phase::Head { stream, .. } | Phase::Reply { stream } => Some(&mut stream.tcp),
+            Phase::Ws { ws, .. } => Some(&mut ws.get_mut().tcp),
+            Phase::Gone => None,
+        }
+    }
+}
+
+/// The daemon's event loop and everything it owns.
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    signals: Signals,
+    conns: HashMap<usize, Conn>,
+    next_token: usize,
+    router: Router,
+    config: Config,
+    config_path: Option<PathBuf>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    dirty: Vec<usize>,
+    dead: Vec<usize>,
+    pending_reads: Vec<usize>,
+    accept_retry: Option<Instant>,
+    shutdown_at: Option<Instant>,
+    hooks: Hooks,
+}
+
+/// Told the new config after a successful reload, or the error after a failed one.
+pub type ReloadHook = Box<dyn FnMut(Result<&Config, &str>)>;
+
+/// Callbacks to the rest of the process (service manager, metrics heartbeat).
+#[derive(Default)]
+pub struct Hooks {
+    /// Called once per loop turn.
+    pub on_turn: Option<Box<dyn FnMut()>>,
+    /// Called with the new config after a successful reload, or the error after a failed one.
+    pub on_reload: Option<ReloadHook>,
+    /// Called when shutdown begins.
+    pub on_stopping: Option<Box<dyn FnMut()>>,
+}
+
+impl Server {
+    /// Binds the listener and installs signal handling.
+    pub fn bind(config: Config, config_path: Option<PathBuf>) -> Result<Server, LoopError> {
+        let poll = Poll::new().map_err(LoopError::Io)?;
+        let mut listener = TcpListener::bind(config.listen).map_err(LoopError::Bind)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(LoopError::Io)?;
+        let signals = Signals::install(poll.registry(), SIGNALS).map_err(LoopError::Io)?;
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            signals,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN_TOKEN,
+            router: Router::new(),
+            config,
+            config_path,
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            dead: Vec::new(),
+            pending_reads: Vec::new(),
+            accept_retry: None,
+            shutdown_at: None,
+            hooks: Hooks::default(),
+        })
+    }
+
+    /// The bound client address.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Sets the process hooks.
+    pub fn set_hooks(&mut self, hooks: Hooks) {
+        self.hooks = hooks;
+    }
+
+    /// Runs until a shutdown signal has been handled.
+    pub fn run(&mut self) -> Result<(), LoopError> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(LoopError::Io(e));
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(now),
+                    SIGNALS => self.handle_signals(now),
+                    Token(t) => {
+                        if event.is_writable() {
+                            self.mark_dirty(t);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_conn(now, t);
+                        }
+                    }
+                }
+            }
+            for t in std::mem::take(&mut self.pending_reads) {
+                self.read_conn(now, t);
+            }
+            self.fire_timers(now);
+            self.broadcast_available();
+            self.flush_dirty();
+            self.reap(now);
+            if let Some(f) = self.hooks.on_turn.as_mut() {
+                f();
+            }
+            if let Some(at) = self.shutdown_at {
+                if self.conns.is_empty() || now >= at {
+                    info!(
+                        "shutdown complete ({} connections still open were dropped)",
+                        self.conns.len()
+                    );
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// How long poll may sleep: until the next timer, or not at all with reads pending.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.pending_reads.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next = [
+            self.timers.peek().map(|Reverse((t, _))| *t),
+            self.router.poll_timeout(),
+            self.accept_retry,
+            self.shutdown_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        next.map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept_all(&mut self, now: Instant) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((tcp, peer)) => self.admit(now, tcp, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: try again shortly (the edge is spent).
+                    warn!("accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
+                    self.accept_retry = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, now: Instant, mut tcp: TcpStream, peer: std::net::SocketAddr) {
+        if self.conns.len() >= self.config.limits.max_connections {
+            use std::io::Write;
+            let _ = tcp.write(&http::error_response(503, "connection limit reached\n"));
+            debug!("refused {peer}: connection limit");
+            return;
+        }
+        let _ = tcp.set_nodelay(true);
+        let token = self.next_token;
+        self.next_token += 1;
+        if let Err(e) = self.poll.registry().register(
+            &mut tcp,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("cannot register connection from {peer}: {e}");
+            return;
+        }
+        let deadline = now + self.config.limits.handshake_timeout;
+        self.conns.insert(
+            token,
+            Conn {
+                phase: Phase::Head {
+                    stream: Stream::new(tcp),
+                    buf: Vec::new(),
+                },
+                deadline: Some(deadline),
+                dirty: false,
+                dead: false,
+                ended: false,
+            },
+        );
+        self.timers.push(Reverse((deadline, token)));
+        // Edge-triggered: the request may already be waiting.
+        self.read_conn(now, token);
+    }
+
+    fn read_conn(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return; // a sporadic event for a reaped connection
+        };
+        if conn.dead {
+            return;
+        }
+        match conn.phase {
+            Phase::Head { .. } => self.read_head(now, token),
+            Phase::Reply { .. } => self.discard_input(token),
+            Phase::Ws { .. } => self.read_ws(now, token),
+            Phase::Gone => {}
+        }
+    }
+
+    fn discard_input(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        let Some(tcp) = conn.tcp() else {
+            return;
+        };
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => {
+                    conn.dead = true;
+                    self.dead.push(token);
+                    return;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn read_head(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Phase::Head { stream, buf } = &mut conn.phase else {
+            return;
+        };
+        let mut chunk = [0u8; 2048];
+        let parsed = loop {
+            match stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.kill(token);
+                    return;
+                }
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    match http::parse_head(buf) {
+                        Parsed::Partial => continue,
+                        done => break done,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.kill(token);
+                    return;
+                }
+            }
+        };
+        match parsed {
+            Parsed::Complete(head) => self.route_request(now, token, head),
+            _ => self.reply(token, http::error_response(400, "bad request\n")),
+        }
+    }
+
+    /// Decides what a complete request head gets.
+    fn route_request(&mut self, now: Instant, token: usize, head: Head) {
+        if let Some(origin) = head.header("origin") {
+            if !self.config.cors.allows(origin) {
+                debug!("refused origin {origin:?}");
+                return self.reply(token, http::error_response(403, "origin not allowed\n"));
+            }
+        }
+        match head.path() {
+            NATIVE_PATH => match head.websocket_key() {
+                Some(key) => {
+                    let key = key.to_owned();
+                    self.upgrade(now, token, &head, &key, Framing::Native)
+                }
+                None => self.reply(
+                    token,
+                    http::response(
+                        426,
+                        &[("Upgrade", "websocket"), ("Content-Type", "text/plain")],
+                        b"a WebSocket upgrade is required\n",
+                        true,
+                    ),
+                ),
+            },
+            _ => self.reply(token, http::error_response(404, "not found\n")),
+        }
+    }
+
+    /// Answers 101 and turns the connection into a WebSocket.
+    fn upgrade(&mut self, _now: Instant, token: usize, head: &Head, key: &str, framing: Framing) {
+        let ws_config = self.ws_config();
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
+        let Phase::Head { mut stream, buf } = phase else {
+            conn.phase = phase;
+            return;
+        };
+        stream.queue_raw(&http::switching_protocols(key));
+        let rest = buf[head.len..].to_vec();
+        let ws = WebSocket::from_partially_read(stream, rest, WsRole::Server, Some(ws_config));
+        conn.phase = Phase::Ws {
+            ws: Box::new(ws),
+            framing,
+            closing: false,
+        };
+        conn.deadline = None;
+        self.mark_dirty(token);
+        debug!("connection {token} upgraded ({framing:?})");
+        // Frames may have arrived with the head.
+        self.pending_reads.push(token);
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        let l = &self.config.limits;
+        WebSocketConfig::default()
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(WS_WRITE_BATCH)
+            .max_write_buffer_size(l.max_outbound_bytes)
+            .max_message_size(Some(l.max_message_bytes))
+            .max_frame_size(Some(l.max_message_bytes))
+    }
+
+    /// Sends a final HTTP response, then closes.
+    fn reply(&mut self, token: usize, response: Vec<u8>) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
+        match phase {
+            Phase::Head { mut stream, .. } | Phase::Reply { mut stream } => {
+                stream.queue_raw(&response);
+                conn.phase = Phase::Reply { stream };
+                self.mark_dirty(token);
+            }
+            other => conn.phase = other,
+        }
+    }
+
+    fn read_ws(&mut self, now: Instant, token: usize) {
+        for _ in 0..READ_BUDGET {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                return;
+            };
+            let Phase::Ws { ws, .. } = &mut conn.phase else {
+                return;
+            };
+            if conn.dead {
+                return;
+            }
+            match ws.read() {
+                Ok(Message::Text(text)) => self.on_text(now, token, &text),
+                Ok(Message::Binary(_)) => self.close_ws(
+                    now,
+                    token,
+                    CloseCode::Unsupported,
+                    "binary frames are not supported",
+                ),
+                Ok(Message::Close(_)) => {
+                    // tungstenite queued the reply; the next read or flush completes it.
+                    self.mark_dirty(token);
+                    self.end_session(now, token);
+                }
+                Ok(_) => self.mark_dirty(token), // ping: a pong is queued
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(tungstenite::Error::Capacity(_)) => {
+                    self.close_ws(now, token, CloseCode::Size, "message too big")
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close_ws(now, token, CloseCode::Invalid, "invalid UTF-8")
+                }
+                Err(tungstenite::Error::Protocol(p)) => {
+                    debug!("connection {token}: protocol error: {p}");
+                    self.close_ws(now, token, CloseCode::Protocol, "protocol error");
+                    self.kill(token);
+                    return;
+                }
+                Err(_) => {
+                    self.kill(token);
+                    return;
+                }
+            }
+        }
+        self.pending_reads.push(token);
+    }
+
+    /// One text message from a WebSocket.
+    fn on_text(&mut self, now: Instant, token: usize, text: &str) {
+        let conn = ConnId(token as u64);
+        let result = match native::decode(text) {
+            Err(rejection) => Err((rejection, None)),
+            Ok(env) => match ClientEvent::from_name(&env.event) {
+                None => Err((
+                    Rejection::with(ErrorCode::UnknownEvent, "no such event".to_owned()),
+                    Some(env.event.clone()),
+                )),
+                Some(event) => self
+                    .router
+                    .handle_event(now, conn, event, env.data)
+                    .map_err(|r| (r, Some(env.event.clone()))),
+            },
+        };
+        if let Err((rejection, name)) = result {
+            debug!(
+                "connection {token}: {} ({})",
+                rejection.code.as_str(),
+                rejection.message
+            );
+            self.send(token, &ServerEvent::error(rejection, name.as_deref()));
+        }
+        self.drain_router();
+    }
+
+    /// Delivers everything the router has queued.
+    fn drain_router(&mut self) {
+        while let Some(output) = self.router.poll_output() {
+            match output {
+                Output::Send { to, event } => self.send(to.0 as usize, &event),
+                Output::CallStarted { call } => debug!("call {} started", call.0),
+                Output::CallFinished {
+                    call,
+                    reason,
+                    duration,
+                } => debug!(
+                    "call {} ended: {} after {:.1}s",
+                    call.0,
+                    reason.as_str(),
+                    duration.as_secs_f64()
+                ),
+            }
+        }
+    }
+
+    /// Encodes and queues one event for a connection, if it can still take one.
+    fn send(&mut self, token: usize, event: &ServerEvent) {
+        let Some(conn) = self.conns.get(&token) else {
+            return;
+        };
+        let Phase::Ws { framing, .. } = &conn.phase else {
+            return;
+        };
+        let bytes = encode(*framing, event);
+        self.write_message(token, bytes);
+    }
+
+    /// Queues one text message on a WebSocket; a slow consumer is dropped.
+    fn write_message(&mut self, token: usize, text: Utf8Bytes) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Phase::Ws { ws, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing || conn.dead {
+            return;
+        }
+        match ws.write(Message::Text(text)) {
+            Ok(()) => self.mark_dirty(token),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.mark_dirty(token)
+            }
+            Err(tungstenite::Error::WriteBufferFull(_)) => {
+                warn!(
+                    "connection {token}: slow consumer, over {} bytes queued; dropped",
+                    self.config.limits.max_outbound_bytes
+                );
+                self.kill(token);
+            }
+            Err(_) => self.kill(token),
+        }
+    }
+
+    /// Sends the free-agent count to every open WebSocket, once per turn at most.
+    fn broadcast_available(&mut self) {
+        let Some(count) = self.router.poll_available_agents() else {
+            return;
+        };
+        let event = ServerEvent::AvailableAgents { count };
+        let native_bytes = encode(Framing::Native, &event);
+        let tokens: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c.phase, Phase::Ws { closing: false, .. }) && !c.dead)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in tokens {
+            self.write_message(token, native_bytes.clone());
+        }
+    }
+
+    /// Starts a server-side close with `code`.
+    fn close_ws(&mut self, now: Instant, token: usize, code: CloseCode, reason: &'static str) {
+        self.end_session(now, token);
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Phase::Ws { ws, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing {
+            return;
+        }
+        *closing = true;
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        match ws.close(Some(frame)) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return self.kill(token),
+        }
+        let deadline = now + CLOSE_GRACE;
+        conn.deadline = Some(deadline);
+        self.timers.push(Reverse((deadline, token)));
+        self.mark_dirty(token);
+    }
+
+    /// Tells the router the connection's session is over (once).
+    fn end_session(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if conn.ended {
+            return;
+        }
+        conn.ended = true;
+        self.router.handle_disconnect(now, ConnId(token as u64));
+        self.drain_router();
+    }
+
+    /// Marks a connection for reaping at the end of the turn.
+    fn kill(&mut self, token: usize) {
+        if let Some(conn) = self.conns.get_mut(&token) {
+            if !conn.dead {
+                conn.dead = true;
+                self.dead.push(token);
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, token: usize) {
+        if let Some(conn) = self.conns.get_mut(&token) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(token);
+            }
+        }
+    }
+
+    /// Writes what every dirty connection has queued, as far as the socket takes it.
+    fn flush_dirty(&mut self) {
+        for token in std::mem::take(&mut self.dirty) {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                continue;
+            };
+            conn.dirty = false;
+            if conn.dead {
+                continue;
+            }
+            let finished = match &mut conn.phase {
+                Phase::Head { .. } | Phase::Gone => false,
+                Phase::Reply { stream } => match stream.drain_raw() {
+                    Ok(()) => true,
+                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                },
+                Phase::Ws { ws, .. } => match ws.flush() {
+                    Ok(()) => false,
+                    Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        false
+                    }
+                    Err(_) => true,
+                },
+            };
+            if finished {
+                conn.dead = true;
+                self.dead.push(token);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        if self.accept_retry.is_some_and(|t| t <= now) {
+            self.accept_retry = None;
+            self.accept_all(now);
+        }
+        self.router.handle_timeout(now);
+        self.drain_router();
+        while let Some(Reverse((at, token))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get(&token) else {
+                continue;
+            };
+            if conn.deadline != Some(at) {
+                continue; // superseded
+            }
+            match conn.phase {
+                Phase::Head { .. } => {
+                    debug!("connection {token}: handshake timeout");
+                    self.reply(token, http::error_response(408, "request timeout\n"));
+                    if let Some(c) = self.conns.get_mut(&token) {
+                        c.deadline = None;
+                    }
+                }
+                _ => self.kill(token),
+            }
+        }
+    }
+
+    /// Removes dead connections, telling the router first.
+    fn reap(&mut self, now: Instant) {
+        while !self.dead.is_empty() {
+            for token in std::mem::take(&mut self.dead) {
+                self.end_session(now, token);
+                if let Some(mut conn) = self.conns.remove(&token) {
+                    if let Some(tcp) = conn.tcp() {
+                        let _ = self.poll.registry().deregister(tcp);
+                    }
+                }
+            }
+        }
+        // Sessions ended above may have queued messages for live connections.
+        self.flush_dirty();
+    }
+
+    fn handle_signals(&mut self, now: Instant) {
+        let pending = self.signals.take();
+        if pending.reload {
+            self.reload();
+        }
+        if pending.shutdown && self.shutdown_at.is_none() {
+            self.begin_shutdown(now);
+        }
+    }
+
+    /// Re-reads the config file; all or nothing.
+    fn reload(&mut self) {
+        let Some(path) = self.config_path.clone() else {
+            warn!("SIGHUP ignored: running on built-in defaults, no config file to re-read");
+            return;
+        };
+        match Config::load(&path) {
+            Ok(new) => {
+                if new.listen != self.config.listen {
+                    warn!(
+                        "reload: server address changed to {} (still on {}); it takes effect after a restart",
+                        new.listen, self.config.listen
+                    );
+                }
+                if new.metrics != self.config.metrics {
+                    warn!("reload: metrics address changed; it takes effect after a restart");
+                }
+                if new.cors == CorsPolicy::Any && self.config.cors != CorsPolicy::Any {
+                    warn!("cors_origins = [\"*\"]: any web origin may connect");
+                }
+                crate::log::set_level(new.log_level);
+                let listen = self.config.listen;
+                let metrics = self.config.metrics;
+                self.config = Config {
+                    listen,
+                    metrics,
+                    ..new
+                };
+                info!("configuration reloaded from {}", path.display());
+                if let Some(f) = self.hooks.on_reload.as_mut() {
+                    f(Ok(&self.config));
+                }
+            }
+            Err(e) => {
+                error!("reload failed, keeping the running configuration: {e}");
+                if let Some(f) = self.hooks.on_reload.as_mut() {
+                    f(Err(&e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Stops accepting and sends close 1001 to every client.
+    fn begin_shutdown(&mut self, now: Instant) {
+        info!("shutting down: closing {} connections", self.conns.len());
+        if let Some(f) = self.hooks.on_stopping.as_mut() {
+            f();
+        }
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.shutdown_at = Some(now + SHUTDOWN_GRACE);
+        let tokens: Vec<usize> = self.conns.keys().copied().collect();
+        for token in tokens {
+            match self.conns.get(&token).map(|c| &c.phase) {
+                Some(Phase::Ws { .. }) => {
+                    self.close_ws(now, token, CloseCode::Away, "server shutting down")
+                }
+                _ => self.kill(token),
+            }
+        }
+    }
+}
+
+/// Serializes an event once for a framing.
+fn encode(framing: Framing, event: &ServerEvent) -> Utf8Bytes {
+    let mut out = Vec::with_capacity(64);
+    match framing {
+        Framing::Native => native::encode(event, &mut out),
+    }
+    // serde_json and our literals only produce UTF-8.
+    Utf8Bytes::try_from(out).unwrap_or_else(|_| Utf8Bytes::from_static("{}"))
+}

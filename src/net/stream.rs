@@ -1,0 +1,62 @@
+//! A TCP stream with a queue of raw bytes (an HTTP response head) that goes out before
+//! anything written through it, so a WebSocket can start while its 101 response is still
+//! draining.
+use mio::net::TcpStream;
+use std::io::{self, Read, Write};
+
+/// The socket a connection owns, in every phase.
+pub struct Stream {
+    pub tcp: TcpStream,
+    pre: Vec<u8>,
+}
+
+impl Stream {
+    /// Wraps an accepted socket.
+    pub fn new(tcp: TcpStream) -> Stream {
+        Stream {
+            tcp,
+            pre: Vec::new(),
+        }
+    }
+
+    /// Queues raw bytes to go out before any later write.
+    pub fn queue_raw(&mut self, bytes: &[u8]) {
+        self.pre.extend_from_slice(bytes);
+    }
+
+    /// Writes queued raw bytes; Ok once all are out, WouldBlock while some remain.
+    pub fn drain_raw(&mut self) -> io::Result<()> {
+        while !self.pre.is_empty() {
+            match self.tcp.write(&self.pre) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.pre.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.pre.capacity() > 0 {
+            self.pre = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.drain_raw()?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain_raw()?;
+        self.tcp.flush()
+    }
+}

@@ -1,0 +1,729 @@
+//! Engine.IO protocol v4 codec, sans-IO: packets (`<type digit><data>`), polling payloads
+//! (packets joined by the record separator `\x1e`), the handshake query and the server's
+//! HTTP error answers. It exists so the transport code never touches wire syntax.
+//! Invariant: decoding never allocates and borrows from the input; encoders only append
+//! to the caller's buffer and always produce valid UTF-8; binary packets (`b<base64>`) are
+//! recognised and refused with [`EioError::Binary`], never decoded.
+use std::borrow::Cow;
+use std::fmt;
+
+/// The record separator between packets of a polling payload.
+pub const SEPARATOR: char = '\x1e';
+
+/// A growable output buffer the encoders append to (`String` or `Vec<u8>`).
+pub trait Sink {
+    /// Appends `s` to the buffer.
+    fn put(&mut self, s: &str);
+    /// Appends one ASCII byte to the buffer.
+    fn put_ascii(&mut self, b: u8);
+}
+
+impl Sink for String {
+    #[inline]
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    #[inline]
+    fn put_ascii(&mut self, b: u8) {
+        debug_assert!(b.is_ascii());
+        self.push(b as char);
+    }
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    #[inline]
+    fn put_ascii(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+/// Engine.IO packet types (the leading digit of a packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PacketType {
+    Open = 0,
+    Close = 1,
+    Ping = 2,
+    Pong = 3,
+    Message = 4,
+    Upgrade = 5,
+    Noop = 6,
+}
+
+impl PacketType {
+    /// The packet type for a leading byte, if it is one of `0`..=`6`.
+    pub fn from_byte(b: u8) -> Option<PacketType> {
+        Some(match b {
+            b'0' => PacketType::Open,
+            b'1' => PacketType::Close,
+            b'2' => PacketType::Ping,
+            b'3' => PacketType::Pong,
+            b'4' => PacketType::Message,
+            b'5' => PacketType::Upgrade,
+            b'6' => PacketType::Noop,
+            _ => return None,
+        })
+    }
+
+    /// The ASCII digit of this type.
+    pub fn digit(self) -> u8 {
+        b'0' + self as u8
+    }
+}
+
+/// A decoded text packet; `data` borrows from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<'a> {
+    pub kind: PacketType,
+    pub data: &'a str,
+}
+
+/// Why a packet or payload could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EioError {
+    /// An empty packet (or an empty record in a payload).
+    Empty,
+    /// The first character is not a packet type digit.
+    UnknownType,
+    /// A base64 binary packet (`b...`): not supported by this server.
+    Binary,
+}
+
+impl fmt::Display for EioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EioError::Empty => "empty Engine.IO packet",
+            EioError::UnknownType => "unknown Engine.IO packet type",
+            EioError::Binary => "binary Engine.IO packets are not supported",
+        })
+    }
+}
+
+impl std::error::Error for EioError {}
+
+/// Decodes one text packet, e.g. `4hello` or `2probe`.
+pub fn decode_packet(s: &str) -> Result<Packet<'_>, EioError> {
+    let first = *s.as_bytes().first().ok_or(EioError::Empty)?;
+    if first == b'b' {
+        return Err(EioError::Binary);
+    }
+    let kind = PacketType::from_byte(first).ok_or(EioError::UnknownType)?;
+    // The first byte is ASCII, so index 1 is a char boundary.
+    Ok(Packet {
+        kind,
+        data: &s[1..],
+    })
+}
+
+/// Iterates over the packets of a polling payload (records separated by `\x1e`).
+pub fn payload_packets(s: &str) -> impl Iterator<Item = Result<Packet<'_>, EioError>> {
+    s.split(SEPARATOR).map(decode_packet)
+}
+
+/// Decodes a whole polling payload; the first bad record fails it.
+pub fn decode_payload(s: &str) -> Result<Vec<Packet<'_>>, EioError> {
+    payload_packets(s).collect()
+}
+
+/// Appends one packet (`<digit><data>`) to `out`.
+pub fn encode_packet<S: Sink + ?Sized>(out: &mut S, kind: PacketType, data: &str) {
+    out.put_ascii(kind.digit());
+    out.put(data);
+}
+
+/// Appends several packets joined by `\x1e` as one polling payload.
+pub fn encode_payload<'p, S, I>(out: &mut S, packets: I)
+where
+    S: Sink + ?Sized,
+    I: IntoIterator<Item = Packet<'p>>,
+{
+    for (i, p) in packets.into_iter().enumerate() {
+        if i > 0 {
+            out.put_ascii(SEPARATOR as u8);
+        }
+        encode_packet(out, p.kind, p.data);
+    }
+}
+
+/// Appends the record separator (use between already-encoded packets of a payload).
+pub fn encode_separator<S: Sink + ?Sized>(out: &mut S) {
+    out.put_ascii(SEPARATOR as u8);
+}
+
+/// What the server announces in its open packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenInfo<'a> {
+    pub sid: &'a str,
+    pub upgrades: &'a [&'a str],
+    pub ping_interval_ms: u64,
+    pub ping_timeout_ms: u64,
+    pub max_payload: u64,
+}
+
+/// Appends the open packet `0{"sid":..,"upgrades":[..],"pingInterval":..,"pingTimeout":..,"maxPayload":..}`.
+pub fn encode_open<S: Sink + ?Sized>(out: &mut S, info: &OpenInfo<'_>) {
+    out.put("0{\"sid\":");
+    write_json_str(out, info.sid);
+    out.put(",\"upgrades\":[");
+    for (i, u) in info.upgrades.iter().enumerate() {
+        if i > 0 {
+            out.put_ascii(b',');
+        }
+        write_json_str(out, u);
+    }
+    out.put("],\"pingInterval\":");
+    write_u64(out, info.ping_interval_ms);
+    out.put(",\"pingTimeout\":");
+    write_u64(out, info.ping_timeout_ms);
+    out.put(",\"maxPayload\":");
+    write_u64(out, info.max_payload);
+    out.put_ascii(b'}');
+}
+
+/// Appends a close packet `1`.
+pub fn encode_close<S: Sink + ?Sized>(out: &mut S) {
+    out.put_ascii(b'1');
+}
+
+/// Appends a server ping `2`.
+pub fn encode_ping<S: Sink + ?Sized>(out: &mut S) {
+    out.put_ascii(b'2');
+}
+
+/// Appends a pong `3` echoing `data` (empty for heartbeats).
+pub fn encode_pong<S: Sink + ?Sized>(out: &mut S, data: &str) {
+    encode_packet(out, PacketType::Pong, data);
+}
+
+/// Appends the upgrade probe answer `3probe`.
+pub fn encode_pong_probe<S: Sink + ?Sized>(out: &mut S) {
+    out.put("3probe");
+}
+
+/// Appends a noop `6` (ends a pending poll during an upgrade).
+pub fn encode_noop<S: Sink + ?Sized>(out: &mut S) {
+    out.put_ascii(b'6');
+}
+
+/// Appends a message packet `4<data>`.
+pub fn encode_message<S: Sink + ?Sized>(out: &mut S, data: &str) {
+    encode_packet(out, PacketType::Message, data);
+}
+
+/// Appends `s` as a JSON string literal (same escaping as serde_json).
+pub fn write_json_str<S: Sink + ?Sized>(out: &mut S, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.put_ascii(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` and `i + 1` are char boundaries.
+        out.put(&s[start..i]);
+        if esc.is_empty() {
+            out.put("\\u00");
+            out.put_ascii(HEX[(b >> 4) as usize]);
+            out.put_ascii(HEX[(b & 0xf) as usize]);
+        } else {
+            out.put(esc);
+        }
+        start = i + 1;
+    }
+    out.put(&s[start..]);
+    out.put_ascii(b'"');
+}
+
+/// Appends `n` in decimal without allocating.
+pub fn write_u64<S: Sink + ?Sized>(out: &mut S, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.put_ascii(b);
+    }
+}
+
+/// The two Engine.IO transports this server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Polling,
+    Websocket,
+}
+
+impl Transport {
+    /// The transport's name in the query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::Websocket => "websocket",
+        }
+    }
+}
+
+/// The Engine.IO parameters of a request target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query<'a> {
+    pub transport: Transport,
+    /// The session id; None on a handshake (first request).
+    pub sid: Option<Cow<'a, str>>,
+}
+
+/// The Engine.IO server errors, as the reference server numbers and words them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ErrorCode {
+    UnknownTransport = 0,
+    UnknownSid = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    Forbidden = 4,
+    UnsupportedProtocolVersion = 5,
+}
+
+impl ErrorCode {
+    /// The numeric code sent in the JSON body.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The message sent in the JSON body.
+    pub fn message(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownTransport => "Transport unknown",
+            ErrorCode::UnknownSid => "Session ID unknown",
+            ErrorCode::BadHandshakeMethod => "Bad handshake method",
+            ErrorCode::BadRequest => "Bad request",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+
+    /// The HTTP status: 403 for Forbidden, 400 for every other code (as engine.io does).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::Forbidden => 403,
+            _ => 400,
+        }
+    }
+
+    /// The JSON body `{"code":N,"message":"..."}`.
+    pub fn body(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownTransport => r#"{"code":0,"message":"Transport unknown"}"#,
+            ErrorCode::UnknownSid => r#"{"code":1,"message":"Session ID unknown"}"#,
+            ErrorCode::BadHandshakeMethod => r#"{"code":2,"message":"Bad handshake method"}"#,
+            ErrorCode::BadRequest => r#"{"code":3,"message":"Bad request"}"#,
+            ErrorCode::Forbidden => r#"{"code":4,"message":"Forbidden"}"#,
+            ErrorCode::UnsupportedProtocolVersion => {
+                r#"{"code":5,"message":"Unsupported protocol version"}"#
+            }
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for ErrorCode {}
+
+/// The HTTP answer for an Engine.IO error: (status, JSON body); Content-Type is application/json.
+pub fn error_response(code: ErrorCode) -> (u16, &'static str) {
+    (code.status(), code.body())
+}
+
+/// Splits a request target into its path and query (the part after `?`, or "").
+pub fn split_target(target: &str) -> (&str, &str) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (target, ""),
+    }
+}
+
+/// Parses the Engine.IO query of a request target (`/socket.io/?EIO=4&transport=..&sid=..`).
+///
+/// Checks in the reference server's order: an unknown or missing transport gives
+/// `UnknownTransport`, then an `EIO` other than `4` gives `UnsupportedProtocolVersion`,
+/// and a value that does not percent-decode to UTF-8 gives `BadRequest`.
+pub fn parse_query(target: &str) -> Result<Query<'_>, ErrorCode> {
+    let (_, query) = split_target(target);
+    let (mut eio, mut transport, mut sid) = (None, None, None);
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key {
+            "EIO" => &mut eio,
+            "transport" => &mut transport,
+            "sid" => &mut sid,
+            _ => continue,
+        };
+        // The first occurrence wins.
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+    let transport = match transport.map(percent_decode) {
+        Some(Ok(t)) if t == "polling" => Transport::Polling,
+        Some(Ok(t)) if t == "websocket" => Transport::Websocket,
+        _ => return Err(ErrorCode::UnknownTransport),
+    };
+    match eio.map(percent_decode) {
+        Some(Ok(v)) if v == "4" => {}
+        _ => return Err(ErrorCode::UnsupportedProtocolVersion),
+    }
+    let sid = match sid {
+        None | Some("") => None,
+        Some(raw) => Some(percent_decode(raw).map_err(|_| ErrorCode::BadRequest)?),
+    };
+    Ok(Query { transport, sid })
+}
+
+/// Decodes `%XX` escapes and `+` (space) in a query component; borrows when there are none.
+pub fn percent_decode(s: &str) -> Result<Cow<'_, str>, ErrorCode> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(s));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = bytes.get(i + 1).and_then(|b| hex_val(*b));
+                let lo = bytes.get(i + 2).and_then(|b| hex_val(*b));
+                match (hi, lo) {
+                    (Some(h), Some(l)) => {
+                        out.push((h << 4) | l);
+                        i += 3;
+                    }
+                    _ => return Err(ErrorCode::BadRequest),
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| ErrorCode::BadRequest)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(kind: PacketType, data: &str) -> Packet<'_> {
+        Packet { kind, data }
+    }
+
+    #[test]
+    fn decodes_spec_packets() {
+        assert_eq!(
+            decode_packet("4hello").unwrap(),
+            p(PacketType::Message, "hello")
+        );
+        assert_eq!(decode_packet("2").unwrap(), p(PacketType::Ping, ""));
+        assert_eq!(decode_packet("3").unwrap(), p(PacketType::Pong, ""));
+        assert_eq!(
+            decode_packet("2probe").unwrap(),
+            p(PacketType::Ping, "probe")
+        );
+        assert_eq!(
+            decode_packet("3probe").unwrap(),
+            p(PacketType::Pong, "probe")
+        );
+        assert_eq!(decode_packet("5").unwrap(), p(PacketType::Upgrade, ""));
+        assert_eq!(decode_packet("6").unwrap(), p(PacketType::Noop, ""));
+        assert_eq!(decode_packet("1").unwrap(), p(PacketType::Close, ""));
+        let open = decode_packet(r#"0{"sid":"x"}"#).unwrap();
+        assert_eq!(open, p(PacketType::Open, r#"{"sid":"x"}"#));
+    }
+
+    #[test]
+    fn decodes_unicode_message() {
+        let d = decode_packet("4€ héllo 😀").unwrap();
+        assert_eq!(d, p(PacketType::Message, "€ héllo 😀"));
+    }
+
+    #[test]
+    fn rejects_bad_packets() {
+        assert_eq!(decode_packet(""), Err(EioError::Empty));
+        assert_eq!(decode_packet("7"), Err(EioError::UnknownType));
+        assert_eq!(decode_packet("9x"), Err(EioError::UnknownType));
+        assert_eq!(decode_packet("x"), Err(EioError::UnknownType));
+        assert_eq!(decode_packet("é"), Err(EioError::UnknownType));
+        assert_eq!(decode_packet("bAQIDBA=="), Err(EioError::Binary));
+        assert_eq!(decode_packet("b"), Err(EioError::Binary));
+    }
+
+    #[test]
+    fn decodes_spec_payload() {
+        // engine.io-protocol v4: "4hello\x1e4€\x1e2" and with a binary record.
+        let pk = decode_payload("4hello\x1e4€\x1e2").unwrap();
+        assert_eq!(
+            pk,
+            vec![
+                p(PacketType::Message, "hello"),
+                p(PacketType::Message, "€"),
+                p(PacketType::Ping, "")
+            ]
+        );
+        assert_eq!(decode_payload("4€\x1ebAQIDBA=="), Err(EioError::Binary));
+        let mut it = payload_packets("4€\x1ebAQIDBA==");
+        assert_eq!(it.next(), Some(Ok(p(PacketType::Message, "€"))));
+        assert_eq!(it.next(), Some(Err(EioError::Binary)));
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn payload_edge_cases() {
+        assert_eq!(decode_payload(""), Err(EioError::Empty));
+        assert_eq!(decode_payload("4a\x1e"), Err(EioError::Empty));
+        assert_eq!(decode_payload("\x1e4a"), Err(EioError::Empty));
+        assert_eq!(decode_payload("4a\x1e8"), Err(EioError::UnknownType));
+        assert_eq!(decode_payload("1").unwrap(), vec![p(PacketType::Close, "")]);
+    }
+
+    #[test]
+    fn encodes_payload_round_trip() {
+        let packets = [
+            p(PacketType::Message, "hello"),
+            p(PacketType::Message, "€"),
+            p(PacketType::Ping, ""),
+        ];
+        let mut s = String::new();
+        encode_payload(&mut s, packets);
+        assert_eq!(s, "4hello\x1e4€\x1e2");
+        assert_eq!(decode_payload(&s).unwrap(), packets.to_vec());
+        let mut v = Vec::new();
+        encode_payload(&mut v, packets);
+        assert_eq!(v, s.as_bytes());
+        let mut one = String::new();
+        encode_payload(&mut one, [p(PacketType::Noop, "")]);
+        assert_eq!(one, "6");
+        let mut none = String::new();
+        encode_payload(&mut none, []);
+        assert_eq!(none, "");
+    }
+
+    #[test]
+    fn encodes_simple_packets() {
+        let mut s = String::new();
+        encode_ping(&mut s);
+        encode_separator(&mut s);
+        encode_pong(&mut s, "");
+        encode_separator(&mut s);
+        encode_pong_probe(&mut s);
+        encode_separator(&mut s);
+        encode_noop(&mut s);
+        encode_separator(&mut s);
+        encode_message(&mut s, r#"2["a",1]"#);
+        encode_separator(&mut s);
+        encode_close(&mut s);
+        encode_separator(&mut s);
+        encode_packet(&mut s, PacketType::Upgrade, "");
+        assert_eq!(s, "2\x1e3\x1e3probe\x1e6\x1e42[\"a\",1]\x1e1\x1e5");
+    }
+
+    #[test]
+    fn encodes_open_like_reference() {
+        let mut s = String::new();
+        encode_open(
+            &mut s,
+            &OpenInfo {
+                sid: "lv_VI97HAXpY6yYWAAAC",
+                upgrades: &["websocket"],
+                ping_interval_ms: 25000,
+                ping_timeout_ms: 20000,
+                max_payload: 1_000_000,
+            },
+        );
+        assert_eq!(
+            s,
+            r#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&s[1..]).unwrap();
+        assert_eq!(v["maxPayload"], 1_000_000);
+        let mut e = Vec::new();
+        encode_open(
+            &mut e,
+            &OpenInfo {
+                sid: "a\"b",
+                upgrades: &[],
+                ping_interval_ms: 0,
+                ping_timeout_ms: u64::MAX,
+                max_payload: 7,
+            },
+        );
+        assert_eq!(
+            std::str::from_utf8(&e).unwrap(),
+            r#"0{"sid":"a\"b","upgrades":[],"pingInterval":0,"pingTimeout":18446744073709551615,"maxPayload":7}"#
+        );
+    }
+
+    #[test]
+    fn json_strings_match_serde() {
+        let cases = [
+            "",
+            "plain",
+            "quote\"back\\slash",
+            "ctl\u{0}\u{1}\u{8}\u{9}\u{a}\u{c}\u{d}\u{1f}\u{7f}",
+            "unicode € 😀 \u{2028}",
+            "</script>",
+        ];
+        for c in cases {
+            let mut s = String::new();
+            write_json_str(&mut s, c);
+            assert_eq!(s, serde_json::to_string(c).unwrap(), "{c:?}");
+            let back: String = serde_json::from_str(&s).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn writes_numbers() {
+        for n in [0u64, 1, 9, 10, 99, 100, 12345, u64::MAX] {
+            let mut s = String::new();
+            write_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
+
+    #[test]
+    fn parses_handshake_query() {
+        let q = parse_query("/socket.io/?EIO=4&transport=polling&t=N8hyd6w").unwrap();
+        assert_eq!(q.transport, Transport::Polling);
+        assert_eq!(q.sid, None);
+        let q = parse_query("/socket.io/?EIO=4&transport=websocket").unwrap();
+        assert_eq!(q.transport, Transport::Websocket);
+        let q = parse_query("/socket.io/?EIO=4&transport=polling&sid=abc&t=N8hyd6w").unwrap();
+        assert_eq!(q.sid.as_deref(), Some("abc"));
+        assert!(matches!(q.sid, Some(Cow::Borrowed(_))));
+        let q = parse_query("/socket.io/?sid=ab%2Fc%3D+d&transport=websocket&EIO=4").unwrap();
+        assert_eq!(q.sid.as_deref(), Some("ab/c= d"));
+        let q = parse_query("/socket.io/?EIO=4&transport=polling&sid=").unwrap();
+        assert_eq!(q.sid, None);
+        let q = parse_query("?EIO=4&transport=pol%6cing&x&=y").unwrap();
+        assert_eq!(q.transport, Transport::Polling);
+        let q = parse_query("/?EIO=4&transport=polling&transport=bogus").unwrap();
+        assert_eq!(q.transport, Transport::Polling);
+    }
+
+    #[test]
+    fn query_errors_in_reference_order() {
+        use ErrorCode::*;
+        let cases = [
+            ("/socket.io/", UnknownTransport),
+            ("/socket.io/?EIO=4", UnknownTransport),
+            ("/socket.io/?EIO=4&transport=flash", UnknownTransport),
+            ("/socket.io/?EIO=4&transport=webtransport", UnknownTransport),
+            ("/socket.io/?EIO=4&transport=Polling", UnknownTransport),
+            ("/socket.io/?EIO=3&transport=flash", UnknownTransport),
+            ("/socket.io/?transport=polling", UnsupportedProtocolVersion),
+            (
+                "/socket.io/?EIO=3&transport=polling",
+                UnsupportedProtocolVersion,
+            ),
+            (
+                "/socket.io/?EIO=5&transport=websocket",
+                UnsupportedProtocolVersion,
+            ),
+            (
+                "/socket.io/?EIO=&transport=websocket",
+                UnsupportedProtocolVersion,
+            ),
+            ("/socket.io/?EIO=4&transport=polling&sid=%zz", BadRequest),
+            ("/socket.io/?EIO=4&transport=polling&sid=%4", BadRequest),
+            ("/socket.io/?EIO=4&transport=polling&sid=%ff", BadRequest),
+        ];
+        for (target, want) in cases {
+            assert_eq!(parse_query(target), Err(want), "{target}");
+        }
+    }
+
+    #[test]
+    fn error_responses_match_engine_io() {
+        use ErrorCode::*;
+        for (code, n, status, msg) in [
+            (UnknownTransport, 0, 400, "Transport unknown"),
+            (UnknownSid, 1, 400, "Session ID unknown"),
+            (BadHandshakeMethod, 2, 400, "Bad handshake method"),
+            (BadRequest, 3, 400, "Bad request"),
+            (Forbidden, 4, 403, "Forbidden"),
+            (
+                UnsupportedProtocolVersion,
+                5,
+                400,
+                "Unsupported protocol version",
+            ),
+        ] {
+            let (st, body) = error_response(code);
+            assert_eq!(st, status);
+            assert_eq!(code.code(), n);
+            assert_eq!(code.to_string(), msg);
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v, serde_json::json!({"code": n, "message": msg}));
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert!(matches!(percent_decode("abc"), Ok(Cow::Borrowed("abc"))));
+        assert_eq!(percent_decode("%E2%82%AC").unwrap(), "€");
+        assert_eq!(percent_decode("a+b").unwrap(), "a b");
+        assert_eq!(percent_decode("%"), Err(ErrorCode::BadRequest));
+        assert_eq!(percent_decode("%C3"), Err(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn splits_targets() {
+        assert_eq!(split_target("/socket.io/?EIO=4"), ("/socket.io/", "EIO=4"));
+        assert_eq!(split_target("/socket.io/"), ("/socket.io/", ""));
+        assert_eq!(split_target("/a?b?c"), ("/a", "b?c"));
+    }
+
+    #[test]
+    fn packet_type_digits() {
+        for b in b'0'..=b'6' {
+            assert_eq!(PacketType::from_byte(b).unwrap().digit(), b);
+        }
+        assert_eq!(PacketType::from_byte(b'7'), None);
+    }
+}

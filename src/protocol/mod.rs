@@ -1,0 +1,4 @@
+//! Wire formats.
+pub mod engineio;
+pub mod native;
+pub mod socketio;

@@ -1,0 +1,412 @@
+//! The vocabulary of the core: what clients ask (`ClientEvent`), what the router sends
+//! (`ServerEvent`) and why a request is refused (`Rejection`). Framing-free: a server event
+//! writes only its `data` JSON; the protocol layer wraps it in an envelope.
+use super::ids::PeerId;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::rc::Rc;
+
+/// Events a client may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEvent {
+    ConnectUser,
+    ConnectAgent,
+    CallAgent,
+    RejectCall,
+    CallTransfer,
+    ToggleAvailability,
+    UserMessage,
+    AgentMessage,
+    LeaveCall,
+    Mute,
+}
+
+impl ClientEvent {
+    /// Every client event, for tables indexed by event.
+    pub const ALL: [ClientEvent; 10] = [
+        ClientEvent::ConnectUser,
+        ClientEvent::ConnectAgent,
+        ClientEvent::CallAgent,
+        ClientEvent::RejectCall,
+        ClientEvent::CallTransfer,
+        ClientEvent::ToggleAvailability,
+        ClientEvent::UserMessage,
+        ClientEvent::AgentMessage,
+        ClientEvent::LeaveCall,
+        ClientEvent::Mute,
+    ];
+
+    /// Looks up an event by its wire name.
+    pub fn from_name(name: &str) -> Option<ClientEvent> {
+        Some(match name {
+            "connectUser" => ClientEvent::ConnectUser,
+            "connectAgent" => ClientEvent::ConnectAgent,
+            "callAgent" => ClientEvent::CallAgent,
+            "rejectCall" => ClientEvent::RejectCall,
+            "callTransfer" => ClientEvent::CallTransfer,
+            "toggleAvailability" => ClientEvent::ToggleAvailability,
+            "userMessage" => ClientEvent::UserMessage,
+            "agentMessage" => ClientEvent::AgentMessage,
+            "leaveCall" => ClientEvent::LeaveCall,
+            "mute" => ClientEvent::Mute,
+            _ => return None,
+        })
+    }
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientEvent::ConnectUser => "connectUser",
+            ClientEvent::ConnectAgent => "connectAgent",
+            ClientEvent::CallAgent => "callAgent",
+            ClientEvent::RejectCall => "rejectCall",
+            ClientEvent::CallTransfer => "callTransfer",
+            ClientEvent::ToggleAvailability => "toggleAvailability",
+            ClientEvent::UserMessage => "userMessage",
+            ClientEvent::AgentMessage => "agentMessage",
+            ClientEvent::LeaveCall => "leaveCall",
+            ClientEvent::Mute => "mute",
+        }
+    }
+}
+
+/// Why a request was refused. An error never changes routing state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadJson,
+    BadMessage,
+    UnknownEvent,
+    BadPayload,
+    NotRegistered,
+    AlreadyRegistered,
+    IdInUse,
+    Forbidden,
+    NotInCall,
+    AlreadyInCall,
+    RoomInUse,
+    NoAgentAvailable,
+    BinaryUnsupported,
+}
+
+impl ErrorCode {
+    /// Every code, for tables indexed by code.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::BadJson,
+        ErrorCode::BadMessage,
+        ErrorCode::UnknownEvent,
+        ErrorCode::BadPayload,
+        ErrorCode::NotRegistered,
+        ErrorCode::AlreadyRegistered,
+        ErrorCode::IdInUse,
+        ErrorCode::Forbidden,
+        ErrorCode::NotInCall,
+        ErrorCode::AlreadyInCall,
+        ErrorCode::RoomInUse,
+        ErrorCode::NoAgentAvailable,
+        ErrorCode::BinaryUnsupported,
+    ];
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::UnknownEvent => "unknown_event",
+            ErrorCode::BadPayload => "bad_payload",
+            ErrorCode::NotRegistered => "not_registered",
+            ErrorCode::AlreadyRegistered => "already_registered",
+            ErrorCode::IdInUse => "id_in_use",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotInCall => "not_in_call",
+            ErrorCode::AlreadyInCall => "already_in_call",
+            ErrorCode::RoomInUse => "room_in_use",
+            ErrorCode::NoAgentAvailable => "no_agent_available",
+            ErrorCode::BinaryUnsupported => "binary_unsupported",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A refused request: a code and a human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl Rejection {
+    /// A rejection with a fixed message.
+    pub fn new(code: ErrorCode, message: &'static str) -> Rejection {
+        Rejection {
+            code,
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    /// A rejection with a composed message.
+    pub fn with(code: ErrorCode, message: String) -> Rejection {
+        Rejection {
+            code,
+            message: Cow::Owned(message),
+        }
+    }
+}
+
+/// The two kinds of registered party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Agent,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndReason {
+    Left,
+    Rejected,
+    Transferred,
+    Disconnected,
+}
+
+impl EndReason {
+    /// Every reason, for tables indexed by reason.
+    pub const ALL: [EndReason; 4] = [
+        EndReason::Left,
+        EndReason::Rejected,
+        EndReason::Transferred,
+        EndReason::Disconnected,
+    ];
+
+    /// The reason as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Left => "left",
+            EndReason::Rejected => "rejected",
+            EndReason::Transferred => "transferred",
+            EndReason::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// An event the router sends to one connection.
+#[derive(Debug, Clone)]
+pub enum ServerEvent {
+    /// `registered {role, id}`
+    Registered { role: Role, id: PeerId },
+    /// `getAvailableAgents {availableAgents}`
+    AvailableAgents { count: usize },
+    /// `callAgent` with the data as sent plus userId, roomId, agentId.
+    CallAgent(Rc<Map<String, Value>>),
+    /// `callTransfer`, to the new agent (data as sent) or the user ({agentId, roomId}).
+    CallTransfer(Rc<Map<String, Value>>),
+    /// `callEnded {roomId, reason, by?}`
+    CallEnded {
+        room: PeerId,
+        reason: EndReason,
+        by: Option<Role>,
+    },
+    /// `userMessage {roomId, messageInput}`
+    UserMessage { room: PeerId, message: Rc<RawValue> },
+    /// `agentMessage {roomId, messageInput}`
+    AgentMessage { room: PeerId, message: Rc<RawValue> },
+    /// `mute` with the data as sent plus roomId.
+    Mute(Rc<Map<String, Value>>),
+    /// `error {code, message, event}`
+    Error {
+        rejection: Rejection,
+        event: Option<Box<str>>,
+    },
+}
+
+#[derive(Serialize)]
+struct RegisteredData<'a> {
+    role: Role,
+    id: &'a PeerId,
+}
+
+#[derive(Serialize)]
+struct AvailableData {
+    #[serde(rename = "availableAgents")]
+    available_agents: usize,
+}
+
+#[derive(Serialize)]
+struct EndedData<'a> {
+    #[serde(rename = "roomId")]
+    room_id: &'a PeerId,
+    reason: EndReason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<Role>,
+}
+
+#[derive(Serialize)]
+struct MessageData<'a> {
+    #[serde(rename = "roomId")]
+    room_id: &'a PeerId,
+    #[serde(rename = "messageInput")]
+    message_input: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct ErrorData<'a> {
+    code: ErrorCode,
+    message: &'a str,
+    event: Option<&'a str>,
+}
+
+impl ServerEvent {
+    /// The wire name of the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerEvent::Registered { .. } => "registered",
+            ServerEvent::AvailableAgents { .. } => "getAvailableAgents",
+            ServerEvent::CallAgent(_) => "callAgent",
+            ServerEvent::CallTransfer(_) => "callTransfer",
+            ServerEvent::CallEnded { .. } => "callEnded",
+            ServerEvent::UserMessage { .. } => "userMessage",
+            ServerEvent::AgentMessage { .. } => "agentMessage",
+            ServerEvent::Mute(_) => "mute",
+            ServerEvent::Error { .. } => "error",
+        }
+    }
+
+    /// Appends the event's `data` as JSON to `out`.
+    pub fn write_data(&self, out: &mut Vec<u8>) {
+        let r = match self {
+            ServerEvent::Registered { role, id } => {
+                serde_json::to_writer(&mut *out, &RegisteredData { role: *role, id })
+            }
+            ServerEvent::AvailableAgents { count } => serde_json::to_writer(
+                &mut *out,
+                &AvailableData {
+                    available_agents: *count,
+                },
+            ),
+            ServerEvent::CallAgent(m) | ServerEvent::CallTransfer(m) | ServerEvent::Mute(m) => {
+                serde_json::to_writer(&mut *out, &**m)
+            }
+            ServerEvent::CallEnded { room, reason, by } => serde_json::to_writer(
+                &mut *out,
+                &EndedData {
+                    room_id: room,
+                    reason: *reason,
+                    by: *by,
+                },
+            ),
+            ServerEvent::UserMessage { room, message }
+            | ServerEvent::AgentMessage { room, message } => serde_json::to_writer(
+                &mut *out,
+                &MessageData {
+                    room_id: room,
+                    message_input: message,
+                },
+            ),
+            ServerEvent::Error { rejection, event } => serde_json::to_writer(
+                &mut *out,
+                &ErrorData {
+                    code: rejection.code,
+                    message: &rejection.message,
+                    event: event.as_deref(),
+                },
+            ),
+        };
+        // Serializing these types into a Vec cannot fail: no maps with non-string keys.
+        debug_assert!(r.is_ok());
+    }
+
+    /// The error event for a rejection of `event` (None when the name was unreadable).
+    pub fn error(rejection: Rejection, event: Option<&str>) -> ServerEvent {
+        ServerEvent::Error {
+            rejection,
+            event: event.map(|e| truncate(e, 64).into()),
+        }
+    }
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(e: &ServerEvent) -> String {
+        let mut v = Vec::new();
+        e.write_data(&mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for e in ClientEvent::ALL {
+            assert_eq!(ClientEvent::from_name(e.name()), Some(e));
+        }
+        assert_eq!(ClientEvent::from_name("disconnect"), None);
+    }
+
+    #[test]
+    fn data_shapes() {
+        assert_eq!(
+            data(&ServerEvent::Registered {
+                role: Role::Agent,
+                id: PeerId::Int(7)
+            }),
+            r#"{"role":"agent","id":7}"#
+        );
+        assert_eq!(
+            data(&ServerEvent::AvailableAgents { count: 3 }),
+            r#"{"availableAgents":3}"#
+        );
+        assert_eq!(
+            data(&ServerEvent::CallEnded {
+                room: "r".into(),
+                reason: EndReason::Left,
+                by: Some(Role::User)
+            }),
+            r#"{"roomId":"r","reason":"left","by":"user"}"#
+        );
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"a":[1,2]}"#).unwrap();
+        assert_eq!(
+            data(&ServerEvent::UserMessage {
+                room: "r".into(),
+                message: Rc::from(raw)
+            }),
+            r#"{"roomId":"r","messageInput":{"a":[1,2]}}"#
+        );
+        assert_eq!(
+            data(&ServerEvent::error(
+                Rejection::new(ErrorCode::NotInCall, "x"),
+                None
+            )),
+            r#"{"code":"not_in_call","message":"x","event":null}"#
+        );
+    }
+
+    #[test]
+    fn long_event_names_are_cut_on_char_boundary() {
+        let name = "é".repeat(100);
+        let e = ServerEvent::error(Rejection::new(ErrorCode::UnknownEvent, "x"), Some(&name));
+        match e {
+            ServerEvent::Error { event: Some(n), .. } => assert!(n.len() <= 64),
+            _ => panic!(),
+        }
+    }
+}

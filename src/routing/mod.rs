@@ -1,0 +1,10 @@
+//! The sans-IO routing core: users, agents, calls. It never touches sockets, the event loop,
+//! framing or the clock: time comes in as a parameter, and everything it wants done comes out
+//! as `Output`s the loop drains. Its tests run on a virtual clock.
+mod event;
+mod ids;
+mod router;
+
+pub use event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
+pub use ids::{CallId, ConnId, PeerId, MAX_ID_BYTES};
+pub use router::{Output, Router, Stats};
