@@ -1,9 +1,17 @@
 //! supportd: wiring only. Parse arguments, load the config, start the metrics thread,
 //! run the event loop, map the outcome to an exit code.
+use sd_notify::NotifyState;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use supportd::config::{Config, CorsPolicy, DEFAULT_CONFIG_PATH};
-use supportd::net::{LoopError, Server};
+use supportd::metrics::{self, Metrics};
+use supportd::net::{Hooks, LoopError, ReloadStage, Server};
+
+/// How often the loop stamps the health heartbeat when otherwise idle.
+const HEARTBEAT_TICK: Duration = Duration::from_secs(1);
 
 const USAGE: &str = "\
 Usage: supportd [--config PATH] [--check]
@@ -44,6 +52,45 @@ fn main() -> ExitCode {
         Exit::Usage => 2,
         Exit::Startup => 3,
     })
+}
+
+/// Tells systemd our state; a no-op when NOTIFY_SOCKET is unset.
+fn notify(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        log::warn!("sd_notify failed: {e}");
+    }
+}
+
+/// Heartbeat, watchdog and reload/stop notifications for the service manager.
+fn service_hooks(heartbeat: Arc<AtomicU64>) -> Hooks {
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut last_ping = Instant::now();
+    Hooks {
+        on_turn: Some(Box::new(move || {
+            metrics::stamp(&heartbeat);
+            if let Some(every) = watchdog {
+                if last_ping.elapsed() >= every {
+                    last_ping = Instant::now();
+                    notify(&[NotifyState::Watchdog]);
+                }
+            }
+        })),
+        on_reload: Some(Box::new(|stage| match stage {
+            ReloadStage::Started => {
+                let mut states = vec![NotifyState::Reloading];
+                if let Ok(now) = NotifyState::monotonic_usec_now() {
+                    states.push(now);
+                }
+                notify(&states);
+            }
+            ReloadStage::Applied | ReloadStage::Failed => notify(&[NotifyState::Ready]),
+        })),
+        on_stopping: Some(Box::new(|| notify(&[NotifyState::Stopping]))),
+        tick: Some(match watchdog {
+            Some(w) => w.min(HEARTBEAT_TICK),
+            None => HEARTBEAT_TICK,
+        }),
+    }
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -117,7 +164,23 @@ fn run() -> Exit {
     if config.cors == CorsPolicy::Any {
         log::warn!("cors_origins = [\"*\"]: any web origin may connect");
     }
-    let mut server = match Server::bind(config.clone(), path) {
+    let metrics = Metrics::new();
+    let heartbeat = Arc::new(AtomicU64::new(metrics::now_ms()));
+    if let Some(addr) = config.metrics {
+        let bound = std::net::TcpListener::bind(addr).and_then(|l| {
+            let local = l.local_addr()?;
+            metrics::serve(l, metrics.registry(), heartbeat.clone())?;
+            Ok(local)
+        });
+        match bound {
+            Ok(local) => log::info!("metrics on {local} (/metrics, /healthz)"),
+            Err(e) => {
+                log::error!("cannot serve metrics on {addr}: {e}");
+                return Exit::Startup;
+            }
+        }
+    }
+    let mut server = match Server::bind(config.clone(), path, metrics) {
         Ok(s) => s,
         Err(LoopError::Bind(e)) => {
             log::error!("cannot listen on {}: {e}", config.listen);
@@ -131,6 +194,8 @@ fn run() -> Exit {
     if let Some(addr) = server.local_addr() {
         log::info!("listening on {addr} (native: ws://{addr}/ws)");
     }
+    server.set_hooks(service_hooks(heartbeat));
+    notify(&[NotifyState::Ready]);
     match server.run() {
         Ok(()) => Exit::Ok,
         Err(e) => {

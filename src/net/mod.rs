@@ -5,4 +5,4 @@ mod server;
 mod signals;
 mod stream;
 
-pub use server::{Hooks, LoopError, Server, NATIVE_PATH};
+pub use server::{Hooks, LoopError, ReloadHook, ReloadStage, Server, NATIVE_PATH};

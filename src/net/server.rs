@@ -8,6 +8,7 @@ use super::http::{self, Head, Parsed};
 use super::signals::Signals;
 use super::stream::Stream;
 use crate::config::{Config, CorsPolicy};
+use crate::metrics::{self, Metrics, RejectReason, Transport};
 use crate::protocol::native;
 use crate::routing::{ClientEvent, ConnId, ErrorCode, Output, Rejection, Router, ServerEvent};
 use log::{debug, error, info, warn};
@@ -79,6 +80,8 @@ struct Conn {
     dead: bool,
     /// The router has been told this connection is gone.
     ended: bool,
+    /// Counted in `support_open_connections` under this transport.
+    transport: Option<Transport>,
 }
 
 impl Conn {
@@ -108,25 +111,40 @@ pub struct Server {
     accept_retry: Option<Instant>,
     shutdown_at: Option<Instant>,
     hooks: Hooks,
+    metrics: Metrics,
 }
 
-/// Told the new config after a successful reload, or the error after a failed one.
-pub type ReloadHook = Box<dyn FnMut(Result<&Config, &str>)>;
+/// Stages of a config reload, as told to the reload hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadStage {
+    Started,
+    Applied,
+    Failed,
+}
+
+/// Told of each reload stage.
+pub type ReloadHook = Box<dyn FnMut(ReloadStage)>;
 
 /// Callbacks to the rest of the process (service manager, metrics heartbeat).
 #[derive(Default)]
 pub struct Hooks {
     /// Called once per loop turn.
     pub on_turn: Option<Box<dyn FnMut()>>,
-    /// Called with the new config after a successful reload, or the error after a failed one.
+    /// Called when a reload starts and when it is applied or has failed.
     pub on_reload: Option<ReloadHook>,
     /// Called when shutdown begins.
     pub on_stopping: Option<Box<dyn FnMut()>>,
+    /// The loop turns at least this often (for heartbeats and the watchdog).
+    pub tick: Option<Duration>,
 }
 
 impl Server {
     /// Binds the listener and installs signal handling.
-    pub fn bind(config: Config, config_path: Option<PathBuf>) -> Result<Server, LoopError> {
+    pub fn bind(
+        config: Config,
+        config_path: Option<PathBuf>,
+        metrics: Metrics,
+    ) -> Result<Server, LoopError> {
         let poll = Poll::new().map_err(LoopError::Io)?;
         let mut listener = TcpListener::bind(config.listen).map_err(LoopError::Bind)?;
         poll.registry()
@@ -149,6 +167,7 @@ impl Server {
             accept_retry: None,
             shutdown_at: None,
             hooks: Hooks::default(),
+            metrics,
         })
     }
 
@@ -195,6 +214,7 @@ impl Server {
             self.broadcast_available();
             self.flush_dirty();
             self.reap(now);
+            self.update_gauges();
             if let Some(f) = self.hooks.on_turn.as_mut() {
                 f();
             }
@@ -220,6 +240,7 @@ impl Server {
             self.router.poll_timeout(),
             self.accept_retry,
             self.shutdown_at,
+            self.hooks.tick.map(|t| now + t),
         ]
         .into_iter()
         .flatten()
@@ -251,6 +272,7 @@ impl Server {
             use std::io::Write;
             let _ = tcp.write(&http::error_response(503, "connection limit reached\n"));
             debug!("refused {peer}: connection limit");
+            self.metrics.connection_rejected(RejectReason::Limit);
             return;
         }
         let _ = tcp.set_nodelay(true);
@@ -276,6 +298,7 @@ impl Server {
                 dirty: false,
                 dead: false,
                 ended: false,
+                transport: None,
             },
         );
         self.timers.push(Reverse((deadline, token)));
@@ -351,7 +374,10 @@ impl Server {
         };
         match parsed {
             Parsed::Complete(head) => self.route_request(now, token, head),
-            _ => self.reply(token, http::error_response(400, "bad request\n")),
+            _ => {
+                self.metrics.connection_rejected(RejectReason::BadRequest);
+                self.reply(token, http::error_response(400, "bad request\n"))
+            }
         }
     }
 
@@ -360,6 +386,7 @@ impl Server {
         if let Some(origin) = head.header("origin") {
             if !self.config.cors.allows(origin) {
                 debug!("refused origin {origin:?}");
+                self.metrics.connection_rejected(RejectReason::Origin);
                 return self.reply(token, http::error_response(403, "origin not allowed\n"));
             }
         }
@@ -379,7 +406,10 @@ impl Server {
                     ),
                 ),
             },
-            _ => self.reply(token, http::error_response(404, "not found\n")),
+            _ => {
+                self.metrics.connection_rejected(RejectReason::Path);
+                self.reply(token, http::error_response(404, "not found\n"))
+            }
         }
     }
 
@@ -403,6 +433,11 @@ impl Server {
             closing: false,
         };
         conn.deadline = None;
+        let transport = match framing {
+            Framing::Native => Transport::Native,
+        };
+        conn.transport = Some(transport);
+        self.metrics.connection_opened(transport);
         self.mark_dirty(token);
         debug!("connection {token} upgraded ({framing:?})");
         // Frames may have arrived with the head.
@@ -488,7 +523,7 @@ impl Server {
         let conn = ConnId(token as u64);
         let result = match native::decode(text) {
             Err(rejection) => Err((rejection, None)),
-            Ok(env) => match ClientEvent::from_name(&env.event) {
+            Ok(env) => match self.count_received(&env.event) {
                 None => Err((
                     Rejection::with(ErrorCode::UnknownEvent, "no such event".to_owned()),
                     Some(env.event.clone()),
@@ -505,9 +540,25 @@ impl Server {
                 rejection.code.as_str(),
                 rejection.message
             );
+            self.metrics.error(rejection.code.as_str());
             self.send(token, &ServerEvent::error(rejection, name.as_deref()));
         }
         self.drain_router();
+    }
+
+    /// Counts a received event by name and looks it up.
+    fn count_received(&self, name: &str) -> Option<ClientEvent> {
+        self.metrics.event_received(name);
+        ClientEvent::from_name(name)
+    }
+
+    /// Mirrors the router's counts into the gauges.
+    fn update_gauges(&self) {
+        let s = self.router.stats();
+        self.metrics.connected_users.set(s.users as i64);
+        self.metrics.connected_agents.set(s.agents as i64);
+        self.metrics.available_agents.set(s.available_agents as i64);
+        self.metrics.active_calls.set(s.active_calls as i64);
     }
 
     /// Delivers everything the router has queued.
@@ -515,17 +566,24 @@ impl Server {
         while let Some(output) = self.router.poll_output() {
             match output {
                 Output::Send { to, event } => self.send(to.0 as usize, &event),
-                Output::CallStarted { call } => debug!("call {} started", call.0),
+                Output::CallStarted { call } => {
+                    self.metrics.call_started();
+                    debug!("call {} started", call.0)
+                }
                 Output::CallFinished {
                     call,
                     reason,
                     duration,
-                } => debug!(
-                    "call {} ended: {} after {:.1}s",
-                    call.0,
-                    reason.as_str(),
-                    duration.as_secs_f64()
-                ),
+                } => {
+                    self.metrics
+                        .call_ended(metrics::EndReason::from_name(reason.as_str()), duration);
+                    debug!(
+                        "call {} ended: {} after {:.1}s",
+                        call.0,
+                        reason.as_str(),
+                        duration.as_secs_f64()
+                    )
+                }
             }
         }
     }
@@ -539,6 +597,7 @@ impl Server {
             return;
         };
         let bytes = encode(*framing, event);
+        self.metrics.event_sent(event.name());
         self.write_message(token, bytes);
     }
 
@@ -563,6 +622,7 @@ impl Server {
                     "connection {token}: slow consumer, over {} bytes queued; dropped",
                     self.config.limits.max_outbound_bytes
                 );
+                self.metrics.slow_consumer();
                 self.kill(token);
             }
             Err(_) => self.kill(token),
@@ -582,6 +642,9 @@ impl Server {
             .filter(|(_, c)| matches!(c.phase, Phase::Ws { closing: false, .. }) && !c.dead)
             .map(|(t, _)| *t)
             .collect();
+        self.metrics
+            .events_sent(metrics::Event::GetAvailableAgents)
+            .inc_by(tokens.len() as u64);
         for token in tokens {
             self.write_message(token, native_bytes.clone());
         }
@@ -715,6 +778,9 @@ impl Server {
             for token in std::mem::take(&mut self.dead) {
                 self.end_session(now, token);
                 if let Some(mut conn) = self.conns.remove(&token) {
+                    if let Some(t) = conn.transport {
+                        self.metrics.connection_closed(t);
+                    }
                     if let Some(tcp) = conn.tcp() {
                         let _ = self.poll.registry().deregister(tcp);
                     }
@@ -741,6 +807,9 @@ impl Server {
             warn!("SIGHUP ignored: running on built-in defaults, no config file to re-read");
             return;
         };
+        if let Some(f) = self.hooks.on_reload.as_mut() {
+            f(ReloadStage::Started);
+        }
         match Config::load(&path) {
             Ok(new) => {
                 if new.listen != self.config.listen {
@@ -764,14 +833,16 @@ impl Server {
                     ..new
                 };
                 info!("configuration reloaded from {}", path.display());
+                self.metrics.config_reload(true);
                 if let Some(f) = self.hooks.on_reload.as_mut() {
-                    f(Ok(&self.config));
+                    f(ReloadStage::Applied);
                 }
             }
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");
+                self.metrics.config_reload(false);
                 if let Some(f) = self.hooks.on_reload.as_mut() {
-                    f(Err(&e.to_string()));
+                    f(ReloadStage::Failed);
                 }
             }
         }

@@ -1,0 +1,253 @@
+//! Operations end to end: metrics scrape, health, reload on SIGHUP, systemd notifications.
+mod common;
+use common::{raw_http, Client, Daemon};
+use serde_json::json;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+const WITH_METRICS: &str = "[metrics]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n";
+
+fn scrape(d: &Daemon) -> String {
+    let addr = d.metrics_addr.expect("metrics address in the log");
+    let r = raw_http(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    r
+}
+
+/// The value of one sample line, e.g. `support_active_calls` or `x{a="b"}`.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no sample {series}"))
+}
+
+/// Scrapes until `series` has `want`; the loop updates gauges once per turn.
+fn wait_sample(d: &Daemon, series: &str, want: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(d);
+        if sample(&text, series) == want {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} never became {want}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn gauges_follow_a_session() {
+    let d = Daemon::start(WITH_METRICS);
+    let t = scrape(&d);
+    for g in [
+        "support_connected_users",
+        "support_connected_agents",
+        "support_available_agents",
+        "support_active_calls",
+    ] {
+        assert_eq!(sample(&t, g), 0.0, "{g}");
+    }
+    let mut a = Client::agent(&d, json!("a"));
+    let mut u = Client::user(&d, json!("u"));
+    wait_sample(&d, "support_connected_agents", 1.0);
+    let t = wait_sample(&d, "support_connected_users", 1.0);
+    assert_eq!(sample(&t, "support_available_agents"), 1.0);
+    assert_eq!(
+        sample(&t, "support_open_connections{transport=\"native\"}"),
+        2.0
+    );
+    u.send("callAgent", json!({}));
+    a.expect("callAgent");
+    u.expect("callAgent");
+    let t = wait_sample(&d, "support_active_calls", 1.0);
+    assert_eq!(sample(&t, "support_available_agents"), 0.0);
+    assert_eq!(sample(&t, "support_calls_started_total"), 1.0);
+    u.send("leaveCall", json!({}));
+    u.expect("callEnded");
+    let t = wait_sample(&d, "support_active_calls", 0.0);
+    assert_eq!(
+        sample(&t, "support_calls_ended_total{reason=\"left\"}"),
+        1.0
+    );
+    assert_eq!(sample(&t, "support_call_duration_seconds_count"), 1.0);
+    assert_eq!(
+        sample(&t, "support_events_received_total{event=\"callAgent\"}"),
+        1.0
+    );
+    u.send("callAgent", json!({"userId": "nobody"}));
+    u.expect_error("forbidden");
+    let t = wait_sample(&d, "support_errors_total{code=\"forbidden\"}", 1.0);
+    assert!(
+        sample(
+            &t,
+            "support_events_sent_total{event=\"getAvailableAgents\"}"
+        ) >= 2.0
+    );
+    drop(u);
+    wait_sample(&d, "support_connected_users", 0.0);
+    wait_sample(&d, "support_open_connections{transport=\"native\"}", 1.0);
+}
+
+#[test]
+fn healthz_answers_while_the_loop_turns() {
+    let d = Daemon::start(WITH_METRICS);
+    let addr = d.metrics_addr.unwrap();
+    let r = raw_http(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = raw_http(
+        addr,
+        "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+}
+
+#[test]
+fn reload_applies_new_origins_without_dropping_clients() {
+    let base = "[server]\nbind = \"127.0.0.1\"\nport = 0\n".to_owned() + WITH_METRICS;
+    let d = Daemon::start_with(&base);
+    let mut a = Client::agent(&d, json!("a"));
+    assert!(Client::connect(d.addr, "/ws", Some("https://new.example")).is_err());
+    let text = base.replacen(
+        "port = 0\n",
+        "port = 0\ncors_origins = [\"https://new.example\"]\n",
+        1,
+    );
+    std::fs::write(&d.config_path, text).unwrap();
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    assert!(Client::connect(d.addr, "/ws", Some("https://new.example")).is_ok());
+    let t = scrape(&d);
+    assert_eq!(
+        sample(&t, "support_config_reloads_total{result=\"success\"}"),
+        1.0
+    );
+    // The client from before the reload is still served.
+    a.send("toggleAvailability", json!({"available": false}));
+    a.expect_count(0);
+}
+
+#[test]
+fn invalid_reload_keeps_the_running_config() {
+    let base = "[server]\nbind = \"127.0.0.1\"\nport = 0\ncors_origins = [\"https://ok.example\"]\n"
+        .to_owned() + WITH_METRICS;
+    let d = Daemon::start_with(&base);
+    let mut a = Client::agent(&d, json!("a"));
+    std::fs::write(
+        &d.config_path,
+        format!("{base}\n[limits]\nmax_connectoins = 5\n"),
+    )
+    .unwrap();
+    d.signal("HUP");
+    let line = d.wait_log("reload failed");
+    let path = d.config_path.display().to_string();
+    assert!(line.contains(&format!("{path}:")), "names the file: {line}");
+    assert!(line.contains("max_connectoins"), "says why: {line}");
+    assert!(Client::connect(d.addr, "/ws", Some("https://ok.example")).is_ok());
+    let t = scrape(&d);
+    assert_eq!(
+        sample(&t, "support_config_reloads_total{result=\"failure\"}"),
+        1.0
+    );
+    a.send("toggleAvailability", json!({"available": false}));
+    a.expect_count(0);
+}
+
+#[test]
+fn reload_of_the_port_needs_a_restart() {
+    let d = Daemon::start("");
+    let text = std::fs::read_to_string(&d.config_path).unwrap();
+    std::fs::write(&d.config_path, text.replace("port = 0", "port = 1")).unwrap();
+    d.signal("HUP");
+    let line = d.wait_log("after a restart");
+    assert!(line.contains("server address"), "{line}");
+    let _c = d.client();
+}
+
+#[test]
+fn notifies_systemd_ready_reloading_stopping() {
+    let dir = common::TempDir::new();
+    let sock_path = dir.0.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let cfg = dir.0.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nbind = \"127.0.0.1\"\nport = 0\n[metrics]\nenabled = false\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let recv = || {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(recv().contains("READY=1"));
+    let pid = child.id().to_string();
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+    };
+    kill("-HUP");
+    let m = recv();
+    assert!(
+        m.contains("RELOADING=1") && m.contains("MONOTONIC_USEC="),
+        "{m}"
+    );
+    assert!(recv().contains("READY=1"));
+    kill("-TERM");
+    assert!(recv().contains("STOPPING=1"));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn check_flag_reports_file_line_and_reason() {
+    let dir = common::TempDir::new();
+    let cfg = dir.0.join("bad.toml");
+    std::fs::write(&cfg, "[server]\nport = 8080\nbindd = \"x\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3:", cfg.display())), "{err}");
+    assert!(err.contains("bindd"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["--check", "--config", "etc/config.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("supportd "));
+}
