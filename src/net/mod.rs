@@ -1,5 +1,6 @@
 //! The only code that touches mio and tungstenite: listener, connections, the HTTP heads
 //! they start with, signals and the loop that drives the router.
+mod engine;
 pub mod http;
 mod server;
 mod signals;

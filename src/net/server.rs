@@ -4,6 +4,7 @@
 //! decoded event to the router and queueing its outputs; fire due timers; send the coalesced
 //! free-agent count; flush dirty connections; reap the dead. Then sleep until the next
 //! deadline. A connection's failure ends that connection only; only start-up fails the loop.
+use super::engine::{self, Session, SOCKETIO_PATH};
 use super::http::{self, Head, Parsed};
 use super::signals::Signals;
 use super::stream::Stream;
@@ -28,6 +29,8 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const FIRST_CONN_TOKEN: usize = 2;
 
+/// Pending connections the kernel may queue (capped by net.core.somaxconn).
+const LISTEN_BACKLOG: i32 = 4096;
 /// Native WebSocket endpoint path.
 pub const NATIVE_PATH: &str = "/ws";
 /// Messages read from one connection before others get a turn.
@@ -54,15 +57,37 @@ pub enum LoopError {
 
 /// The wire framing a WebSocket speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(super) enum Framing {
     Native,
+    /// Engine.IO packets of the session with this id.
+    SocketIo(usize),
 }
 
-enum Phase {
+pub(super) enum Phase {
     /// Reading the HTTP request head.
     Head { stream: Stream, buf: Vec<u8> },
-    /// Writing a final HTTP response, then closing.
-    Reply { stream: Stream },
+    /// Reading a request body: `buf` holds head and body, `need` bytes in all.
+    Body {
+        stream: Stream,
+        head: Head,
+        buf: Vec<u8>,
+        need: usize,
+    },
+    /// A long-polling GET waiting for its session to have something to send.
+    Held {
+        stream: Stream,
+        session: usize,
+        origin: Option<String>,
+        keep_alive: bool,
+        carry: Vec<u8>,
+    },
+    /// Writing an HTTP response; then closing, or reading the next request (`carry` holds
+    /// bytes already read past this one).
+    Reply {
+        stream: Stream,
+        close: bool,
+        carry: Vec<u8>,
+    },
     /// An open (or closing) WebSocket.
     Ws {
         ws: Box<WebSocket<Stream>>,
@@ -73,9 +98,9 @@ enum Phase {
     Gone,
 }
 
-struct Conn {
-    phase: Phase,
-    deadline: Option<Instant>,
+pub(super) struct Conn {
+    pub(super) phase: Phase,
+    pub(super) deadline: Option<Instant>,
     dirty: bool,
     dead: bool,
     /// The router has been told this connection is gone.
@@ -87,7 +112,10 @@ struct Conn {
 impl Conn {
     fn tcp(&mut self) -> Option<&mut TcpStream> {
         match &mut self.phase {
-            Phase::Head { stream, .. } | Phase::Reply { stream } => Some(&mut stream.tcp),
+            Phase::Head { stream, .. }
+            | Phase::Body { stream, .. }
+            | Phase::Held { stream, .. }
+            | Phase::Reply { stream, .. } => Some(&mut stream.tcp),
             Phase::Ws { ws, .. } => Some(&mut ws.get_mut().tcp),
             Phase::Gone => None,
         }
@@ -99,10 +127,13 @@ pub struct Server {
     poll: Poll,
     listener: Option<TcpListener>,
     signals: Signals,
-    conns: HashMap<usize, Conn>,
-    next_token: usize,
-    router: Router,
-    config: Config,
+    pub(super) conns: HashMap<usize, Conn>,
+    pub(super) next_token: usize,
+    pub(super) router: Router,
+    pub(super) config: Config,
+    pub(super) sessions: HashMap<usize, Session>,
+    pub(super) sids: HashMap<Box<str>, usize>,
+    pub(super) polls_ready: Vec<usize>,
     config_path: Option<PathBuf>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     dirty: Vec<usize>,
@@ -111,7 +142,7 @@ pub struct Server {
     accept_retry: Option<Instant>,
     shutdown_at: Option<Instant>,
     hooks: Hooks,
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
 }
 
 /// Stages of a config reload, as told to the reload hook.
@@ -146,7 +177,7 @@ impl Server {
         metrics: Metrics,
     ) -> Result<Server, LoopError> {
         let poll = Poll::new().map_err(LoopError::Io)?;
-        let mut listener = TcpListener::bind(config.listen).map_err(LoopError::Bind)?;
+        let mut listener = listen(config.listen).map_err(LoopError::Bind)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(LoopError::Io)?;
@@ -159,6 +190,9 @@ impl Server {
             next_token: FIRST_CONN_TOKEN,
             router: Router::new(),
             config,
+            sessions: HashMap::new(),
+            sids: HashMap::new(),
+            polls_ready: Vec::new(),
             config_path,
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
@@ -212,7 +246,8 @@ impl Server {
             }
             self.fire_timers(now);
             self.broadcast_available();
-            self.flush_dirty();
+            self.flush_polls();
+            self.flush_dirty(now);
             self.reap(now);
             self.update_gauges();
             if let Some(f) = self.hooks.on_turn.as_mut() {
@@ -301,7 +336,7 @@ impl Server {
                 transport: None,
             },
         );
-        self.timers.push(Reverse((deadline, token)));
+        self.push_timer(deadline, token);
         // Edge-triggered: the request may already be waiting.
         self.read_conn(now, token);
     }
@@ -315,7 +350,8 @@ impl Server {
         }
         match conn.phase {
             Phase::Head { .. } => self.read_head(now, token),
-            Phase::Reply { .. } => self.discard_input(token),
+            Phase::Body { .. } => self.read_body(now, token),
+            Phase::Reply { .. } | Phase::Held { .. } => self.discard_input(token),
             Phase::Ws { .. } => self.read_ws(now, token),
             Phase::Gone => {}
         }
@@ -381,6 +417,38 @@ impl Server {
         }
     }
 
+    /// Reads a request body until complete, then hands it to the Engine.IO layer.
+    pub(super) fn read_body(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Phase::Body {
+            stream, buf, need, ..
+        } = &mut conn.phase
+        else {
+            return;
+        };
+        let mut chunk = [0u8; 4096];
+        while buf.len() < *need {
+            match stream.read(&mut chunk) {
+                Ok(0) => return self.kill(token),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => return self.kill(token),
+            }
+        }
+        let Phase::Body {
+            head, buf, need, ..
+        } = &conn.phase
+        else {
+            return;
+        };
+        let head = head.clone();
+        let body = buf[head.len..*need].to_vec();
+        self.finish_post(now, token, head, &body);
+    }
+
     /// Decides what a complete request head gets.
     fn route_request(&mut self, now: Instant, token: usize, head: Head) {
         if let Some(origin) = head.header("origin") {
@@ -391,6 +459,7 @@ impl Server {
             }
         }
         match head.path() {
+            SOCKETIO_PATH | "/socket.io" => self.engine_request(now, token, head),
             NATIVE_PATH => match head.websocket_key() {
                 Some(key) => {
                     let key = key.to_owned();
@@ -414,8 +483,15 @@ impl Server {
     }
 
     /// Answers 101 and turns the connection into a WebSocket.
-    fn upgrade(&mut self, _now: Instant, token: usize, head: &Head, key: &str, framing: Framing) {
-        let ws_config = self.ws_config();
+    pub(super) fn upgrade(
+        &mut self,
+        _now: Instant,
+        token: usize,
+        head: &Head,
+        key: &str,
+        framing: Framing,
+    ) {
+        let ws_config = self.ws_config(framing);
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
@@ -433,37 +509,48 @@ impl Server {
             closing: false,
         };
         conn.deadline = None;
-        let transport = match framing {
-            Framing::Native => Transport::Native,
-        };
-        conn.transport = Some(transport);
-        self.metrics.connection_opened(transport);
+        // A Socket.IO session is counted under its transport by the session, not the socket.
+        if framing == Framing::Native {
+            conn.transport = Some(Transport::Native);
+            self.metrics.connection_opened(Transport::Native);
+        }
         self.mark_dirty(token);
         debug!("connection {token} upgraded ({framing:?})");
         // Frames may have arrived with the head.
         self.pending_reads.push(token);
     }
 
-    fn ws_config(&self) -> WebSocketConfig {
+    fn ws_config(&self, framing: Framing) -> WebSocketConfig {
         let l = &self.config.limits;
+        let max_message = match framing {
+            Framing::Native => l.max_message_bytes,
+            Framing::SocketIo(_) => self.config.socketio.max_payload_bytes,
+        };
         WebSocketConfig::default()
             .read_buffer_size(WS_READ_BUFFER)
             .write_buffer_size(WS_WRITE_BATCH)
-            .max_write_buffer_size(l.max_outbound_bytes)
-            .max_message_size(Some(l.max_message_bytes))
-            .max_frame_size(Some(l.max_message_bytes))
+            .max_write_buffer_size(l.max_outbound_bytes.max(max_message + 1024))
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message))
     }
 
     /// Sends a final HTTP response, then closes.
-    fn reply(&mut self, token: usize, response: Vec<u8>) {
+    pub(super) fn reply(&mut self, token: usize, response: Vec<u8>) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
         let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
         match phase {
-            Phase::Head { mut stream, .. } | Phase::Reply { mut stream } => {
+            Phase::Head { mut stream, .. }
+            | Phase::Body { mut stream, .. }
+            | Phase::Held { mut stream, .. }
+            | Phase::Reply { mut stream, .. } => {
                 stream.queue_raw(&response);
-                conn.phase = Phase::Reply { stream };
+                conn.phase = Phase::Reply {
+                    stream,
+                    close: true,
+                    carry: Vec::new(),
+                };
                 self.mark_dirty(token);
             }
             other => conn.phase = other,
@@ -475,14 +562,20 @@ impl Server {
             let Some(conn) = self.conns.get_mut(&token) else {
                 return;
             };
-            let Phase::Ws { ws, .. } = &mut conn.phase else {
+            let Phase::Ws { ws, framing, .. } = &mut conn.phase else {
                 return;
             };
+            let framing = *framing;
             if conn.dead {
                 return;
             }
             match ws.read() {
-                Ok(Message::Text(text)) => self.on_text(now, token, &text),
+                Ok(Message::Text(text)) => match framing {
+                    Framing::Native => self.on_text(now, token, &text),
+                    Framing::SocketIo(id) => self.on_engine_text(now, token, id, &text),
+                },
+                // Socket.IO binary attachments belong to an event already refused.
+                Ok(Message::Binary(_)) if matches!(framing, Framing::SocketIo(_)) => {}
                 Ok(Message::Binary(_)) => self.close_ws(
                     now,
                     token,
@@ -522,34 +615,38 @@ impl Server {
     fn on_text(&mut self, now: Instant, token: usize, text: &str) {
         let conn = ConnId(token as u64);
         let result = match native::decode(text) {
-            Err(rejection) => Err((rejection, None)),
-            Ok(env) => match self.count_received(&env.event) {
-                None => Err((
-                    Rejection::with(ErrorCode::UnknownEvent, "no such event".to_owned()),
-                    Some(env.event.clone()),
-                )),
-                Some(event) => self
-                    .router
-                    .handle_event(now, conn, event, env.data)
-                    .map_err(|r| (r, Some(env.event.clone()))),
-            },
+            Err(rejection) => {
+                self.metrics.error(rejection.code.as_str());
+                Err((rejection, None))
+            }
+            Ok(env) => self
+                .route_event(now, conn, &env.event, env.data)
+                .map_err(|r| (r, Some(env.event.clone()))),
         };
         if let Err((rejection, name)) = result {
-            debug!(
-                "connection {token}: {} ({})",
-                rejection.code.as_str(),
-                rejection.message
-            );
-            self.metrics.error(rejection.code.as_str());
-            self.send(token, &ServerEvent::error(rejection, name.as_deref()));
+            self.send(conn, &ServerEvent::error(rejection, name.as_deref()));
         }
         self.drain_router();
     }
 
-    /// Counts a received event by name and looks it up.
-    fn count_received(&self, name: &str) -> Option<ClientEvent> {
+    /// Counts and routes one named event; the caller reports a rejection its own way.
+    pub(super) fn route_event(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        name: &str,
+        data: Option<&serde_json::value::RawValue>,
+    ) -> Result<(), Rejection> {
         self.metrics.event_received(name);
-        ClientEvent::from_name(name)
+        let result = match ClientEvent::from_name(name) {
+            None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
+            Some(event) => self.router.handle_event(now, conn, event, data),
+        };
+        if let Err(r) = &result {
+            debug!("{conn:?}: {} ({})", r.code.as_str(), r.message);
+            self.metrics.error(r.code.as_str());
+        }
+        result
     }
 
     /// Mirrors the router's counts into the gauges.
@@ -562,10 +659,10 @@ impl Server {
     }
 
     /// Delivers everything the router has queued.
-    fn drain_router(&mut self) {
+    pub(super) fn drain_router(&mut self) {
         while let Some(output) = self.router.poll_output() {
             match output {
-                Output::Send { to, event } => self.send(to.0 as usize, &event),
+                Output::Send { to, event } => self.send(to, &event),
                 Output::CallStarted { call } => {
                     self.metrics.call_started();
                     debug!("call {} started", call.0)
@@ -588,21 +685,45 @@ impl Server {
         }
     }
 
-    /// Encodes and queues one event for a connection, if it can still take one.
-    fn send(&mut self, token: usize, event: &ServerEvent) {
-        let Some(conn) = self.conns.get(&token) else {
-            return;
-        };
-        let Phase::Ws { framing, .. } = &conn.phase else {
-            return;
-        };
-        let bytes = encode(*framing, event);
+    /// Encodes and queues one event for a router connection (a native WebSocket or a
+    /// Socket.IO session), if it can still take one.
+    pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
+        let id = to.0 as usize;
         self.metrics.event_sent(event.name());
-        self.write_message(token, bytes);
+        if self.sessions.contains_key(&id) {
+            let mut out = Vec::with_capacity(64);
+            engine::encode_event(event, &mut out);
+            return self.session_push(id, &out);
+        }
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        if let Phase::Ws {
+            framing: Framing::Native,
+            ..
+        } = &conn.phase
+        {
+            let mut out = Vec::with_capacity(64);
+            native::encode(event, &mut out);
+            self.write_text(id, out);
+        }
+    }
+
+    /// Queues a text message built in `bytes` (always UTF-8: JSON and ASCII framing).
+    pub(super) fn write_text(&mut self, token: usize, bytes: Vec<u8>) {
+        match Utf8Bytes::try_from(bytes) {
+            Ok(text) => self.write_message(token, text),
+            Err(_) => error!("bug: non-UTF-8 frame for connection {token} dropped"),
+        }
+    }
+
+    /// Adds a timer entry; stale ones are skipped when they fire.
+    pub(super) fn push_timer(&mut self, at: Instant, id: usize) {
+        self.timers.push(Reverse((at, id)));
     }
 
     /// Queues one text message on a WebSocket; a slow consumer is dropped.
-    fn write_message(&mut self, token: usize, text: Utf8Bytes) {
+    pub(super) fn write_message(&mut self, token: usize, text: Utf8Bytes) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
@@ -635,23 +756,48 @@ impl Server {
             return;
         };
         let event = ServerEvent::AvailableAgents { count };
-        let native_bytes = encode(Framing::Native, &event);
+        let mut native_bytes = Vec::with_capacity(64);
+        native::encode(&event, &mut native_bytes);
+        let mut sio_bytes = Vec::with_capacity(64);
+        engine::encode_event(&event, &mut sio_bytes);
+        let (Ok(native_bytes), Ok(sio_bytes)) = (
+            Utf8Bytes::try_from(native_bytes),
+            Utf8Bytes::try_from(sio_bytes),
+        ) else {
+            return;
+        };
         let tokens: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| matches!(c.phase, Phase::Ws { closing: false, .. }) && !c.dead)
+            .filter(|(_, c)| {
+                matches!(
+                    c.phase,
+                    Phase::Ws {
+                        closing: false,
+                        framing: Framing::Native,
+                        ..
+                    }
+                ) && !c.dead
+            })
             .map(|(t, _)| *t)
             .collect();
-        self.metrics
-            .events_sent(metrics::Event::GetAvailableAgents)
-            .inc_by(tokens.len() as u64);
-        for token in tokens {
+        for &token in &tokens {
             self.write_message(token, native_bytes.clone());
         }
+        let sessions = self.broadcast_sessions(&sio_bytes);
+        self.metrics
+            .events_sent(metrics::Event::GetAvailableAgents)
+            .inc_by((tokens.len() + sessions) as u64);
     }
 
     /// Starts a server-side close with `code`.
-    fn close_ws(&mut self, now: Instant, token: usize, code: CloseCode, reason: &'static str) {
+    pub(super) fn close_ws(
+        &mut self,
+        now: Instant,
+        token: usize,
+        code: CloseCode,
+        reason: &'static str,
+    ) {
         self.end_session(now, token);
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -674,7 +820,7 @@ impl Server {
         }
         let deadline = now + CLOSE_GRACE;
         conn.deadline = Some(deadline);
-        self.timers.push(Reverse((deadline, token)));
+        self.push_timer(deadline, token);
         self.mark_dirty(token);
     }
 
@@ -701,7 +847,7 @@ impl Server {
         }
     }
 
-    fn mark_dirty(&mut self, token: usize) {
+    pub(super) fn mark_dirty(&mut self, token: usize) {
         if let Some(conn) = self.conns.get_mut(&token) {
             if !conn.dirty {
                 conn.dirty = true;
@@ -711,7 +857,7 @@ impl Server {
     }
 
     /// Writes what every dirty connection has queued, as far as the socket takes it.
-    fn flush_dirty(&mut self) {
+    fn flush_dirty(&mut self, now: Instant) {
         for token in std::mem::take(&mut self.dirty) {
             let Some(conn) = self.conns.get_mut(&token) else {
                 continue;
@@ -721,9 +867,24 @@ impl Server {
                 continue;
             }
             let finished = match &mut conn.phase {
-                Phase::Head { .. } | Phase::Gone => false,
-                Phase::Reply { stream } => match stream.drain_raw() {
-                    Ok(()) => true,
+                Phase::Head { .. } | Phase::Body { .. } | Phase::Held { .. } | Phase::Gone => false,
+                Phase::Reply { stream, close, .. } => match stream.drain_raw() {
+                    Ok(()) if *close => true,
+                    Ok(()) => {
+                        // Keep-alive: back to reading the next request.
+                        let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
+                        if let Phase::Reply { stream, carry, .. } = phase {
+                            let pipelined = !carry.is_empty();
+                            conn.phase = Phase::Head { stream, buf: carry };
+                            let deadline = now + self.config.limits.handshake_timeout;
+                            conn.deadline = Some(deadline);
+                            self.timers.push(Reverse((deadline, token)));
+                            if pipelined {
+                                self.pending_reads.push(token);
+                            }
+                        }
+                        false
+                    }
                     Err(e) => e.kind() != io::ErrorKind::WouldBlock,
                 },
                 Phase::Ws { ws, .. } => match ws.flush() {
@@ -753,6 +914,12 @@ impl Server {
                 break;
             }
             self.timers.pop();
+            if let Some(current) = self.session_timer_due(token, at) {
+                if current {
+                    self.session_timer(now, token);
+                }
+                continue;
+            }
             let Some(conn) = self.conns.get(&token) else {
                 continue;
             };
@@ -777,6 +944,20 @@ impl Server {
         while !self.dead.is_empty() {
             for token in std::mem::take(&mut self.dead) {
                 self.end_session(now, token);
+                match self.conns.get(&token).map(|c| &c.phase) {
+                    Some(Phase::Held { session, .. }) => {
+                        let id = *session;
+                        self.held_gone(token, id);
+                    }
+                    Some(Phase::Ws {
+                        framing: Framing::SocketIo(id),
+                        ..
+                    }) => {
+                        let id = *id;
+                        self.engine_ws_gone(now, token, id);
+                    }
+                    _ => {}
+                }
                 if let Some(mut conn) = self.conns.remove(&token) {
                     if let Some(t) = conn.transport {
                         self.metrics.connection_closed(t);
@@ -788,7 +969,8 @@ impl Server {
             }
         }
         // Sessions ended above may have queued messages for live connections.
-        self.flush_dirty();
+        self.flush_polls();
+        self.flush_dirty(now);
     }
 
     fn handle_signals(&mut self, now: Instant) {
@@ -870,12 +1052,13 @@ impl Server {
     }
 }
 
-/// Serializes an event once for a framing.
-fn encode(framing: Framing, event: &ServerEvent) -> Utf8Bytes {
-    let mut out = Vec::with_capacity(64);
-    match framing {
-        Framing::Native => native::encode(event, &mut out),
-    }
-    // serde_json and our literals only produce UTF-8.
-    Utf8Bytes::try_from(out).unwrap_or_else(|_| Utf8Bytes::from_static("{}"))
+/// Binds the client listener with a backlog sized for connection bursts.
+fn listen(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }

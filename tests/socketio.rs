@@ -1,0 +1,492 @@
+//! Socket.IO drop-in: the stock socket.io-client (tests/js, installed with npm ci) and raw
+//! Engine.IO/Socket.IO packets against the real binary on loopback.
+mod common;
+use common::{raw_http, Client, Daemon};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+use tungstenite::{Message, WebSocket};
+
+const CORS: &str = "cors_origins = [\"http://allowed.example\"]";
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs tests/js's locked npm packages once (scripts/test.sh normally has done it).
+fn ensure_npm() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if js_dir().join("node_modules/socket.io-client").exists() {
+            return;
+        }
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(js_dir())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "npm ci in tests/js failed: node and npm are required");
+    });
+    assert!(
+        js_dir().join("node_modules/socket.io-client").exists(),
+        "socket.io-client is not installed in tests/js"
+    );
+}
+
+/// Runs a tests/js script to completion (at most 60 s); returns (success, output).
+fn node(script: &str, env: &[(&str, String)]) -> (bool, String) {
+    ensure_npm();
+    let mut cmd = Command::new("node");
+    cmd.arg(script).current_dir(js_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn url(d: &Daemon) -> String {
+    format!("http://{}", d.addr)
+}
+
+fn flow(transports: &str) {
+    let d = Daemon::start(CORS);
+    let (ok, out) = node(
+        "flow.js",
+        &[
+            ("SERVER_URL", url(&d)),
+            ("TRANSPORTS", transports.into()),
+            ("MODE", "supportd".into()),
+        ],
+    );
+    assert!(ok && out.contains("ok flow"), "{out}");
+}
+
+#[test]
+fn stock_client_default_options_polling_then_upgrade() {
+    flow("default");
+}
+
+#[test]
+fn stock_client_websocket_only() {
+    flow("websocket");
+}
+
+#[test]
+fn stock_client_polling_only() {
+    flow("polling");
+}
+
+#[test]
+fn stock_client_acks() {
+    for t in ["default", "polling"] {
+        let d = Daemon::start(CORS);
+        let (ok, out) = node(
+            "acks.js",
+            &[("SERVER_URL", url(&d)), ("TRANSPORTS", t.into())],
+        );
+        assert!(ok && out.contains("ok acks"), "{t}: {out}");
+    }
+}
+
+#[test]
+fn cors_allowed_and_refused() {
+    let d = Daemon::start(CORS);
+    let (ok, out) = node(
+        "cors.js",
+        &[
+            ("SERVER_URL", url(&d)),
+            ("ALLOWED_ORIGIN", "http://allowed.example".into()),
+        ],
+    );
+    assert!(ok && out.contains("ok cors"), "{out}");
+}
+
+#[test]
+fn stock_client_reconnects_after_the_server_closes() {
+    ensure_npm();
+    let mut d = Daemon::start(CORS);
+    let port = d.addr.port();
+    let mut child = Command::new("node")
+        .arg("reconnect.js")
+        .current_dir(js_dir())
+        .env("SERVER_URL", url(&d))
+        .env("MODE", "supportd")
+        .env("DISCONNECT_WAIT_MS", "20000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let registered = lines
+        .by_ref()
+        .any(|l| l.is_ok_and(|l| l.contains("registered")));
+    assert!(registered, "the client never registered");
+    // The server goes away (close 1001) and comes back on the same port.
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(3)), Some(0));
+    let _d2 = Daemon::start_with(&format!(
+        "[server]\nbind = \"127.0.0.1\"\nport = {port}\n{CORS}\n"
+    ));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && rest.iter().any(|l| l.contains("ok reconnect")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn same_events_as_the_original() {
+    ensure_npm();
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    assert!(
+        reference.join("server.js").exists(),
+        "the original backend is expected at {}",
+        reference.display()
+    );
+    let dir = common::TempDir::new();
+    for f in ["server.js", "package.json", "package-lock.json"] {
+        std::fs::copy(reference.join(f), dir.0.join(f)).unwrap();
+    }
+    let ok = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir.0)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "npm ci for the original failed");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut reference = Command::new("node")
+        .arg("server.js")
+        .current_dir(&dir.0)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(reference.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("Listening"))));
+    for t in ["websocket", "polling", "default"] {
+        let d = Daemon::start(CORS);
+        let (ok, out) = node(
+            "sidebyside.js",
+            &[
+                ("REF_URL", format!("http://127.0.0.1:{port}")),
+                ("NEW_URL", url(&d)),
+                ("TRANSPORTS", t.into()),
+            ],
+        );
+        if !ok {
+            let _ = reference.kill();
+        }
+        assert!(ok && out.contains("ok sidebyside"), "{t}: {out}");
+    }
+    let _ = reference.kill();
+    let _ = reference.wait();
+}
+
+// ---- raw Engine.IO / Socket.IO packets ----
+
+/// A Socket.IO client over a raw WebSocket.
+struct Sio {
+    ws: WebSocket<TcpStream>,
+}
+
+impl Sio {
+    /// Opens `/socket.io/?EIO=4&transport=websocket` and reads the open packet.
+    fn open(d: &Daemon) -> (Sio, Value) {
+        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None)
+            .expect("upgrade");
+        let mut s = Sio { ws: c.ws };
+        let open = s.recv();
+        let v: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).unwrap();
+        (s, v)
+    }
+
+    /// Opens and CONNECTs to "/".
+    fn connect(d: &Daemon) -> Sio {
+        let (mut s, _) = Sio::open(d);
+        s.send("40");
+        let r = s.recv();
+        assert!(r.starts_with("40{\"sid\":"), "{r}");
+        s
+    }
+
+    fn send(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).unwrap();
+    }
+
+    fn emit(&mut self, event: &str, data: Value) {
+        self.send(&format!("42{}", json!([event, data])));
+    }
+
+    /// The next text frame (answering pings), or "CLOSED".
+    fn recv(&mut self) -> String {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(t)) if t.as_str() == "2" => self.send("3"),
+                Ok(Message::Text(t)) => return t.to_string(),
+                Ok(Message::Close(_)) | Err(_) => return "CLOSED".into(),
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Reads until the server closes, allowing only count broadcasts before it.
+    fn expect_closed(&mut self) {
+        loop {
+            let t = self.recv();
+            if t == "CLOSED" {
+                return;
+            }
+            assert!(
+                t.contains("\"getAvailableAgents\""),
+                "expected a close, got {t}"
+            );
+        }
+    }
+
+    /// The next event that is not a count broadcast: (name, data).
+    fn event(&mut self) -> (String, Value) {
+        loop {
+            let t = self.recv();
+            let body = t
+                .strip_prefix("42")
+                .unwrap_or_else(|| panic!("not an event: {t}"));
+            let v: Value = serde_json::from_str(body).unwrap();
+            if v[0] == "getAvailableAgents" {
+                continue;
+            }
+            return (v[0].as_str().unwrap().to_owned(), v[1].clone());
+        }
+    }
+}
+
+#[test]
+fn socketio_user_and_native_agent_share_a_call() {
+    let d = Daemon::start("");
+    let mut agent = Client::agent(&d, json!("a"));
+    let mut user = Sio::connect(&d);
+    user.emit("connectUser", json!({"id": "u"}));
+    assert_eq!(
+        user.event(),
+        ("registered".into(), json!({"role":"user","id":"u"}))
+    );
+    user.emit("callAgent", json!({"roomId": "r"}));
+    let want = json!({"userId":"u","roomId":"r","agentId":"a"});
+    assert_eq!(agent.expect("callAgent"), want);
+    assert_eq!(user.event(), ("callAgent".into(), want));
+    user.emit("userMessage", json!({"roomId": "r", "messageInput": "hi"}));
+    assert_eq!(agent.expect("userMessage")["messageInput"], "hi");
+    agent.send("agentMessage", json!({"messageInput": {"x": 1}}));
+    assert_eq!(
+        user.event(),
+        (
+            "agentMessage".into(),
+            json!({"roomId":"r","messageInput":{"x":1}})
+        )
+    );
+    // Errors without an ack id come as an error event.
+    user.emit("callAgent", json!({}));
+    let (e, v) = user.event();
+    assert_eq!(
+        (e.as_str(), v["code"].as_str()),
+        ("error", Some("already_in_call"))
+    );
+    // With an ack id, as an ack.
+    user.send(r#"421["callAgent",{}]"#);
+    let ack = user.recv();
+    let v: Value = serde_json::from_str(ack.strip_prefix("431").expect("ack 1")).unwrap();
+    assert_eq!(v[0]["ok"], false);
+    assert_eq!(v[0]["error"]["code"], "already_in_call");
+    user.send(r#"427["mute",{"muted":true}]"#);
+    assert_eq!(user.recv(), r#"437[{"ok":true}]"#);
+    assert_eq!(agent.expect("mute"), json!({"roomId":"r","muted":true}));
+    drop(user);
+    assert_eq!(agent.expect("callEnded")["reason"], "disconnected");
+}
+
+#[test]
+fn open_packet_and_namespaces() {
+    let d = Daemon::start("[socketio]\nping_interval_ms = 300\nping_timeout_ms = 200\n");
+    let (mut s, open) = Sio::open(&d);
+    assert!(
+        open["sid"].as_str().is_some_and(|s| s.len() >= 20),
+        "{open}"
+    );
+    assert_eq!(open["upgrades"], json!([]));
+    assert_eq!(open["pingInterval"], 300);
+    assert_eq!(open["pingTimeout"], 200);
+    assert_eq!(open["maxPayload"], 1_000_000);
+    s.send("40/admin,");
+    assert_eq!(s.recv(), r#"44/admin,{"message":"Invalid namespace"}"#);
+    s.send(r#"40{"token":"abc"}"#);
+    assert!(s.recv().starts_with("40{\"sid\":"));
+    // Heartbeat: the recv loop answers pings, so the session stays up past several intervals.
+    let until = Instant::now() + Duration::from_millis(1200);
+    s.ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while Instant::now() < until {
+        match s.ws.read() {
+            Ok(Message::Text(t)) if t.as_str() == "2" => s.send("3"),
+            Ok(Message::Close(_)) => panic!("closed although pongs were sent"),
+            _ => {}
+        }
+    }
+    s.ws.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    s.emit("connectAgent", json!({"id": "still-here"}));
+    assert_eq!(s.event().0, "registered");
+}
+
+#[test]
+fn missing_pong_closes_the_session() {
+    let d = Daemon::start("[socketio]\nping_interval_ms = 100\nping_timeout_ms = 100\n");
+    let (mut s, _) = Sio::open(&d);
+    s.send("40");
+    s.recv();
+    let started = Instant::now();
+    // Read without answering pings until the server closes.
+    loop {
+        match s.ws.read() {
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => assert!(started.elapsed() < Duration::from_secs(5), "never closed"),
+        }
+    }
+}
+
+#[test]
+fn no_connect_in_time_closes() {
+    let d = Daemon::start("[socketio]\nconnect_timeout_ms = 200\n");
+    let (mut s, _) = Sio::open(&d);
+    assert_eq!(s.recv(), "CLOSED");
+}
+
+#[test]
+fn malformed_packets_close_binary_events_are_refused() {
+    let d = Daemon::start("");
+    let mut s = Sio::connect(&d);
+    s.send(r#"451-["upload",{"_placeholder":true,"num":0}]"#);
+    let (e, v) = s.event();
+    assert_eq!(
+        (e.as_str(), v["code"].as_str()),
+        ("error", Some("binary_unsupported"))
+    );
+    s.ws.send(Message::binary(vec![1u8, 2])).unwrap();
+    s.emit("connectUser", json!({"id": "u"}));
+    assert_eq!(s.event().0, "registered");
+    s.send("42[\"connectUser\""); // not JSON
+    s.expect_closed();
+    let mut s = Sio::connect(&d);
+    s.send("9");
+    s.expect_closed();
+}
+
+fn get(d: &Daemon, target: &str, extra: &str) -> String {
+    raw_http(
+        d.addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"),
+    )
+}
+
+#[test]
+fn engine_io_errors_use_its_codes() {
+    let d = Daemon::start(CORS);
+    let r = get(&d, "/socket.io/?EIO=4&transport=polling&sid=nope", "");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(
+        r.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
+        "{r}"
+    );
+    let r = get(&d, "/socket.io/?EIO=3&transport=polling", "");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(
+        r.ends_with(r#"{"code":5,"message":"Unsupported protocol version"}"#),
+        "{r}"
+    );
+    let r = get(&d, "/socket.io/?EIO=4&transport=carrier-pigeon", "");
+    assert!(
+        r.ends_with(r#"{"code":0,"message":"Transport unknown"}"#),
+        "{r}"
+    );
+    let r = get(
+        &d,
+        "/socket.io/?EIO=4&transport=polling",
+        "Origin: http://evil.example\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    let r = get(
+        &d,
+        "/socket.io/?EIO=4&transport=polling",
+        "Origin: http://allowed.example\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        r.contains("Access-Control-Allow-Origin: http://allowed.example\r\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains("Access-Control-Allow-Credentials: true\r\n"),
+        "{r}"
+    );
+    let body = r.split("\r\n\r\n").nth(1).unwrap();
+    assert!(body.starts_with("0{\"sid\":"), "{r}");
+    assert!(body.contains("\"upgrades\":[\"websocket\"]"), "{r}");
+}
+
+#[test]
+fn polling_post_over_max_payload_is_refused() {
+    let d = Daemon::start("[socketio]\nmax_payload_bytes = 100\n");
+    let r = get(&d, "/socket.io/?EIO=4&transport=polling", "");
+    let body = r.split("\r\n\r\n").nth(1).unwrap();
+    let open: Value = serde_json::from_str(&body[1..]).unwrap();
+    let sid = open["sid"].as_str().unwrap();
+    let big = "4".repeat(200);
+    let r = raw_http(
+        d.addr,
+        &format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{big}",
+            big.len()
+        ),
+    );
+    assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+    // The session is gone.
+    let r = get(
+        &d,
+        &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        "",
+    );
+    assert!(r.contains("Session ID unknown"), "{r}");
+}
