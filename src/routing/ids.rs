@@ -3,6 +3,7 @@
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
+use std::rc::Rc;
 
 /// Longest id (in bytes) a client may choose.
 pub const MAX_ID_BYTES: usize = 256;
@@ -19,7 +20,7 @@ pub struct CallId(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PeerId {
     Int(i64),
-    Str(Box<str>),
+    Str(Rc<str>),
 }
 
 impl PeerId {
