@@ -251,3 +251,37 @@ fn check_flag_reports_file_line_and_reason() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("supportd "));
 }
+
+#[test]
+fn pings_the_watchdog_from_the_loop() {
+    let dir = common::TempDir::new();
+    let sock_path = dir.0.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let cfg = dir.0.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nbind = \"127.0.0.1\"\nport = 0\n[metrics]\nenabled = false\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pings = 0;
+    let started = Instant::now();
+    while pings < 3 && started.elapsed() < Duration::from_secs(5) {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification");
+        if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+            pings += 1;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(pings, 3, "the idle loop keeps the watchdog fed");
+}

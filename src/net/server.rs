@@ -15,6 +15,7 @@ use crate::routing::{ClientEvent, ConnId, ErrorCode, Output, Rejection, Router, 
 use log::{debug, error, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Read};
@@ -110,6 +111,17 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    fn stream(&mut self) -> Option<&mut Stream> {
+        match &mut self.phase {
+            Phase::Head { stream, .. }
+            | Phase::Body { stream, .. }
+            | Phase::Held { stream, .. }
+            | Phase::Reply { stream, .. } => Some(stream),
+            Phase::Ws { ws, .. } => Some(ws.get_mut()),
+            Phase::Gone => None,
+        }
+    }
+
     fn tcp(&mut self) -> Option<&mut TcpStream> {
         match &mut self.phase {
             Phase::Head { stream, .. }
@@ -127,11 +139,12 @@ pub struct Server {
     poll: Poll,
     listener: Option<TcpListener>,
     signals: Signals,
-    pub(super) conns: HashMap<usize, Conn>,
+    /// Keyed by token (server-assigned, so a fast non-keyed hash is safe).
+    pub(super) conns: FxHashMap<usize, Conn>,
     pub(super) next_token: usize,
     pub(super) router: Router,
     pub(super) config: Config,
-    pub(super) sessions: HashMap<usize, Session>,
+    pub(super) sessions: FxHashMap<usize, Session>,
     pub(super) sids: HashMap<Box<str>, usize>,
     pub(super) polls_ready: Vec<usize>,
     config_path: Option<PathBuf>,
@@ -186,11 +199,11 @@ impl Server {
             poll,
             listener: Some(listener),
             signals,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             next_token: FIRST_CONN_TOKEN,
             router: Router::new(),
             config,
-            sessions: HashMap::new(),
+            sessions: FxHashMap::default(),
             sids: HashMap::new(),
             polls_ready: Vec::new(),
             config_path,
@@ -232,6 +245,9 @@ impl Server {
                     LISTENER => self.accept_all(now),
                     SIGNALS => self.handle_signals(now),
                     Token(t) => {
+                        if let Some(stream) = self.conns.get_mut(&t).and_then(Conn::stream) {
+                            stream.mark_readable();
+                        }
                         if event.is_writable() {
                             self.mark_dirty(t);
                         }
@@ -690,22 +706,23 @@ impl Server {
     pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
         let id = to.0 as usize;
         self.metrics.event_sent(event.name());
-        if self.sessions.contains_key(&id) {
-            let mut out = Vec::with_capacity(64);
-            engine::encode_event(event, &mut out);
-            return self.session_push(id, &out);
-        }
-        let Some(conn) = self.conns.get(&id) else {
-            return;
-        };
-        if let Phase::Ws {
-            framing: Framing::Native,
+        if let Some(Conn {
+            phase:
+                Phase::Ws {
+                    framing: Framing::Native,
+                    ..
+                },
             ..
-        } = &conn.phase
+        }) = self.conns.get(&id)
         {
-            let mut out = Vec::with_capacity(64);
+            let mut out = Vec::with_capacity(128);
             native::encode(event, &mut out);
-            self.write_text(id, out);
+            return self.write_text(id, out);
+        }
+        if self.sessions.contains_key(&id) {
+            let mut out = Vec::with_capacity(128);
+            engine::encode_event(event, &mut out);
+            self.session_push(id, &out);
         }
     }
 

@@ -8,6 +8,10 @@ use std::io::{self, Read, Write};
 pub struct Stream {
     pub tcp: TcpStream,
     pre: Vec<u8>,
+    /// A read came back short: the socket is empty until the next readiness event, so the
+    /// next read reports WouldBlock without a syscall (edge-triggered epoll reports any data
+    /// that arrives later as a new event).
+    drained: bool,
 }
 
 impl Stream {
@@ -16,6 +20,7 @@ impl Stream {
         Stream {
             tcp,
             pre: Vec::new(),
+            drained: false,
         }
     }
 
@@ -43,9 +48,23 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// The poll reported the socket readable: reads go to the socket again.
+    pub fn mark_readable(&mut self) {
+        self.drained = false;
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp.read(buf)
+        if self.drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = self.tcp.read(buf)?;
+        if n > 0 && n < buf.len() {
+            self.drained = true;
+        }
+        Ok(n)
     }
 }
 

@@ -5,6 +5,7 @@
 //! wants calls and has room for one more; a rejected request changes nothing.
 use super::event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
 use super::ids::{CallId, ConnId, PeerId};
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -70,10 +71,12 @@ struct Call {
 /// `poll_available_agents`, then `poll_timeout` for the next wake-up.
 #[derive(Default)]
 pub struct Router {
-    parties: HashMap<ConnId, Party>,
+    /// Keyed by server-assigned ids: a fast non-keyed hash is safe. Client-chosen ids
+    /// (users, agents, rooms) keep the default keyed hash against collision floods.
+    parties: FxHashMap<ConnId, Party>,
     users_by_id: HashMap<PeerId, ConnId>,
     agents_by_id: HashMap<PeerId, ConnId>,
-    calls: HashMap<CallId, Call>,
+    calls: FxHashMap<CallId, Call>,
     rooms: HashMap<PeerId, CallId>,
     /// Agents free to take a call, oldest first: key = order in which they became free.
     ready: BTreeMap<u64, ConnId>,
