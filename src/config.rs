@@ -281,6 +281,14 @@ impl Config {
             DEFAULT_CONNECT_TIMEOUT_MS,
         )?);
 
+        if cfg.limits.max_outbound_bytes < cfg.socketio.max_payload_bytes + 1024 {
+            return Err(err(
+                at("max_outbound_bytes"),
+                "limits.max_outbound_bytes must exceed socketio.max_payload_bytes by at least 1024"
+                    .into(),
+            ));
+        }
+
         let m = &file.metrics;
         if m.enabled.unwrap_or(DEFAULT_METRICS_ENABLED) {
             let mbind = match &m.bind {
@@ -409,6 +417,16 @@ mod tests {
     fn zero_limit_is_rejected() {
         let e = parse("[limits]\nmax_connections = 0\n").unwrap_err();
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn outbound_limit_must_hold_the_largest_message() {
+        let e = parse("[limits]\nmax_outbound_bytes = 70000\n").unwrap_err();
+        assert!(e.reason.contains("max_payload_bytes"), "{e}");
+        assert!(parse(
+            "[limits]\nmax_outbound_bytes = 70000\n[socketio]\nmax_payload_bytes = 60000\n"
+        )
+        .is_ok());
     }
 
     #[test]

@@ -536,7 +536,9 @@ fn garbage_never_kills_the_daemon() {
 
 #[test]
 fn slow_consumer_is_dropped_not_buffered() {
-    let d = Daemon::start("[limits]\nmax_message_bytes = 60000\nmax_outbound_bytes = 65536\n");
+    let d = Daemon::start(
+        "[limits]\nmax_message_bytes = 60000\nmax_outbound_bytes = 65536\n[socketio]\nmax_payload_bytes = 60000\n",
+    );
     let mut a = Client::agent(&d, json!("a"));
     let mut u = Client::user(&d, json!("u"));
     u.send("callAgent", json!({"roomId": "r"}));
@@ -570,4 +572,39 @@ fn slow_consumer_is_dropped_not_buffered() {
         }
     }
     drop(a);
+}
+
+#[test]
+fn hang_up_right_after_data_frees_the_id() {
+    use std::io::Write;
+    let d = Daemon::start("");
+    // Upgrade, register and half-close in one write: data and FIN arrive together.
+    let mut raw = std::net::TcpStream::connect(d.addr).unwrap();
+    let frame = {
+        let payload = br#"{"event":"connectAgent","data":{"id":"ghost"}}"#;
+        let mask = [1u8, 2, 3, 4];
+        let mut f = vec![0x81, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    };
+    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&frame);
+    raw.write_all(&bytes).unwrap();
+    raw.shutdown(std::net::Shutdown::Write).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let mut c = d.client();
+        c.send("connectAgent", json!({"id": "ghost"}));
+        let (e, v) = c.recv();
+        if e == "registered" {
+            break;
+        }
+        assert_eq!(v["code"], "id_in_use");
+        assert!(
+            Instant::now() < deadline,
+            "the half-closed agent was never removed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -490,3 +490,93 @@ fn polling_post_over_max_payload_is_refused() {
     );
     assert!(r.contains("Session ID unknown"), "{r}");
 }
+
+/// Opens a polling session and returns its sid.
+fn poll_handshake(d: &Daemon) -> String {
+    let r = get(d, "/socket.io/?EIO=4&transport=polling", "");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let body = r.split("\r\n\r\n").nth(1).unwrap();
+    let open: Value = serde_json::from_str(&body[1..]).unwrap();
+    open["sid"].as_str().unwrap().to_owned()
+}
+
+fn post(d: &Daemon, sid: &str, payload: &str) -> String {
+    raw_http(
+        d.addr,
+        &format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        ),
+    )
+}
+
+#[test]
+fn handshake_floods_hit_the_connection_limit() {
+    let d = Daemon::start("[limits]\nmax_connections = 5\n");
+    let mut refused = 0;
+    for _ in 0..10 {
+        let r = get(&d, "/socket.io/?EIO=4&transport=polling", "");
+        if r.starts_with("HTTP/1.1 503") {
+            refused += 1;
+        } else {
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        }
+    }
+    assert!(refused >= 5, "only {refused} of 10 handshakes refused");
+}
+
+#[test]
+fn pipelined_requests_are_all_answered() {
+    let d = Daemon::start(CORS);
+    let one = "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: http://allowed.example\r\n\r\n";
+    let last = "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: http://allowed.example\r\nConnection: close\r\n\r\n";
+    let started = Instant::now();
+    let r = raw_http(d.addr, &format!("{one}{last}"));
+    assert_eq!(r.matches("HTTP/1.1 204").count(), 2, "{r}");
+    assert!(
+        r.contains("Access-Control-Allow-Methods: GET, POST, PATCH, PUT"),
+        "{r}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn polling_session_delivers_and_closes_on_shutdown() {
+    let mut d = Daemon::start("");
+    let sid = poll_handshake(&d);
+    assert!(post(&d, &sid, "40").ends_with("ok"));
+    let r = get(
+        &d,
+        &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        "",
+    );
+    assert!(r.contains("40{\"sid\":"), "{r}");
+    let ev = format!("42{}", json!(["connectUser", {"id": "p"}]));
+    assert!(post(&d, &sid, &ev).ends_with("ok"));
+    let r = get(
+        &d,
+        &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        "",
+    );
+    assert!(
+        r.contains(r#"42["registered",{"role":"user","id":"p"}]"#),
+        "{r}"
+    );
+    // A held poll is answered with the close packet when the server stops.
+    let addr = d.addr;
+    let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let held = std::thread::spawn(move || {
+        raw_http(
+            addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    d.signal("TERM");
+    let r = held.join().unwrap();
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.ends_with("\r\n\r\n1"),
+        "{r}"
+    );
+    assert_eq!(d.wait_exit(Duration::from_secs(3)), Some(0));
+}

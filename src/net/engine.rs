@@ -5,7 +5,7 @@
 //! GET, at most one probing WebSocket, and is counted under exactly one transport.
 use super::http::{self, Head};
 use super::server::{Framing, Phase, Server};
-use crate::metrics::Transport;
+use crate::metrics::{RejectReason, Transport};
 use crate::protocol::engineio::{self as eio, OpenInfo, PacketType};
 use crate::protocol::socketio::{self as sio, Body, SioError};
 use crate::routing::{ConnId, ErrorCode, Rejection, ServerEvent};
@@ -124,6 +124,11 @@ impl Server {
         };
         let sid = query.sid.as_deref().map(str::to_owned);
         match (query.transport, sid, head.method.as_str()) {
+            (_, None, _) if self.sessions_full() => {
+                let resp = http::error_response(503, "session limit reached\n");
+                self.metrics.connection_rejected(RejectReason::Limit);
+                self.reply(token, resp);
+            }
             (eio::Transport::Websocket, None, "GET") => {
                 let Some(key) = head.websocket_key().map(str::to_owned) else {
                     return self.engine_error(token, eio::ErrorCode::BadRequest, None);
@@ -346,7 +351,7 @@ impl Server {
                     if let Some(h) = held {
                         let mut noop = Vec::new();
                         eio::encode_noop(&mut noop);
-                        self.respond_held(h, &noop);
+                        let _ = self.respond_held(h, noop);
                     }
                     // Queued packets go out over the WebSocket, one frame each.
                     if !queue.is_empty() {
@@ -358,12 +363,18 @@ impl Server {
                 }
             }
             PacketType::Noop => {}
-            _ => self.close_ws(
-                now,
-                token,
-                CloseCode::Protocol,
-                "unexpected packet during upgrade",
-            ),
+            _ => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.probe = None;
+                    s.probed = false;
+                }
+                self.close_ws(
+                    now,
+                    token,
+                    CloseCode::Protocol,
+                    "unexpected packet during upgrade",
+                )
+            }
         }
     }
 
@@ -471,6 +482,11 @@ impl Server {
         }
     }
 
+    /// Whether sessions and connections together are at `max_connections`.
+    fn sessions_full(&self) -> bool {
+        self.sessions.len() + self.conns.len() > self.config.limits.max_connections
+    }
+
     /// Creates a session with its timers.
     fn new_session(&mut self, now: Instant, carrier: Carrier) -> usize {
         let id = self.next_token;
@@ -531,7 +547,8 @@ impl Server {
                 if queue.len() + packet.len() > limit {
                     self.metrics.slow_consumer();
                     log::warn!("session {id}: slow consumer, over {limit} bytes queued; dropped");
-                    return self.close_session(Instant::now(), id, "slow consumer");
+                    let now = self.now;
+                    return self.close_session(now, id, "slow consumer");
                 }
                 if !queue.is_empty() {
                     eio::encode_separator(queue);
@@ -578,7 +595,14 @@ impl Server {
                 }
                 if let Some(token) = held.take() {
                     let body = std::mem::take(queue);
-                    self.respond_held(token, &body);
+                    if let Err(body) = self.respond_held(token, body) {
+                        // The held connection died this turn: keep the packets for the next poll.
+                        if let Some(Carrier::Polling { queue, .. }) =
+                            self.sessions.get_mut(&id).map(|s| &mut s.carrier)
+                        {
+                            *queue = body;
+                        }
+                    }
                 }
             }
         }
@@ -591,15 +615,19 @@ impl Server {
             _ => None,
         };
         if let Some(token) = held {
-            self.respond_held(token, body);
+            let _ = self.respond_held(token, body.to_vec());
         }
     }
 
-    /// Sends a 200 with `body` on a held GET and returns the connection to keep-alive.
-    fn respond_held(&mut self, token: usize, body: &[u8]) {
+    /// Sends a 200 with `body` on a held GET and returns the connection to keep-alive;
+    /// gives the body back if that connection is gone.
+    fn respond_held(&mut self, token: usize, body: Vec<u8>) -> Result<(), Vec<u8>> {
         let Some(conn) = self.conns.get_mut(&token) else {
-            return;
+            return Err(body);
         };
+        if conn.dead || !matches!(conn.phase, Phase::Held { .. }) {
+            return Err(body);
+        }
         let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
         let Phase::Held {
             mut stream,
@@ -610,17 +638,19 @@ impl Server {
         } = phase
         else {
             conn.phase = phase;
-            return;
+            return Err(body);
         };
         let mut headers = cors_headers(origin.as_deref());
         headers.push(("Content-Type", "text/plain; charset=UTF-8".into()));
-        stream.queue_raw(&response(200, &headers, body, !keep_alive));
+        stream.queue_raw(&response(200, &headers, &body, !keep_alive));
         conn.phase = Phase::Reply {
             stream,
             close: !keep_alive,
             carry,
         };
         self.mark_dirty(token);
+        self.reply_deadline(token);
+        Ok(())
     }
 
     /// A held GET's connection went away.
@@ -666,7 +696,7 @@ impl Server {
                 if let Some(token) = held {
                     let mut out = Vec::new();
                     eio::encode_close(&mut out);
-                    self.respond_held(token, &out);
+                    let _ = self.respond_held(token, out);
                 }
             }
         }
@@ -745,6 +775,7 @@ impl Server {
                     close,
                     carry,
                 };
+                self.reply_deadline(token);
             }
             Phase::Body {
                 mut stream,
@@ -759,6 +790,7 @@ impl Server {
                     close,
                     carry,
                 };
+                self.reply_deadline(token);
             }
             other => conn.phase = other,
         }

@@ -30,6 +30,10 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const FIRST_CONN_TOKEN: usize = 2;
 
+/// TCP keepalive: first probe after this much silence, then every interval, so many times.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 6;
 /// Pending connections the kernel may queue (capped by net.core.somaxconn).
 const LISTEN_BACKLOG: i32 = 4096;
 /// Native WebSocket endpoint path.
@@ -103,7 +107,7 @@ pub(super) struct Conn {
     pub(super) phase: Phase,
     pub(super) deadline: Option<Instant>,
     dirty: bool,
-    dead: bool,
+    pub(super) dead: bool,
     /// The router has been told this connection is gone.
     ended: bool,
     /// Counted in `support_open_connections` under this transport.
@@ -156,6 +160,8 @@ pub struct Server {
     shutdown_at: Option<Instant>,
     hooks: Hooks,
     pub(super) metrics: Metrics,
+    /// The time at the start of this loop turn.
+    pub(super) now: Instant,
 }
 
 /// Stages of a config reload, as told to the reload hook.
@@ -215,6 +221,7 @@ impl Server {
             shutdown_at: None,
             hooks: Hooks::default(),
             metrics,
+            now: Instant::now(),
         })
     }
 
@@ -240,13 +247,18 @@ impl Server {
                 return Err(LoopError::Io(e));
             }
             let now = Instant::now();
+            self.now = now;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(now),
                     SIGNALS => self.handle_signals(now),
                     Token(t) => {
+                        let closed = event.is_read_closed() || event.is_error();
                         if let Some(stream) = self.conns.get_mut(&t).and_then(Conn::stream) {
-                            stream.mark_readable();
+                            stream.mark_readable(closed);
+                        }
+                        if closed {
+                            self.peer_closed(t);
                         }
                         if event.is_writable() {
                             self.mark_dirty(t);
@@ -327,6 +339,12 @@ impl Server {
             return;
         }
         let _ = tcp.set_nodelay(true);
+        // Peers that vanish without a FIN are found by TCP keepalive.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL)
+            .with_retries(KEEPALIVE_RETRIES);
+        let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
         let token = self.next_token;
         self.next_token += 1;
         if let Err(e) = self.poll.registry().register(
@@ -367,31 +385,18 @@ impl Server {
         match conn.phase {
             Phase::Head { .. } => self.read_head(now, token),
             Phase::Body { .. } => self.read_body(now, token),
-            Phase::Reply { .. } | Phase::Held { .. } => self.discard_input(token),
+            // Requests behind a held poll or a reply wait in the kernel until the connection
+            // is back to reading heads (its hang-up is seen through the poll's flags).
+            Phase::Reply { .. } | Phase::Held { .. } => {}
             Phase::Ws { .. } => self.read_ws(now, token),
             Phase::Gone => {}
         }
     }
 
-    fn discard_input(&mut self, token: usize) {
-        let Some(conn) = self.conns.get_mut(&token) else {
-            return;
-        };
-        let mut buf = [0u8; 1024];
-        let Some(tcp) = conn.tcp() else {
-            return;
-        };
-        loop {
-            match tcp.read(&mut buf) {
-                Ok(0) => {
-                    conn.dead = true;
-                    self.dead.push(token);
-                    return;
-                }
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
+    /// The peer hung up: a held poll or a reply nobody waits for is dropped at once.
+    fn peer_closed(&mut self, token: usize) {
+        if let Some(Phase::Held { .. }) = self.conns.get(&token).map(|c| &c.phase) {
+            self.kill(token);
         }
     }
 
@@ -403,7 +408,15 @@ impl Server {
             return;
         };
         let mut chunk = [0u8; 2048];
+        // A pipelined request may already be complete in the carried bytes.
+        let carried = match buf.is_empty() {
+            true => Parsed::Partial,
+            false => http::parse_head(buf),
+        };
         let parsed = loop {
+            if !matches!(carried, Parsed::Partial) {
+                break carried;
+            }
             match stream.read(&mut chunk) {
                 Ok(0) => {
                     self.kill(token);
@@ -568,6 +581,7 @@ impl Server {
                     carry: Vec::new(),
                 };
                 self.mark_dirty(token);
+                self.reply_deadline(token);
             }
             other => conn.phase = other,
         }
@@ -602,6 +616,10 @@ impl Server {
                     // tungstenite queued the reply; the next read or flush completes it.
                     self.mark_dirty(token);
                     self.end_session(now, token);
+                    self.closing_started(now, token);
+                    if let Framing::SocketIo(id) = framing {
+                        self.engine_ws_gone(now, token, id);
+                    }
                 }
                 Ok(_) => self.mark_dirty(token), // ping: a pong is queued
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -835,10 +853,31 @@ impl Server {
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return self.kill(token),
         }
-        let deadline = now + CLOSE_GRACE;
-        conn.deadline = Some(deadline);
-        self.push_timer(deadline, token);
+        self.closing_started(now, token);
         self.mark_dirty(token);
+    }
+
+    /// A WebSocket is closing: it gets CLOSE_GRACE to finish, then it is dropped.
+    fn closing_started(&mut self, now: Instant, token: usize) {
+        let deadline = now + CLOSE_GRACE;
+        if let Some(conn) = self.conns.get_mut(&token) {
+            if let Phase::Ws { closing, .. } = &mut conn.phase {
+                *closing = true;
+            }
+            if conn.deadline.is_none_or(|d| d > deadline) {
+                conn.deadline = Some(deadline);
+                self.push_timer(deadline, token);
+            }
+        }
+    }
+
+    /// A response is being written: it must be out within the handshake timeout.
+    pub(super) fn reply_deadline(&mut self, token: usize) {
+        let deadline = self.now + self.config.limits.handshake_timeout;
+        if let Some(conn) = self.conns.get_mut(&token) {
+            conn.deadline = Some(deadline);
+            self.push_timer(deadline, token);
+        }
     }
 
     /// Tells the router the connection's session is over (once).
@@ -890,15 +929,17 @@ impl Server {
                     Ok(()) => {
                         // Keep-alive: back to reading the next request.
                         let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
-                        if let Phase::Reply { stream, carry, .. } = phase {
-                            let pipelined = !carry.is_empty();
+                        if let Phase::Reply {
+                            mut stream, carry, ..
+                        } = phase
+                        {
+                            // Bytes may have arrived (or be carried) while we were replying.
+                            stream.mark_readable(false);
                             conn.phase = Phase::Head { stream, buf: carry };
                             let deadline = now + self.config.limits.handshake_timeout;
                             conn.deadline = Some(deadline);
                             self.timers.push(Reverse((deadline, token)));
-                            if pipelined {
-                                self.pending_reads.push(token);
-                            }
+                            self.pending_reads.push(token);
                         }
                         false
                     }
@@ -1057,12 +1098,19 @@ impl Server {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.shutdown_at = Some(now + SHUTDOWN_GRACE);
+        // Socket.IO sessions first: held polls get the close packet, carriers close 1001.
+        let sessions: Vec<usize> = self.sessions.keys().copied().collect();
+        for id in sessions {
+            self.close_session(now, id, "server shutting down");
+        }
         let tokens: Vec<usize> = self.conns.keys().copied().collect();
         for token in tokens {
-            match self.conns.get(&token).map(|c| &c.phase) {
+            match self.conns.get_mut(&token).map(|c| &mut c.phase) {
                 Some(Phase::Ws { .. }) => {
                     self.close_ws(now, token, CloseCode::Away, "server shutting down")
                 }
+                // Responses under way may finish within the grace period.
+                Some(Phase::Reply { close, .. }) => *close = true,
                 _ => self.kill(token),
             }
         }

@@ -12,6 +12,8 @@ pub struct Stream {
     /// next read reports WouldBlock without a syscall (edge-triggered epoll reports any data
     /// that arrives later as a new event).
     drained: bool,
+    /// The peer has half-closed or failed: always ask the socket, so EOF is seen.
+    closing: bool,
 }
 
 impl Stream {
@@ -21,6 +23,7 @@ impl Stream {
             tcp,
             pre: Vec::new(),
             drained: false,
+            closing: false,
         }
     }
 
@@ -49,9 +52,11 @@ impl Stream {
 }
 
 impl Stream {
-    /// The poll reported the socket readable: reads go to the socket again.
-    pub fn mark_readable(&mut self) {
+    /// The poll reported the socket readable (`closed`: with a hang-up or error): reads go
+    /// to the socket again.
+    pub fn mark_readable(&mut self, closed: bool) {
         self.drained = false;
+        self.closing |= closed;
     }
 }
 
@@ -61,7 +66,7 @@ impl Read for Stream {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let n = self.tcp.read(buf)?;
-        if n > 0 && n < buf.len() {
+        if n > 0 && n < buf.len() && !self.closing {
             self.drained = true;
         }
         Ok(n)
