@@ -1,0 +1,221 @@
+//! Routing hot paths, through the public sans-IO core (and tungstenite for the fan-out):
+//! one relayed message, one call setup + teardown at 10 vs 10,000 registered agents, and one
+//! `getAvailableAgents` broadcast to 10,000 WebSockets.
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use serde_json::value::RawValue;
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+use supportd::protocol::native;
+use supportd::routing::{ClientEvent, ConnId, Output, Router, ServerEvent};
+use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+/// The daemon's WebSocket buffer sizes (`WS_READ_BUFFER`, `WS_WRITE_BATCH` in src/net/server.rs).
+const WS_READ_BUFFER: usize = 4096;
+const WS_WRITE_BATCH: usize = 16 * 1024;
+
+/// A 64-byte message body.
+const MESSAGE: &str = "Hello, I need help with my order #12345, it has not arrived yet!";
+
+const USER: ConnId = ConnId(1);
+
+fn raw(json: &str) -> Box<RawValue> {
+    serde_json::from_str(json).expect("valid JSON")
+}
+
+/// Drains every queued output, as the loop does after each input; returns how many there were.
+fn drain(router: &mut Router) -> usize {
+    let mut n = 0;
+    while let Some(out) = router.poll_output() {
+        black_box(&out);
+        n += 1;
+    }
+    n
+}
+
+/// A router with `agents` registered (and free) agents and one registered user.
+fn router_with(now: Instant, agents: u64) -> Router {
+    let mut router = Router::new();
+    for i in 0..agents {
+        let data = raw(&format!(r#"{{"id":"agent-{i}"}}"#));
+        router
+            .handle_event(
+                now,
+                ConnId(1000 + i),
+                ClientEvent::ConnectAgent,
+                Some(&data),
+            )
+            .expect("agent registers");
+    }
+    let data = raw(r#"{"id":"user-1"}"#);
+    router
+        .handle_event(now, USER, ClientEvent::ConnectUser, Some(&data))
+        .expect("user registers");
+    drain(&mut router);
+    let _ = router.poll_available_agents();
+    assert_eq!(router.stats().available_agents, agents as usize);
+    router
+}
+
+/// (a) A user in a call sends `userMessage`: one routing decision plus draining its output.
+fn relay_user_message(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut router = router_with(now, 1);
+    let call = raw(r#"{"roomId":"r1"}"#);
+    router
+        .handle_event(now, USER, ClientEvent::CallAgent, Some(&call))
+        .expect("call starts");
+    drain(&mut router);
+    let _ = router.poll_available_agents();
+
+    assert_eq!(MESSAGE.len(), 64);
+    let data = raw(&format!(
+        r#"{{"roomId":"r1","messageInput":{}}}"#,
+        serde_json::to_string(MESSAGE).unwrap()
+    ));
+    router
+        .handle_event(now, USER, ClientEvent::UserMessage, Some(&data))
+        .expect("message relays");
+    match router.poll_output() {
+        Some(Output::Send {
+            to: ConnId(1000),
+            event: ServerEvent::UserMessage { .. },
+        }) => {}
+        other => panic!("unexpected output {other:?}"),
+    }
+    assert!(router.poll_output().is_none());
+
+    let mut group = c.benchmark_group("routing");
+    group.bench_function("relay_user_message", |b| {
+        b.iter(|| {
+            router
+                .handle_event(now, USER, ClientEvent::UserMessage, Some(black_box(&*data)))
+                .unwrap();
+            black_box(drain(&mut router))
+        })
+    });
+    group.finish();
+}
+
+/// (b) One call setup + teardown (`callAgent`, then `leaveCall` by the user), draining the
+/// outputs and the free-agent count as the loop does. Free agents sit in a BTreeMap ordered
+/// by when they became free, so the cost must not depend on how many agents are registered.
+fn call_setup_flat_cost(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut group = c.benchmark_group("call_setup_flat_cost");
+    for agents in [10u64, 10_000] {
+        let mut router = router_with(now, agents);
+        let cycle = |router: &mut Router| {
+            router
+                .handle_event(now, USER, ClientEvent::CallAgent, None)
+                .unwrap();
+            let started = drain(router);
+            let avail = router.poll_available_agents();
+            router
+                .handle_event(now, USER, ClientEvent::LeaveCall, None)
+                .unwrap();
+            let ended = drain(router);
+            let avail2 = router.poll_available_agents();
+            (started, avail, ended, avail2)
+        };
+        // callAgent: CallStarted + 2 sends; leaveCall: CallFinished + 2 sends.
+        let n = agents as usize;
+        assert_eq!(cycle(&mut router), (3, Some(n - 1), 3, Some(n)));
+        group.bench_with_input(BenchmarkId::from_parameter(agents), &agents, |b, _| {
+            b.iter(|| black_box(cycle(&mut router)))
+        });
+        assert_eq!(router.stats().active_calls, 0);
+        assert_eq!(router.stats().available_agents, n);
+    }
+    group.finish();
+}
+
+/// An in-memory socket: reads would block, writes land in a Vec that is cleared before each
+/// broadcast so memory stays bounded.
+struct MemStream {
+    written: Vec<u8>,
+}
+
+impl Read for MemStream {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl Write for MemStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// (c) One `getAvailableAgents` broadcast to 10,000 server-role WebSockets, as the daemon
+/// does it: serialize once, then queue a clone of the shared text on each socket and flush.
+fn broadcast_available_agents_10k(c: &mut Criterion) {
+    const CONNS: usize = 10_000;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BATCH);
+    let mut sockets: Vec<WebSocket<MemStream>> = (0..CONNS)
+        .map(|_| {
+            WebSocket::from_raw_socket(
+                MemStream {
+                    written: Vec::with_capacity(64),
+                },
+                WsRole::Server,
+                Some(config),
+            )
+        })
+        .collect();
+    let mut count = 0usize;
+    let broadcast = |sockets: &mut [WebSocket<MemStream>], count: usize| {
+        let event = ServerEvent::AvailableAgents { count };
+        let mut bytes = Vec::with_capacity(64);
+        native::encode(&event, &mut bytes);
+        let text = Utf8Bytes::try_from(bytes).expect("UTF-8");
+        for ws in sockets.iter_mut() {
+            ws.get_mut().written.clear();
+            ws.write(Message::Text(text.clone())).unwrap();
+            ws.flush().unwrap();
+        }
+    };
+
+    broadcast(&mut sockets, 7);
+    let expected = br#"{"event":"getAvailableAgents","data":{"availableAgents":7}}"#;
+    for ws in &mut sockets {
+        let out = &ws.get_mut().written;
+        // An unmasked server text frame: FIN|text, 7-bit length, payload.
+        assert_eq!(out[0], 0x81);
+        assert_eq!(out[1] as usize, expected.len());
+        assert_eq!(&out[2..], &expected[..]);
+    }
+
+    let mut group = c.benchmark_group("broadcast");
+    group.throughput(Throughput::Elements(CONNS as u64));
+    group.bench_function("broadcast_available_agents_10k", |b| {
+        b.iter(|| {
+            count = (count + 1) % 100;
+            broadcast(&mut sockets, black_box(count));
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = relay_user_message, call_setup_flat_cost, broadcast_available_agents_10k
+}
+criterion_main!(benches);
