@@ -4,7 +4,6 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use serde_json::value::RawValue;
 use std::hint::black_box;
-use std::rc::Rc;
 use std::time::Duration;
 use supportd::protocol::engineio::{self, PacketType};
 use supportd::protocol::native;
@@ -23,7 +22,7 @@ fn server_event() -> ServerEvent {
     let raw: Box<RawValue> = serde_json::from_str(&message_json()).unwrap();
     ServerEvent::UserMessage {
         room: "r1".into(),
-        message: Rc::from(raw),
+        message: raw,
     }
 }
 

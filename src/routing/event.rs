@@ -215,9 +215,15 @@ pub enum ServerEvent {
         by: Option<Role>,
     },
     /// `userMessage {roomId, messageInput}`
-    UserMessage { room: PeerId, message: Rc<RawValue> },
+    UserMessage {
+        room: PeerId,
+        message: Box<RawValue>,
+    },
     /// `agentMessage {roomId, messageInput}`
-    AgentMessage { room: PeerId, message: Rc<RawValue> },
+    AgentMessage {
+        room: PeerId,
+        message: Box<RawValue>,
+    },
     /// `mute` with the data as sent plus roomId.
     Mute(Rc<Map<String, Value>>),
     /// `error {code, message, event}`
@@ -387,7 +393,7 @@ mod tests {
         assert_eq!(
             data(&ServerEvent::UserMessage {
                 room: "r".into(),
-                message: Rc::from(raw)
+                message: raw
             }),
             r#"{"roomId":"r","messageInput":{"a":[1,2]}}"#
         );

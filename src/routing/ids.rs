@@ -44,6 +44,94 @@ impl PeerId {
     }
 }
 
+/// An id as it appears in a request, borrowed from the frame when it can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdRef<'a> {
+    Int(i64),
+    Str(std::borrow::Cow<'a, str>),
+    /// Present but not an id (wrong type, empty, too long).
+    Invalid,
+}
+
+impl IdRef<'_> {
+    /// Whether this names `id`.
+    pub fn is(&self, id: &PeerId) -> bool {
+        match (self, id) {
+            (IdRef::Int(a), PeerId::Int(b)) => a == b,
+            (IdRef::Str(a), PeerId::Str(b)) => **a == **b,
+            _ => false,
+        }
+    }
+
+    /// The owned id, if valid.
+    pub fn to_peer(&self) -> Option<PeerId> {
+        match self {
+            IdRef::Int(i) => Some(PeerId::Int(*i)),
+            IdRef::Str(s) => Some(PeerId::Str(Rc::from(&**s))),
+            IdRef::Invalid => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for IdRef<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IdRef<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an id")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(str_id(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(str_id(std::borrow::Cow::Owned(s.to_owned())))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+                Ok(IdRef::Int(i))
+            }
+            fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(u).map_or(IdRef::Invalid, IdRef::Int))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(IdRef::Invalid)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(IdRef::Invalid)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(IdRef::Invalid)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(IdRef::Invalid)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IdRef::Invalid)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn str_id(s: std::borrow::Cow<'_, str>) -> IdRef<'_> {
+    if s.is_empty() || s.len() > MAX_ID_BYTES {
+        IdRef::Invalid
+    } else {
+        IdRef::Str(s)
+    }
+}
+
 impl Serialize for PeerId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -71,5 +159,39 @@ impl From<&str> for PeerId {
 impl From<i64> for PeerId {
     fn from(i: i64) -> Self {
         PeerId::Int(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(json: &str) -> IdRef<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn id_refs_compare_as_json_values() {
+        assert!(id("\"r1\"").is(&PeerId::from("r1")));
+        assert!(id("\"\\u00721\"").is(&PeerId::from("r1")), "escapes decode");
+        assert!(id("7").is(&PeerId::Int(7)));
+        assert!(!id("\"7\"").is(&PeerId::Int(7)));
+        assert!(!id("7").is(&PeerId::from("7")));
+    }
+
+    #[test]
+    fn invalid_ids_are_marked() {
+        for bad in [
+            "\"\"",
+            "1.5",
+            "true",
+            "[1]",
+            "{\"a\":1}",
+            "18446744073709551615",
+        ] {
+            assert_eq!(id(bad), IdRef::Invalid, "{bad}");
+        }
+        let long = format!("\"{}\"", "x".repeat(MAX_ID_BYTES + 1));
+        assert_eq!(id(&long), IdRef::Invalid);
     }
 }

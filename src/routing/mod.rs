@@ -6,5 +6,5 @@ mod ids;
 mod router;
 
 pub use event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
-pub use ids::{CallId, ConnId, PeerId, MAX_ID_BYTES};
+pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
 pub use router::{Output, Router, Stats};

@@ -4,7 +4,7 @@
 //! per role; a room belongs to at most one active call; an agent is in `ready` exactly when it
 //! wants calls and has room for one more; a rejected request changes nothing.
 use super::event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
-use super::ids::{CallId, ConnId, PeerId};
+use super::ids::{CallId, ConnId, IdRef, PeerId};
 use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -382,35 +382,42 @@ impl Router {
     fn message(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
         #[derive(serde::Deserialize)]
         struct Msg<'a> {
-            #[serde(rename = "roomId")]
-            room_id: Option<Value>,
+            #[serde(rename = "roomId", borrow, default)]
+            room_id: Option<IdRef<'a>>,
             #[serde(rename = "messageInput", borrow)]
             message_input: Option<&'a RawValue>,
         }
-        let raw = data.ok_or_else(|| {
+        let bad = || {
             Rejection::new(
                 ErrorCode::BadPayload,
                 "data must be an object with messageInput",
             )
-        })?;
-        let msg: Msg = serde_json::from_str(raw.get()).map_err(|_| {
-            Rejection::new(
-                ErrorCode::BadPayload,
-                "data must be an object with messageInput",
-            )
-        })?;
-        let room = match &msg.room_id {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(PeerId::from_json(v).ok_or_else(bad_room)?),
         };
-        let call_id = match (role, self.parties.get(&conn)) {
+        let raw = data.ok_or_else(bad)?;
+        let msg: Msg = serde_json::from_str(raw.get()).map_err(|_| bad())?;
+        if msg.room_id == Some(IdRef::Invalid) {
+            return Err(bad_room());
+        }
+        let calls: &[CallId] = match (role, self.parties.get(&conn)) {
             (_, None) => return Err(not_registered()),
-            (Role::User, Some(Party::User(u))) => match u.call {
-                Some(c) => self.check_room(c, room.as_ref())?,
-                None => return Err(not_in_call()),
-            },
-            (Role::Agent, Some(Party::Agent(a))) => self.pick_call(&a.calls, room.as_ref())?,
+            (Role::User, Some(Party::User(u))) => u.call.as_slice(),
+            (Role::Agent, Some(Party::Agent(a))) => &a.calls,
             _ => return Err(wrong_role(role)),
+        };
+        // The sender's own calls are few: match the room against them directly.
+        let call_id = match (calls, &msg.room_id) {
+            ([], _) => return Err(not_in_call()),
+            ([only], None) => *only,
+            (_, None) => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "roomId is required with more than one call",
+                ))
+            }
+            (calls, Some(room)) => *calls
+                .iter()
+                .find(|c| self.calls.get(c).is_some_and(|call| room.is(&call.room)))
+                .ok_or_else(not_your_room)?,
         };
         let message_input = msg
             .message_input
@@ -418,22 +425,11 @@ impl Router {
         let Some(call) = self.calls.get(&call_id) else {
             return Err(not_in_call());
         };
-        let message: Rc<RawValue> = Rc::from(message_input.to_owned());
+        let message = message_input.to_owned();
+        let room = call.room.clone();
         let (to, event) = match role {
-            Role::User => (
-                call.agent,
-                ServerEvent::UserMessage {
-                    room: call.room.clone(),
-                    message,
-                },
-            ),
-            Role::Agent => (
-                call.user,
-                ServerEvent::AgentMessage {
-                    room: call.room.clone(),
-                    message,
-                },
-            ),
+            Role::User => (call.agent, ServerEvent::UserMessage { room, message }),
+            Role::Agent => (call.user, ServerEvent::AgentMessage { room, message }),
         };
         self.send(to, event);
         Ok(())
