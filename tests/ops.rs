@@ -285,3 +285,25 @@ fn pings_the_watchdog_from_the_loop() {
     let _ = child.wait();
     assert_eq!(pings, 3, "the idle loop keeps the watchdog fed");
 }
+
+#[test]
+fn journal_lines_carry_priority_prefixes() {
+    let dir = common::TempDir::new();
+    let cfg = dir.0.join("bad.toml");
+    std::fs::write(&cfg, "[server]\nport = \"x\"\n").unwrap();
+    let run = |journal: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"));
+        cmd.arg("--config").arg(&cfg).env_remove("JOURNAL_STREAM");
+        if journal {
+            cmd.env("JOURNAL_STREAM", "8:12345");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let j = run(true);
+    assert!(j.starts_with("<3>invalid configuration"), "{j}");
+    let plain = run(false);
+    assert!(plain.contains(" ERROR invalid configuration"), "{plain}");
+    assert!(plain.starts_with("20"), "timestamped: {plain}");
+}
