@@ -177,8 +177,20 @@ fn reload_of_the_port_needs_a_restart() {
     let _c = d.client();
 }
 
-#[test]
-fn notifies_systemd_ready_reloading_stopping() {
+/// The next notification (retrying a receive interrupted by a signal).
+fn recv_note(sock: &UnixDatagram) -> String {
+    let mut buf = [0u8; 256];
+    loop {
+        match sock.recv(&mut buf) {
+            Ok(n) => return String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("no notification: {e}"),
+        }
+    }
+}
+
+/// Starts supportd with NOTIFY_SOCKET pointing at a datagram socket the test reads.
+fn spawn_notified(env: &[(&str, &str)]) -> (common::TempDir, UnixDatagram, std::process::Child) {
     let dir = common::TempDir::new();
     let sock_path = dir.0.join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
@@ -189,18 +201,21 @@ fn notifies_systemd_ready_reloading_stopping() {
         "[server]\nbind = \"127.0.0.1\"\nport = 0\n[metrics]\nenabled = false\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
         .arg("--config")
         .arg(&cfg)
         .env("NOTIFY_SOCKET", &sock_path)
+        .envs(env.iter().copied())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let recv = || {
-        let mut buf = [0u8; 256];
-        let n = sock.recv(&mut buf).expect("a notification");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
+    (dir, sock, child)
+}
+
+#[test]
+fn notifies_systemd_ready_reloading_stopping() {
+    let (_dir, sock, mut child) = spawn_notified(&[]);
+    let recv = || recv_note(&sock);
     assert!(recv().contains("READY=1"));
     let pid = child.id().to_string();
     let kill = |sig: &str| {
@@ -254,30 +269,11 @@ fn check_flag_reports_file_line_and_reason() {
 
 #[test]
 fn pings_the_watchdog_from_the_loop() {
-    let dir = common::TempDir::new();
-    let sock_path = dir.0.join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let cfg = dir.0.join("c.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nbind = \"127.0.0.1\"\nport = 0\n[metrics]\nenabled = false\n",
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
-        .arg("--config")
-        .arg(&cfg)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "200000")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_dir, sock, mut child) = spawn_notified(&[("WATCHDOG_USEC", "200000")]);
     let mut pings = 0;
     let started = Instant::now();
     while pings < 3 && started.elapsed() < Duration::from_secs(5) {
-        let mut buf = [0u8; 256];
-        let n = sock.recv(&mut buf).expect("a notification");
-        if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+        if recv_note(&sock).contains("WATCHDOG=1") {
             pings += 1;
         }
     }

@@ -766,34 +766,26 @@ impl Server {
             return;
         };
         let phase = std::mem::replace(&mut conn.phase, Phase::Gone);
-        match phase {
-            Phase::Head { mut stream, buf } => {
-                let carry = buf.get(head.len..).unwrap_or_default().to_vec();
-                stream.queue_raw(&resp_keep_alive);
-                conn.phase = Phase::Reply {
-                    stream,
-                    close,
-                    carry,
-                };
-                self.reply_deadline(token);
+        // Bytes read past this request (pipelined) are kept for the next one.
+        let (mut stream, carry) = match phase {
+            Phase::Head { stream, buf } => {
+                (stream, buf.get(head.len..).unwrap_or_default().to_vec())
             }
             Phase::Body {
-                mut stream,
-                buf,
-                need,
-                ..
-            } => {
-                let carry = buf.get(need..).unwrap_or_default().to_vec();
-                stream.queue_raw(&resp_keep_alive);
-                conn.phase = Phase::Reply {
-                    stream,
-                    close,
-                    carry,
-                };
-                self.reply_deadline(token);
+                stream, buf, need, ..
+            } => (stream, buf.get(need..).unwrap_or_default().to_vec()),
+            other => {
+                conn.phase = other;
+                return;
             }
-            other => conn.phase = other,
-        }
+        };
+        stream.queue_raw(&resp_keep_alive);
+        conn.phase = Phase::Reply {
+            stream,
+            close,
+            carry,
+        };
+        self.reply_deadline(token);
         self.mark_dirty(token);
     }
 }

@@ -229,6 +229,9 @@ impl Client {
                 }
                 Ok(Message::Close(f)) => return Got::Close(f.map(|f| f.code)),
                 Ok(_) => continue,
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
                 Err(tungstenite::Error::ConnectionClosed) => return Got::Close(None),
                 Err(e) => panic!("read failed: {e}"),
             }
