@@ -190,14 +190,16 @@ impl Config {
             let line = e.span().map(|s| line_of(text, s.start));
             err(line, e.message().to_owned())
         })?;
-        // For semantic errors, point at the line that sets the key.
-        let at = |key: &str| find_key_line(text, key);
+        // For semantic errors, point at the line that sets the key in its table.
+        let at = |section: &str, key: &str| find_key_line(text, Some(section), key);
+        // Keys whose names are unique across tables.
+        let at_any = |key: &str| find_key_line(text, None, key);
         let mut cfg = Config::default();
 
         let bind = match &file.server.bind {
             Some(b) => b.parse::<IpAddr>().map_err(|_| {
                 err(
-                    at("bind"),
+                    at("server", "bind"),
                     format!("server.bind: {b:?} is not an IP address"),
                 )
             })?,
@@ -213,7 +215,7 @@ impl Config {
                 for o in &origins {
                     if o.is_empty() || o.ends_with('/') || !o.contains("://") {
                         return Err(err(
-                            at("cors_origins"),
+                            at("server", "cors_origins"),
                             format!(
                                 "server.cors_origins: {o:?} is not an origin like \"https://example.com\""
                             ),
@@ -227,7 +229,7 @@ impl Config {
         let l = &file.limits;
         let positive = |name: &str, v: Option<u64>, default: u64| -> Result<u64, ConfigError> {
             match v {
-                Some(0) => Err(err(at(name), format!("{name} must be greater than 0"))),
+                Some(0) => Err(err(at_any(name), format!("{name} must be greater than 0"))),
                 Some(v) => Ok(v),
                 None => Ok(default),
             }
@@ -249,7 +251,7 @@ impl Config {
         )? as usize;
         if cfg.limits.max_outbound_bytes < cfg.limits.max_message_bytes + 1024 {
             return Err(err(
-                at("max_outbound_bytes"),
+                at("limits", "max_outbound_bytes"),
                 "limits.max_outbound_bytes must exceed max_message_bytes by at least 1024".into(),
             ));
         }
@@ -283,7 +285,7 @@ impl Config {
 
         if cfg.limits.max_outbound_bytes < cfg.socketio.max_payload_bytes + 1024 {
             return Err(err(
-                at("max_outbound_bytes"),
+                at("limits", "max_outbound_bytes"),
                 "limits.max_outbound_bytes must exceed socketio.max_payload_bytes by at least 1024"
                     .into(),
             ));
@@ -294,7 +296,7 @@ impl Config {
             let mbind = match &m.bind {
                 Some(b) => b.parse::<IpAddr>().map_err(|_| {
                     err(
-                        at("bind"),
+                        at("metrics", "bind"),
                         format!("metrics.bind: {b:?} is not an IP address"),
                     )
                 })?,
@@ -307,7 +309,7 @@ impl Config {
             if let Some(maddr) = cfg.metrics {
                 if maddr.port() != 0 && maddr.port() == cfg.listen.port() {
                     return Err(err(
-                        at("port"),
+                        at("metrics", "port"),
                         "metrics.port must differ from server.port".into(),
                     ));
                 }
@@ -319,7 +321,7 @@ impl Config {
         if let Some(level) = &file.log.level {
             cfg.log_level = parse_level(level).ok_or_else(|| {
                 err(
-                    at("level"),
+                    at("log", "level"),
                     format!("log.level: {level:?} is not one of error, warn, info, debug, trace"),
                 )
             })?;
@@ -345,14 +347,24 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn find_key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
+/// The line setting `key` (inside `[section]` when given).
+fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            current = name.trim().to_owned();
+            continue;
+        }
+        let in_section = section.is_none_or(|s| s == current);
+        let sets_key = l
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if in_section && sets_key {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -411,6 +423,14 @@ mod tests {
     #[test]
     fn malformed_origin_is_rejected() {
         assert!(parse("[server]\ncors_origins = [\"a.example\"]\n").is_err());
+    }
+
+    #[test]
+    fn errors_point_into_the_right_table() {
+        let text = "[server]\nbind = \"127.0.0.1\"\nport = 1\n[metrics]\nbind = \"nope\"\n";
+        assert_eq!(parse(text).unwrap_err().line, Some(5));
+        let clash = "[server]\nport = 7\n[metrics]\nport = 7\n";
+        assert_eq!(parse(clash).unwrap_err().line, Some(4));
     }
 
     #[test]

@@ -272,6 +272,22 @@ fn call_errors() {
     b.expect_error("bad_payload");
     b.send("toggleAvailability", json!({"id": "a", "available": false}));
     b.expect_error("forbidden");
+    // A payload that names another party is refused, whatever the event.
+    u.send("userMessage", json!({"userId": "u2", "messageInput": "x"}));
+    u.expect_error("forbidden");
+    u.send("mute", json!({"userId": "u2"}));
+    u.expect_error("forbidden");
+    u.send("leaveCall", json!({"userId": "u2"}));
+    u.expect_error("forbidden");
+    a.send("agentMessage", json!({"agentId": "b", "messageInput": "x"}));
+    a.expect_error("forbidden");
+    b.send(
+        "toggleAvailability",
+        json!({"agentId": "a", "available": false}),
+    );
+    b.expect_error("forbidden");
+    u.send("userMessage", json!(["r", "x"]));
+    u.expect_error("bad_payload");
     // None of that changed anything: the call still works.
     u.send("userMessage", json!({"messageInput": "still here"}));
     assert_eq!(

@@ -372,6 +372,25 @@ fn open_packet_and_namespaces() {
 }
 
 #[test]
+fn socketio_websockets_get_1001_at_shutdown() {
+    let mut d = Daemon::start("");
+    let mut s = Sio::connect(&d);
+    d.signal("TERM");
+    let code = loop {
+        match s.ws.read() {
+            Ok(Message::Close(f)) => break f.map(|f| f.code),
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    };
+    assert_eq!(
+        code,
+        Some(tungstenite::protocol::frame::coding::CloseCode::Away)
+    );
+    assert_eq!(d.wait_exit(Duration::from_secs(3)), Some(0));
+}
+
+#[test]
 fn missing_pong_closes_the_session() {
     let d = Daemon::start("[socketio]\nping_interval_ms = 100\nping_timeout_ms = 100\n");
     let (mut s, _) = Sio::open(&d);

@@ -110,6 +110,7 @@ label_enum!(
         AlreadyInCall => n::CODE_ALREADY_IN_CALL,
         RoomInUse => n::CODE_ROOM_IN_USE,
         NoAgentAvailable => n::CODE_NO_AGENT_AVAILABLE,
+        BinaryUnsupported => n::CODE_BINARY_UNSUPPORTED,
         Other => n::OTHER,
     }
 );

@@ -90,6 +90,7 @@ pub const CODE_NOT_IN_CALL: &str = "not_in_call";
 pub const CODE_ALREADY_IN_CALL: &str = "already_in_call";
 pub const CODE_ROOM_IN_USE: &str = "room_in_use";
 pub const CODE_NO_AGENT_AVAILABLE: &str = "no_agent_available";
+pub const CODE_BINARY_UNSUPPORTED: &str = "binary_unsupported";
 
 // `reason` values of support_calls_ended_total.
 pub const END_LEFT: &str = "left";

@@ -170,6 +170,15 @@ fn enum_lookups() {
     assert_eq!(Event::from_name("ConnectUser"), Event::Other);
     assert_eq!(ErrorCode::from_name("id_in_use"), ErrorCode::IdInUse);
     assert_eq!(ErrorCode::from_name(""), ErrorCode::Other);
+    // Every routing error code has its own label.
+    for c in crate::routing::ErrorCode::ALL {
+        assert_ne!(
+            ErrorCode::from_name(c.as_str()),
+            ErrorCode::Other,
+            "{}",
+            c.as_str()
+        );
+    }
     assert_eq!(EndReason::from_name("transferred"), EndReason::Transferred);
     assert_eq!(Transport::parse("native"), Some(Transport::Native));
     assert_eq!(Transport::parse("smoke"), None);
@@ -178,7 +187,7 @@ fn enum_lookups() {
         Some(RejectReason::BadRequest)
     );
     assert_eq!(Event::COUNT, 15);
-    assert_eq!(ErrorCode::COUNT, 13);
+    assert_eq!(ErrorCode::COUNT, 14);
     for (i, e) in Event::ALL.iter().enumerate() {
         assert_eq!(e.idx(), i);
         assert_eq!(Event::from_name(e.as_str()), *e);

@@ -51,6 +51,7 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// The transport this session is counted under.
     fn transport(&self) -> Transport {
         match self.carrier {
             Carrier::Polling { .. } => Transport::Polling,
@@ -134,7 +135,7 @@ impl Server {
                     return self.engine_error(token, eio::ErrorCode::BadRequest, None);
                 };
                 let id = self.new_session(now, Carrier::Ws { token });
-                self.upgrade(now, token, &head, &key, Framing::SocketIo(id));
+                self.upgrade(token, &head, &key, Framing::SocketIo(id));
                 let open = self.open_packet(id, &[]);
                 self.session_push(id, &open);
             }
@@ -152,7 +153,7 @@ impl Server {
                     return self.engine_error(token, eio::ErrorCode::BadRequest, None);
                 }
                 s.probe = Some(token);
-                self.upgrade(now, token, &head, &key, Framing::SocketIo(id));
+                self.upgrade(token, &head, &key, Framing::SocketIo(id));
             }
             (eio::Transport::Polling, None, "GET") => {
                 let id = self.new_session(
@@ -285,7 +286,7 @@ impl Server {
         let mut ok = true;
         for packet in eio::payload_packets(text) {
             match packet {
-                Ok(p) => self.on_eio_packet(now, id, None, p),
+                Ok(p) => self.on_eio_packet(now, id, p),
                 Err(eio::EioError::Binary) => {} // attachments of a refused binary event
                 Err(_) => {
                     ok = false;
@@ -314,7 +315,7 @@ impl Server {
         let is_carrier = matches!(s.carrier, Carrier::Ws { token: t } if t == token);
         let is_probe = s.probe == Some(token);
         match eio::decode_packet(text) {
-            Ok(p) if is_carrier => self.on_eio_packet(now, id, Some(token), p),
+            Ok(p) if is_carrier => self.on_eio_packet(now, id, p),
             Ok(p) if is_probe => self.on_probe_packet(now, id, token, p),
             Ok(_) => {}
             Err(_) if is_carrier => self.close_session(now, id, "malformed packet"),
@@ -379,7 +380,7 @@ impl Server {
     }
 
     /// One Engine.IO packet from the session's carrier.
-    fn on_eio_packet(&mut self, now: Instant, id: usize, _ws: Option<usize>, p: eio::Packet<'_>) {
+    fn on_eio_packet(&mut self, now: Instant, id: usize, p: eio::Packet<'_>) {
         match p.kind {
             PacketType::Pong => {
                 if let Some(s) = self.sessions.get_mut(&id) {
@@ -514,6 +515,7 @@ impl Server {
         id
     }
 
+    /// The Engine.IO open packet for a session, offering `upgrades`.
     fn open_packet(&self, id: usize, upgrades: &[&str]) -> Vec<u8> {
         let mut out = Vec::new();
         if let Some(s) = self.sessions.get(&id) {
@@ -690,8 +692,12 @@ impl Server {
         if let Some(p) = s.probe {
             self.close_ws(now, p, CloseCode::Normal, "session closed");
         }
+        let code = match self.shutdown_at {
+            Some(_) => CloseCode::Away,
+            None => CloseCode::Normal,
+        };
         match s.carrier {
-            Carrier::Ws { token } => self.close_ws(now, token, CloseCode::Normal, why_static(why)),
+            Carrier::Ws { token } => self.close_ws(now, token, code, why_static(why)),
             Carrier::Polling { held, .. } => {
                 if let Some(token) = held {
                     let mut out = Vec::new();
@@ -804,10 +810,12 @@ fn response(status: u16, headers: &[(&'static str, String)], body: &[u8], close:
     http::response(status, &hs, body, close)
 }
 
+/// The close-frame reason for a session's end.
 fn why_static(why: &str) -> &'static str {
     match why {
         "client closed" => "client closed",
         "ping timeout" => "ping timeout",
+        "server shutting down" => "server shutting down",
         _ => "session closed",
     }
 }

@@ -1,5 +1,5 @@
-//! The HTTP/1.1 request heads the listener reads (parsed with httparse) and the few
-//! responses it writes itself: the WebSocket 101, and errors that end the connection.
+//! The HTTP/1.1 request heads the listener reads (parsed with httparse) and the responses
+//! it writes: the WebSocket 101, Engine.IO polling answers, and errors.
 use tungstenite::handshake::derive_accept_key;
 
 /// Largest request head accepted.
@@ -119,6 +119,7 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8], close: bool)
     bytes
 }
 
+/// The reason phrase for a status code.
 fn reason(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",

@@ -115,6 +115,7 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    /// The connection's stream, in whatever phase.
     fn stream(&mut self) -> Option<&mut Stream> {
         match &mut self.phase {
             Phase::Head { stream, .. }
@@ -126,6 +127,7 @@ impl Conn {
         }
     }
 
+    /// The connection's socket, in whatever phase.
     fn tcp(&mut self) -> Option<&mut TcpStream> {
         match &mut self.phase {
             Phase::Head { stream, .. }
@@ -157,7 +159,7 @@ pub struct Server {
     dead: Vec<usize>,
     pending_reads: Vec<usize>,
     accept_retry: Option<Instant>,
-    shutdown_at: Option<Instant>,
+    pub(super) shutdown_at: Option<Instant>,
     hooks: Hooks,
     pub(super) metrics: Metrics,
     /// The time at the start of this loop turn.
@@ -311,6 +313,7 @@ impl Server {
         next.map(|t| t.saturating_duration_since(now))
     }
 
+    /// Accepts every pending connection (until WouldBlock).
     fn accept_all(&mut self, now: Instant) {
         loop {
             let Some(listener) = self.listener.as_ref() else {
@@ -330,6 +333,7 @@ impl Server {
         }
     }
 
+    /// Registers one accepted socket, or refuses it at the connection limit.
     fn admit(&mut self, now: Instant, mut tcp: TcpStream, peer: std::net::SocketAddr) {
         if self.conns.len() >= self.config.limits.max_connections {
             use std::io::Write;
@@ -375,6 +379,7 @@ impl Server {
         self.read_conn(now, token);
     }
 
+    /// Reads what a ready connection has, according to its phase.
     fn read_conn(&mut self, now: Instant, token: usize) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return; // a sporadic event for a reaped connection
@@ -393,13 +398,15 @@ impl Server {
         }
     }
 
-    /// The peer hung up: a held poll or a reply nobody waits for is dropped at once.
+    /// The peer hung up: a held poll nobody waits for is dropped at once (a reply still
+    /// goes out, the peer may only have half-closed).
     fn peer_closed(&mut self, token: usize) {
         if let Some(Phase::Held { .. }) = self.conns.get(&token).map(|c| &c.phase) {
             self.kill(token);
         }
     }
 
+    /// Reads and parses a request head; a complete one is routed.
     fn read_head(&mut self, now: Instant, token: usize) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -492,7 +499,7 @@ impl Server {
             NATIVE_PATH => match head.websocket_key() {
                 Some(key) => {
                     let key = key.to_owned();
-                    self.upgrade(now, token, &head, &key, Framing::Native)
+                    self.upgrade(token, &head, &key, Framing::Native)
                 }
                 None => self.reply(
                     token,
@@ -512,14 +519,7 @@ impl Server {
     }
 
     /// Answers 101 and turns the connection into a WebSocket.
-    pub(super) fn upgrade(
-        &mut self,
-        _now: Instant,
-        token: usize,
-        head: &Head,
-        key: &str,
-        framing: Framing,
-    ) {
+    pub(super) fn upgrade(&mut self, token: usize, head: &Head, key: &str, framing: Framing) {
         let ws_config = self.ws_config(framing);
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -549,6 +549,7 @@ impl Server {
         self.pending_reads.push(token);
     }
 
+    /// Buffer sizes and limits for a new WebSocket of this framing.
     fn ws_config(&self, framing: Framing) -> WebSocketConfig {
         let l = &self.config.limits;
         let max_message = match framing {
@@ -587,6 +588,7 @@ impl Server {
         }
     }
 
+    /// Reads WebSocket messages until WouldBlock or the read budget is spent.
     fn read_ws(&mut self, now: Instant, token: usize) {
         for _ in 0..READ_BUDGET {
             let Some(conn) = self.conns.get_mut(&token) else {
@@ -903,6 +905,7 @@ impl Server {
         }
     }
 
+    /// Puts a connection on the flush list for the end of this turn.
     pub(super) fn mark_dirty(&mut self, token: usize) {
         if let Some(conn) = self.conns.get_mut(&token) {
             if !conn.dirty {
@@ -960,6 +963,7 @@ impl Server {
         }
     }
 
+    /// Runs due timers: accept retry, the router's, connections' and sessions' deadlines.
     fn fire_timers(&mut self, now: Instant) {
         if self.accept_retry.is_some_and(|t| t <= now) {
             self.accept_retry = None;
@@ -1031,6 +1035,7 @@ impl Server {
         self.flush_dirty(now);
     }
 
+    /// Acts on the signals received since the last turn.
     fn handle_signals(&mut self, now: Instant) {
         let pending = self.signals.take();
         if pending.reload {
@@ -1098,7 +1103,8 @@ impl Server {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.shutdown_at = Some(now + SHUTDOWN_GRACE);
-        // Socket.IO sessions first: held polls get the close packet, carriers close 1001.
+        // Socket.IO sessions first: held polls get the close packet, carriers close 1001
+        // (close_session picks 1001 once shutdown has begun).
         let sessions: Vec<usize> = self.sessions.keys().copied().collect();
         for id in sessions {
             self.close_session(now, id, "server shutting down");

@@ -62,15 +62,6 @@ impl IdRef<'_> {
             _ => false,
         }
     }
-
-    /// The owned id, if valid.
-    pub fn to_peer(&self) -> Option<PeerId> {
-        match self {
-            IdRef::Int(i) => Some(PeerId::Int(*i)),
-            IdRef::Str(s) => Some(PeerId::Str(Rc::from(&**s))),
-            IdRef::Invalid => None,
-        }
-    }
 }
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for IdRef<'a> {
@@ -124,6 +115,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for IdRef<'a> {
     }
 }
 
+/// A string id, or Invalid when empty or too long.
 fn str_id(s: std::borrow::Cow<'_, str>) -> IdRef<'_> {
     if s.is_empty() || s.len() > MAX_ID_BYTES {
         IdRef::Invalid

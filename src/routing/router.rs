@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Calls an agent holds at once (multi-chat raises this per agent).
+/// Calls an agent holds at once (a per-agent capacity for multi-chat replaces this const).
 const AGENT_CAPACITY: usize = 1;
 
 /// What the router asks of the loop. Drain with `poll_output` after every input.
@@ -147,7 +147,8 @@ impl Router {
         }
     }
 
-    /// Timers fire; a call that comes early or twice does nothing.
+    /// Timers fire; a call that comes early or twice does nothing. (No routing timers yet:
+    /// offer timeouts and wrap-up will hang off this and `poll_timeout`.)
     pub fn handle_timeout(&mut self, _now: Instant) {}
 
     /// Next queued output, if any.
@@ -182,10 +183,12 @@ impl Router {
         }
     }
 
+    /// Queues one event for one connection.
     fn send(&mut self, to: ConnId, event: ServerEvent) {
         self.out.push_back(Output::Send { to, event });
     }
 
+    /// connectUser / connectAgent.
     fn connect(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
         if self.parties.contains_key(&conn) {
             return Err(Rejection::new(
@@ -229,6 +232,7 @@ impl Router {
         Ok(())
     }
 
+    /// callAgent: routes the user to the agent free longest.
     fn call_agent(&mut self, now: Instant, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let user = self.user(conn)?;
         let mut obj = object(data)?;
@@ -287,6 +291,7 @@ impl Router {
         Ok(())
     }
 
+    /// rejectCall: the agent ends the call it was given.
     fn reject_call(&mut self, now: Instant, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let obj = object(data)?;
         let agent = self.agent(conn)?;
@@ -305,6 +310,7 @@ impl Router {
         Ok(())
     }
 
+    /// callTransfer: moves the call to another free agent.
     fn call_transfer(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let mut obj = object(data)?;
         let agent = self.agent(conn)?;
@@ -359,10 +365,12 @@ impl Router {
         Ok(())
     }
 
+    /// toggleAvailability: whether the agent takes calls.
     fn toggle_availability(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let obj = object(data)?;
         let agent = self.agent(conn)?;
         check_own_id(&obj, "id", &agent.id)?;
+        check_own_id(&obj, "agentId", &agent.id)?;
         let available = match obj.get("available") {
             Some(Value::Bool(b)) => *b,
             _ => {
@@ -379,11 +387,16 @@ impl Router {
         Ok(())
     }
 
+    /// userMessage / agentMessage: relays messageInput to the other party (the hot path).
     fn message(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
         #[derive(serde::Deserialize)]
         struct Msg<'a> {
             #[serde(rename = "roomId", borrow, default)]
             room_id: Option<IdRef<'a>>,
+            #[serde(rename = "userId", borrow, default)]
+            user_id: Option<IdRef<'a>>,
+            #[serde(rename = "agentId", borrow, default)]
+            agent_id: Option<IdRef<'a>>,
             #[serde(rename = "messageInput", borrow)]
             message_input: Option<&'a RawValue>,
         }
@@ -394,16 +407,30 @@ impl Router {
             )
         };
         let raw = data.ok_or_else(bad)?;
+        if !raw.get().starts_with('{') {
+            return Err(bad());
+        }
         let msg: Msg = serde_json::from_str(raw.get()).map_err(|_| bad())?;
         if msg.room_id == Some(IdRef::Invalid) {
             return Err(bad_room());
         }
-        let calls: &[CallId] = match (role, self.parties.get(&conn)) {
+        let (calls, own, named): (&[CallId], _, _) = match (role, self.parties.get(&conn)) {
             (_, None) => return Err(not_registered()),
-            (Role::User, Some(Party::User(u))) => u.call.as_slice(),
-            (Role::Agent, Some(Party::Agent(a))) => &a.calls,
+            (Role::User, Some(Party::User(u))) => (u.call.as_slice(), &u.id, &msg.user_id),
+            (Role::Agent, Some(Party::Agent(a))) => (&a.calls, &a.id, &msg.agent_id),
             _ => return Err(wrong_role(role)),
         };
+        if named.as_ref().is_some_and(|n| !n.is(own)) {
+            let key = if role == Role::User {
+                "userId"
+            } else {
+                "agentId"
+            };
+            return Err(Rejection::with(
+                ErrorCode::Forbidden,
+                format!("{key} is not this connection's id"),
+            ));
+        }
         // The sender's own calls are few: match the room against them directly.
         let call_id = match (calls, &msg.room_id) {
             ([], _) => return Err(not_in_call()),
@@ -435,9 +462,11 @@ impl Router {
         Ok(())
     }
 
+    /// leaveCall: either party ends the call.
     fn leave_call(&mut self, now: Instant, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let obj = object(data)?;
         let (role, call_id) = self.own_call(conn, &obj)?;
+        self.check_self_names(conn, &obj)?;
         let agent_id = optional_id(&obj, "agentId")?;
         if let Some(agent_id) = agent_id {
             let call_agent = self.calls.get(&call_id).map(|c| c.agent);
@@ -462,9 +491,11 @@ impl Router {
         Ok(())
     }
 
+    /// mute: forwarded to the other party.
     fn mute(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
         let mut obj = object(data)?;
         let (role, call_id) = self.own_call(conn, &obj)?;
+        self.check_self_names(conn, &obj)?;
         let Some(call) = self.calls.get(&call_id) else {
             return Err(not_in_call());
         };
@@ -475,6 +506,15 @@ impl Router {
         obj.insert("roomId".into(), call.room.to_json());
         self.send(to, ServerEvent::Mute(Rc::new(obj)));
         Ok(())
+    }
+
+    /// A user's `userId`, or an agent's `agentId`, if given, must be the sender's own.
+    fn check_self_names(&self, conn: ConnId, obj: &Map<String, Value>) -> Handled {
+        match self.parties.get(&conn) {
+            Some(Party::User(u)) => check_own_id(obj, "userId", &u.id),
+            Some(Party::Agent(a)) => check_own_id(obj, "agentId", &a.id),
+            None => Err(not_registered()),
+        }
     }
 
     /// The call `conn` (either role) means by the optional roomId in `obj`.
@@ -516,10 +556,12 @@ impl Router {
         }
     }
 
+    /// A user's call, if `room` (when given) is its room.
     fn check_room(&self, call: CallId, room: Option<&PeerId>) -> Result<CallId, Rejection> {
         self.pick_call(&[call], room)
     }
 
+    /// The registered user on `conn`.
     fn user(&self, conn: ConnId) -> Result<&User, Rejection> {
         match self.parties.get(&conn) {
             Some(Party::User(u)) => Ok(u),
@@ -528,6 +570,7 @@ impl Router {
         }
     }
 
+    /// The registered agent on `conn`.
     fn agent(&self, conn: ConnId) -> Result<&Agent, Rejection> {
         match self.parties.get(&conn) {
             Some(Party::Agent(a)) => Ok(a),
@@ -536,6 +579,7 @@ impl Router {
         }
     }
 
+    /// Whether the agent on `conn` is free to take a call.
     fn is_ready(&self, conn: ConnId) -> bool {
         matches!(self.parties.get(&conn), Some(Party::Agent(a)) if a.ready_key.is_some())
     }
@@ -561,6 +605,7 @@ impl Router {
         }
     }
 
+    /// A server-made room id no active call uses.
     fn fresh_room(&mut self) -> PeerId {
         loop {
             self.next_room += 1;
@@ -620,6 +665,7 @@ fn unreachable_party() -> ! {
     unreachable!("router invariant violated")
 }
 
+/// The sender has not registered.
 fn not_registered() -> Rejection {
     Rejection::new(
         ErrorCode::NotRegistered,
@@ -627,14 +673,17 @@ fn not_registered() -> Rejection {
     )
 }
 
+/// The sender has no (such) call.
 fn not_in_call() -> Rejection {
     Rejection::new(ErrorCode::NotInCall, "not in a call")
 }
 
+/// The named room is not the sender's.
 fn not_your_room() -> Rejection {
     Rejection::new(ErrorCode::Forbidden, "roomId is not a call of yours")
 }
 
+/// The roomId is not an id.
 fn bad_room() -> Rejection {
     Rejection::new(
         ErrorCode::BadPayload,
@@ -642,6 +691,7 @@ fn bad_room() -> Rejection {
     )
 }
 
+/// The event belongs to the other role.
 fn wrong_role(needed: Role) -> Rejection {
     match needed {
         Role::User => Rejection::new(ErrorCode::Forbidden, "only a user may send this event"),
@@ -664,6 +714,7 @@ fn object(data: Option<&RawValue>) -> Result<Map<String, Value>, Rejection> {
     }
 }
 
+/// An optional id field.
 fn optional_id(obj: &Map<String, Value>, key: &str) -> Result<Option<PeerId>, Rejection> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -676,6 +727,7 @@ fn optional_id(obj: &Map<String, Value>, key: &str) -> Result<Option<PeerId>, Re
     }
 }
 
+/// A required id field.
 fn required_id(obj: &Map<String, Value>, key: &str) -> Result<PeerId, Rejection> {
     optional_id(obj, key)?.ok_or_else(|| {
         Rejection::with(
