@@ -624,3 +624,35 @@ fn hang_up_right_after_data_frees_the_id() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_backlog_is_written_once_the_reader_catches_up() {
+    let d = Daemon::start("[limits]\nmax_message_bytes = 65536\nmax_outbound_bytes = 16777216\n");
+    let mut a = Client::agent(&d, json!("a"));
+    let mut u = Client::user(&d, json!("u"));
+    u.send("callAgent", json!({"roomId": "r"}));
+    a.expect("callAgent");
+    u.expect("callAgent");
+    // The agent stops reading (with a small receive buffer) while about 7 MB are relayed
+    // to it: more than the socket buffers hold, so the server must queue the rest and wait
+    // for the socket to become writable again.
+    socket2::SockRef::from(a.ws.get_ref())
+        .set_recv_buffer_size(128 * 1024)
+        .unwrap();
+    let chunk = "y".repeat(60_000);
+    for i in 0..120 {
+        u.send(
+            "userMessage",
+            json!({"messageInput": format!("{i}:{chunk}")}),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..120 {
+        let got = a.expect("userMessage");
+        let text = got["messageInput"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{i}:")),
+            "message {i} out of order"
+        );
+    }
+}

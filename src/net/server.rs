@@ -112,6 +112,8 @@ pub(super) struct Conn {
     ended: bool,
     /// Counted in `support_open_connections` under this transport.
     transport: Option<Transport>,
+    /// Registered for WRITABLE: only while a flush left bytes queued.
+    write_interest: bool,
 }
 
 impl Conn {
@@ -351,11 +353,11 @@ impl Server {
         let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
         let token = self.next_token;
         self.next_token += 1;
-        if let Err(e) = self.poll.registry().register(
-            &mut tcp,
-            Token(token),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut tcp, Token(token), Interest::READABLE)
+        {
             warn!("cannot register connection from {peer}: {e}");
             return;
         }
@@ -372,6 +374,7 @@ impl Server {
                 dead: false,
                 ended: false,
                 transport: None,
+                write_interest: false,
             },
         );
         self.push_timer(deadline, token);
@@ -917,6 +920,7 @@ impl Server {
 
     /// Writes what every dirty connection has queued, as far as the socket takes it.
     fn flush_dirty(&mut self, now: Instant) {
+        let registry = self.poll.registry();
         for token in std::mem::take(&mut self.dirty) {
             let Some(conn) = self.conns.get_mut(&token) else {
                 continue;
@@ -925,6 +929,7 @@ impl Server {
             if conn.dead {
                 continue;
             }
+            let mut blocked = false;
             let finished = match &mut conn.phase {
                 Phase::Head { .. } | Phase::Body { .. } | Phase::Held { .. } | Phase::Gone => false,
                 Phase::Reply { stream, close, .. } => match stream.drain_raw() {
@@ -946,11 +951,16 @@ impl Server {
                         }
                         false
                     }
-                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        blocked = true;
+                        false
+                    }
+                    Err(_) => true,
                 },
                 Phase::Ws { ws, .. } => match ws.flush() {
                     Ok(()) => false,
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        blocked = true;
                         false
                     }
                     Err(_) => true,
@@ -959,6 +969,21 @@ impl Server {
             if finished {
                 conn.dead = true;
                 self.dead.push(token);
+                continue;
+            }
+            // Ask for WRITABLE only while a backlog remains: no wake-ups for every ACK.
+            if blocked != conn.write_interest {
+                let interest = match blocked {
+                    true => Interest::READABLE | Interest::WRITABLE,
+                    false => Interest::READABLE,
+                };
+                conn.write_interest = blocked;
+                if let Some(tcp) = conn.tcp() {
+                    if registry.reregister(tcp, Token(token), interest).is_err() {
+                        conn.dead = true;
+                        self.dead.push(token);
+                    }
+                }
             }
         }
     }
