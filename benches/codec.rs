@@ -1,10 +1,10 @@
 //! Wire codec hot paths: decode one client `userMessage` and encode one server `userMessage`
 //! (64-byte messageInput) in the native framing and in Socket.IO (Engine.IO `4` + `2[...]`).
+mod common;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use serde_json::value::RawValue;
 use std::hint::black_box;
-use std::time::Duration;
 use supportd::protocol::engineio::{self, PacketType};
 use supportd::protocol::native;
 use supportd::protocol::socketio::{self, Body};
@@ -125,16 +125,9 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = codec
 }
 criterion_main!(benches);

@@ -1,11 +1,12 @@
 //! Routing hot paths, through the public sans-IO core (and tungstenite for the fan-out):
 //! one relayed message, one call setup + teardown at 10 vs 10,000 registered agents, and one
 //! `getAvailableAgents` broadcast to 10,000 WebSockets.
+mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::value::RawValue;
 use std::hint::black_box;
 use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use supportd::protocol::native;
 use supportd::routing::{ClientEvent, ConnId, Output, Router, ServerEvent};
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
@@ -206,16 +207,9 @@ fn broadcast_available_agents_10k(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = relay_user_message, call_setup_flat_cost, broadcast_available_agents_10k
 }
 criterion_main!(benches);

@@ -140,6 +140,33 @@ fn now_ns() -> u64 {
     base().elapsed().as_nanos() as u64
 }
 
+/// Joins the user tasks (each within `wait`, if given) and merges their latencies and counts,
+/// then tells the agents to stop and gives each 2 s to finish.
+async fn finish_run<T>(
+    users: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64)>>,
+    wait: Option<Duration>,
+    stop_tx: &watch::Sender<bool>,
+    agents: Vec<tokio::task::JoinHandle<T>>,
+) -> (Histogram<u64>, u64) {
+    let mut hist = new_hist();
+    let mut done = 0u64;
+    for h in users {
+        let joined = match wait {
+            Some(w) => timeout(w, h).await.ok(),
+            None => Some(h.await),
+        };
+        if let Some(Ok((hh, d))) = joined {
+            hist.add(&hh).ok();
+            done += d;
+        }
+    }
+    let _ = stop_tx.send(true);
+    for h in agents {
+        let _ = timeout(Duration::from_secs(2), h).await;
+    }
+    (hist, done)
+}
+
 fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram")
 }
@@ -877,18 +904,7 @@ async fn run_relay(ctx: Arc<Ctx>) -> Result<serde_json::Value, String> {
         hs.push(tokio::spawn(pinger(ctx.clone(), u, room, w)));
     }
     let m = measure_window(&ctx, w).await;
-    let mut hist = new_hist();
-    let mut done = 0u64;
-    for h in hs {
-        if let Ok((hh, d)) = h.await {
-            hist.add(&hh).ok();
-            done += d;
-        }
-    }
-    let _ = stop_tx.send(true);
-    for h in agent_handles {
-        let _ = timeout(Duration::from_secs(2), h).await;
-    }
+    let (hist, done) = finish_run(hs, None, &stop_tx, agent_handles).await;
     let rate = done as f64 / a.duration;
     let cpu = m.cpu_s();
     println!(
@@ -1081,20 +1097,8 @@ async fn run_calls(ctx: Arc<Ctx>) -> Result<serde_json::Value, String> {
         uh.push(tokio::spawn(calls_user(ctx.clone(), c, i, w)));
     }
     let m = measure_window(&ctx, w).await;
-    let mut hist = new_hist();
-    let mut done = 0u64;
-    for h in uh {
-        if let Ok(Ok((hh, d))) =
-            timeout(Duration::from_millis(a.call_timeout_ms * 3 + 2000), h).await
-        {
-            hist.add(&hh).ok();
-            done += d;
-        }
-    }
-    let _ = stop_tx.send(true);
-    for h in ah {
-        let _ = timeout(Duration::from_secs(2), h).await;
-    }
+    let wait = Duration::from_millis(a.call_timeout_ms * 3 + 2000);
+    let (hist, done) = finish_run(uh, Some(wait), &stop_tx, ah).await;
     let rate = done as f64 / a.duration;
     let gaa_w = ctx.counters.gaa_window.load(Relaxed);
     let clients = (2 * p) as f64;

@@ -676,8 +676,10 @@ impl Server {
         name: &str,
         data: Option<&serde_json::value::RawValue>,
     ) -> Result<(), Rejection> {
-        self.metrics.event_received(name);
-        let result = match ClientEvent::from_name(name) {
+        let event = ClientEvent::from_name(name);
+        let label = event.map_or(metrics::Event::Other, received_label);
+        self.metrics.events_received(label).inc();
+        let result = match event {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
             Some(event) => self.router.handle_event(now, conn, event, data),
         };
@@ -728,7 +730,7 @@ impl Server {
     /// Socket.IO session), if it can still take one.
     pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
         let id = to.0 as usize;
-        self.metrics.event_sent(event.name());
+        self.metrics.events_sent(sent_label(event)).inc();
         if let Some(Conn {
             phase:
                 Phase::Ws {
@@ -1157,4 +1159,49 @@ fn listen(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+/// The metrics label of a client event (no string matching on the hot path).
+fn received_label(event: ClientEvent) -> metrics::Event {
+    use metrics::Event as M;
+    match event {
+        ClientEvent::ConnectUser => M::ConnectUser,
+        ClientEvent::ConnectAgent => M::ConnectAgent,
+        ClientEvent::CallAgent => M::CallAgent,
+        ClientEvent::RejectCall => M::RejectCall,
+        ClientEvent::CallTransfer => M::CallTransfer,
+        ClientEvent::ToggleAvailability => M::ToggleAvailability,
+        ClientEvent::UserMessage => M::UserMessage,
+        ClientEvent::AgentMessage => M::AgentMessage,
+        ClientEvent::LeaveCall => M::LeaveCall,
+        ClientEvent::Mute => M::Mute,
+    }
+}
+
+/// The metrics label of a server event.
+fn sent_label(event: &ServerEvent) -> metrics::Event {
+    use metrics::Event as M;
+    match event {
+        ServerEvent::Registered { .. } => M::Registered,
+        ServerEvent::AvailableAgents { .. } => M::GetAvailableAgents,
+        ServerEvent::CallAgent(_) => M::CallAgent,
+        ServerEvent::CallTransfer(_) => M::CallTransfer,
+        ServerEvent::CallEnded { .. } => M::CallEnded,
+        ServerEvent::UserMessage { .. } => M::UserMessage,
+        ServerEvent::AgentMessage { .. } => M::AgentMessage,
+        ServerEvent::Mute(_) => M::Mute,
+        ServerEvent::Error { .. } => M::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_labels_match_wire_names() {
+        for e in ClientEvent::ALL {
+            assert_eq!(received_label(e).as_str(), e.name());
+        }
+    }
 }

@@ -1,0 +1,94 @@
+//! Unit tests for `config`.
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("test.toml"), text)
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    assert_eq!(parse("").unwrap(), Config::default());
+}
+
+#[test]
+fn shipped_example_is_the_defaults() {
+    let text = include_str!("../etc/config.toml");
+    assert_eq!(parse(text).unwrap(), Config::default());
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_line() {
+    let e = parse("[server]\nport = 1\nprot = 2\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(e.reason.contains("prot"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_line() {
+    let e = parse("\n[server]\nport = \"x\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+}
+
+#[test]
+fn bad_bind_is_rejected() {
+    let e = parse("[server]\nbind = \"nope\"\n").unwrap_err();
+    assert_eq!(e.line, Some(2));
+    assert!(e.to_string().starts_with("test.toml:2:"));
+}
+
+#[test]
+fn star_origin_allows_any() {
+    let c = parse("[server]\ncors_origins = [\"*\"]\n").unwrap();
+    assert!(c.cors.allows("http://x.example"));
+}
+
+#[test]
+fn listed_origins_only() {
+    let c = parse("[server]\ncors_origins = [\"https://a.example\"]\n").unwrap();
+    assert!(c.cors.allows("https://a.example"));
+    assert!(!c.cors.allows("https://b.example"));
+    assert!(!Config::default().cors.allows("https://a.example"));
+}
+
+#[test]
+fn malformed_origin_is_rejected() {
+    assert!(parse("[server]\ncors_origins = [\"a.example\"]\n").is_err());
+}
+
+#[test]
+fn errors_point_into_the_right_table() {
+    let text = "[server]\nbind = \"127.0.0.1\"\nport = 1\n[metrics]\nbind = \"nope\"\n";
+    assert_eq!(parse(text).unwrap_err().line, Some(5));
+    let clash = "[server]\nport = 7\n[metrics]\nport = 7\n";
+    assert_eq!(parse(clash).unwrap_err().line, Some(4));
+}
+
+#[test]
+fn zero_limit_is_rejected() {
+    let e = parse("[limits]\nmax_connections = 0\n").unwrap_err();
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn outbound_limit_must_hold_the_largest_message() {
+    let e = parse("[limits]\nmax_outbound_bytes = 70000\n").unwrap_err();
+    assert!(e.reason.contains("max_payload_bytes"), "{e}");
+    assert!(
+        parse("[limits]\nmax_outbound_bytes = 70000\n[socketio]\nmax_payload_bytes = 60000\n")
+            .is_ok()
+    );
+}
+
+#[test]
+fn metrics_can_be_disabled() {
+    assert_eq!(parse("[metrics]\nenabled = false\n").unwrap().metrics, None);
+}
+
+#[test]
+fn log_level_is_checked() {
+    assert!(parse("[log]\nlevel = \"loud\"\n").is_err());
+    assert_eq!(
+        parse("[log]\nlevel = \"debug\"\n").unwrap().log_level,
+        log::LevelFilter::Debug
+    );
+}

@@ -1,0 +1,293 @@
+//! Unit tests for `socketio`.
+use super::*;
+
+fn ev(p: &Packet<'_>) -> (Cow<'static, str>, Option<String>) {
+    match &p.body {
+        Body::Event { name, data } => (
+            Cow::Owned(name.to_string()),
+            data.map(|d| d.get().to_string()),
+        ),
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
+fn err(s: &str) -> SioError {
+    decode(s).unwrap_err()
+}
+
+#[test]
+fn spec_connect_examples() {
+    // "0" (main namespace), "0/admin," and with auth.
+    let p = decode("0").unwrap();
+    assert_eq!(p.namespace, "/");
+    assert_eq!(p.ack_id, None);
+    assert_eq!(p.body, Body::Connect { auth: None });
+    assert_eq!(p.kind(), PacketType::Connect);
+    let p = decode("0/admin,").unwrap();
+    assert_eq!(p.namespace, "/admin");
+    assert_eq!(p.body, Body::Connect { auth: None });
+    let p = decode(r#"0/admin,{"token":"123"}"#).unwrap();
+    assert_eq!(p.namespace, "/admin");
+    match p.body {
+        Body::Connect { auth: Some(a) } => assert_eq!(a.get(), r#"{"token":"123"}"#),
+        other => panic!("{other:?}"),
+    }
+    let p = decode(r#"0{"token":"123"}"#).unwrap();
+    assert_eq!(p.namespace, "/");
+    assert!(matches!(p.body, Body::Connect { auth: Some(_) }));
+}
+
+#[test]
+fn spec_event_examples() {
+    let p = decode(r#"2["foo"]"#).unwrap();
+    assert_eq!(p.namespace, "/");
+    let (name, data) = ev(&p);
+    assert_eq!((name.as_ref(), data), ("foo", None));
+    let p = decode(r#"2/admin,["bar"]"#).unwrap();
+    assert_eq!(p.namespace, "/admin");
+    assert_eq!(ev(&p).0, "bar");
+    let p = decode(r#"212["foo"]"#).unwrap();
+    assert_eq!(p.ack_id, Some(12));
+    assert_eq!(ev(&p).0, "foo");
+    let p = decode(r#"2/admin,13["bar"]"#).unwrap();
+    assert_eq!((p.namespace, p.ack_id), ("/admin", Some(13)));
+    let p = decode(r#"2["hello",1]"#).unwrap();
+    assert_eq!(ev(&p).1.as_deref(), Some("1"));
+}
+
+#[test]
+fn spec_ack_and_other_examples() {
+    let p = decode(r#"312["bar"]"#).unwrap();
+    assert_eq!(p.ack_id, Some(12));
+    match p.body {
+        Body::Ack { args } => assert_eq!(args.get(), r#"["bar"]"#),
+        other => panic!("{other:?}"),
+    }
+    let p = decode(r#"3/admin,13["bar"]"#).unwrap();
+    assert_eq!(
+        (p.namespace, p.ack_id, p.kind()),
+        ("/admin", Some(13), PacketType::Ack)
+    );
+    let p = decode("1/admin,").unwrap();
+    assert_eq!((p.namespace, p.body), ("/admin", Body::Disconnect));
+    let p = decode("1").unwrap();
+    assert_eq!((p.namespace, p.body), ("/", Body::Disconnect));
+    let p = decode(r#"4{"message":"Not authorized"}"#).unwrap();
+    assert_eq!(p.kind(), PacketType::ConnectError);
+    let p = decode(r#"4/admin,"nope""#).unwrap();
+    match p.body {
+        Body::ConnectError { data } => assert_eq!(data.get(), r#""nope""#),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn hot_path_user_message() {
+    let s = r#"2["userMessage",{"roomId":"r1","messageInput":"hi there"}]"#;
+    let p = decode(s).unwrap();
+    match &p.body {
+        Body::Event { name, data } => {
+            assert!(matches!(name, Cow::Borrowed("userMessage")));
+            assert_eq!(
+                data.unwrap().get(),
+                r#"{"roomId":"r1","messageInput":"hi there"}"#
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn event_args_beyond_first_are_dropped_but_validated() {
+    let p = decode(r#"2["a",{"x":1},2,[3],"four"]"#).unwrap();
+    assert_eq!(ev(&p), (Cow::Borrowed("a"), Some(r#"{"x":1}"#.to_string())));
+    assert_eq!(err(r#"2["a",1,tru]"#), SioError::BadJson);
+    let p = decode(r#"2["a",null]"#).unwrap();
+    assert_eq!(ev(&p).1.as_deref(), Some("null"));
+}
+
+#[test]
+fn whitespace_in_json_is_accepted() {
+    let p = decode("2 [ \"a\" , {\"k\" : 1} ] ").unwrap();
+    assert_eq!(
+        ev(&p),
+        (Cow::Borrowed("a"), Some("{\"k\" : 1}".to_string()))
+    );
+}
+
+#[test]
+fn unicode_and_escaped_names() {
+    let p = decode(r#"2["héllo😀",{"m":"€"}]"#).unwrap();
+    assert_eq!(
+        ev(&p),
+        (Cow::Borrowed("héllo😀"), Some(r#"{"m":"€"}"#.to_string()))
+    );
+    let p = decode(r#"2["mu\u0074e"]"#).unwrap();
+    match &p.body {
+        Body::Event { name, .. } => assert!(matches!(name, Cow::Owned(n) if n == "mute")),
+        other => panic!("{other:?}"),
+    }
+    let p = decode(r#"2["a\"b\\c\ud83d\ude00"]"#).unwrap();
+    assert_eq!(ev(&p).0, "a\"b\\c😀");
+    let p = decode(r#"2/ñs,["x"]"#).unwrap();
+    assert_eq!(p.namespace, "/ñs");
+}
+
+#[test]
+fn rejects_malformed() {
+    use SioError::*;
+    let cases: &[(&str, SioError)] = &[
+        ("", Empty),
+        ("7", UnknownType),
+        ("9[\"a\"]", UnknownType),
+        ("x", UnknownType),
+        ("é", UnknownType),
+        ("[\"a\"]", UnknownType),
+        ("2", MissingPayload),
+        ("3", MissingPayload),
+        ("312", MissingPayload),
+        ("4", MissingPayload),
+        ("2{\"a\":1}", NotArray),
+        ("2\"foo\"", NotArray),
+        ("21", MissingPayload),
+        ("2 1", NotArray),
+        ("2[]", BadEventName),
+        ("2[1]", BadEventName),
+        ("2[null,1]", BadEventName),
+        ("2[[\"a\"]]", BadEventName),
+        ("2[{\"a\":1}]", BadEventName),
+        ("2[\"a\"", BadJson),
+        ("2[\"a\"]x", BadJson),
+        ("2[\"a\",]", BadJson),
+        ("2['a']", BadJson),
+        ("2[\"connect\"]", ReservedEventName),
+        ("2[\"disconnect\",1]", ReservedEventName),
+        ("2[\"removeListener\"]", ReservedEventName),
+        ("3{}", NotArray),
+        ("3\"x\"", NotArray),
+        ("3[", BadJson),
+        ("0[]", NotObject),
+        ("0\"tok\"", NotObject),
+        ("0{", BadJson),
+        ("4[]", NotObject),
+        ("41", MissingPayload),
+        ("1{}", UnexpectedPayload),
+        ("1/admin,x", UnexpectedPayload),
+        ("5", Binary),
+        ("51-[\"a\",{\"_placeholder\":true,\"num\":0}]", Binary),
+        ("6", Binary),
+        ("61-0[{\"_placeholder\":true,\"num\":0}]", Binary),
+        // A namespace without a comma swallows the rest of the packet.
+        ("2/admin[\"a\"]", MissingPayload),
+        // Ack id overflow (u64::MAX + 1).
+        ("218446744073709551616[\"a\"]", AckIdOverflow),
+        ("399999999999999999999999[]", AckIdOverflow),
+    ];
+    for (s, want) in cases {
+        assert_eq!(decode(s), Err(*want), "{s:?}");
+    }
+}
+
+#[test]
+fn namespace_without_comma_at_end() {
+    let p = decode("0/admin").unwrap();
+    assert_eq!(
+        (p.namespace, p.body),
+        ("/admin", Body::Connect { auth: None })
+    );
+    let p = decode("1/admin").unwrap();
+    assert_eq!((p.namespace, p.body), ("/admin", Body::Disconnect));
+}
+
+#[test]
+fn ack_id_limits() {
+    let p = decode("218446744073709551615[\"a\"]").unwrap();
+    assert_eq!(p.ack_id, Some(u64::MAX));
+    let p = decode("2007[\"a\"]").unwrap();
+    assert_eq!(p.ack_id, Some(7));
+    let p = decode("10").unwrap();
+    assert_eq!((p.ack_id, p.body), (Some(0), Body::Disconnect));
+    let p = decode("0/x,5").unwrap();
+    assert_eq!((p.namespace, p.ack_id), ("/x", Some(5)));
+}
+
+#[test]
+fn encodes_connect_ok_and_error() {
+    let mut s = String::new();
+    encode_connect_ok(&mut s, "oSO0OpakmV1sBOpYAAAB");
+    assert_eq!(s, r#"40{"sid":"oSO0OpakmV1sBOpYAAAB"}"#);
+    s.clear();
+    encode_connect_error(&mut s, "/admin", "Invalid namespace");
+    assert_eq!(s, r#"44/admin,{"message":"Invalid namespace"}"#);
+    s.clear();
+    encode_connect_error(&mut s, "/", "Not \"authorized\"");
+    assert_eq!(s, r#"44{"message":"Not \"authorized\""}"#);
+    s.clear();
+    encode_disconnect(&mut s, "/");
+    encode_disconnect(&mut s, "/admin");
+    assert_eq!(s, "4141/admin,");
+}
+
+#[test]
+fn encodes_events() {
+    let mut s = String::new();
+    encode_event(&mut s, "getAvailableAgents", r#"{"availableAgents":2}"#);
+    assert_eq!(s, r#"42["getAvailableAgents",{"availableAgents":2}]"#);
+    let mut v: Vec<u8> = Vec::new();
+    encode_event(&mut v, "we\"ird\n€", "null");
+    assert_eq!(
+        std::str::from_utf8(&v).unwrap(),
+        "42[\"we\\\"ird\\n€\",null]"
+    );
+    v.clear();
+    begin_event(&mut v, "userMessage");
+    v.extend_from_slice(br#"{"roomId":"r1","messageInput":"x"}"#);
+    end_packet(&mut v);
+    assert_eq!(
+        std::str::from_utf8(&v).unwrap(),
+        r#"42["userMessage",{"roomId":"r1","messageInput":"x"}]"#
+    );
+}
+
+#[test]
+fn encodes_acks() {
+    let mut s = String::new();
+    encode_ack(&mut s, 12, r#"[{"ok":true}]"#);
+    assert_eq!(s, r#"4312[{"ok":true}]"#);
+    s.clear();
+    begin_ack(&mut s, 0);
+    s.push_str(r#"{"ok":false}"#);
+    end_packet(&mut s);
+    assert_eq!(s, r#"430[{"ok":false}]"#);
+}
+
+#[test]
+fn round_trips_through_decoder() {
+    let names = ["a", "userMessage", "é😀", "q\"uote", "tab\there", "\u{1}"];
+    for name in names {
+        let mut s = String::new();
+        encode_event(&mut s, name, r#"{"k":[1,2,{"x":"y"}]}"#);
+        let p = decode(&s[1..]).unwrap();
+        assert_eq!(ev(&p).0, name);
+        assert_eq!(ev(&p).1.as_deref(), Some(r#"{"k":[1,2,{"x":"y"}]}"#));
+    }
+    let mut s = String::new();
+    encode_ack(&mut s, 99, "[1]");
+    let p = decode(&s[1..]).unwrap();
+    assert_eq!((p.ack_id, p.kind()), (Some(99), PacketType::Ack));
+    s.clear();
+    encode_connect_error(&mut s, "/admin", "Invalid namespace");
+    let p = decode(&s[1..]).unwrap();
+    assert_eq!(
+        (p.namespace, p.kind()),
+        ("/admin", PacketType::ConnectError)
+    );
+}
+
+#[test]
+fn errors_display() {
+    assert_eq!(
+        SioError::Binary.to_string(),
+        "binary Socket.IO packets are not supported"
+    );
+}

@@ -1,0 +1,64 @@
+//! Unit tests for `event`.
+use super::*;
+
+fn data(e: &ServerEvent) -> String {
+    let mut v = Vec::new();
+    e.write_data(&mut v);
+    String::from_utf8(v).unwrap()
+}
+
+#[test]
+fn names_round_trip() {
+    for e in ClientEvent::ALL {
+        assert_eq!(ClientEvent::from_name(e.name()), Some(e));
+    }
+    assert_eq!(ClientEvent::from_name("disconnect"), None);
+}
+
+#[test]
+fn data_shapes() {
+    assert_eq!(
+        data(&ServerEvent::Registered {
+            role: Role::Agent,
+            id: PeerId::Int(7)
+        }),
+        r#"{"role":"agent","id":7}"#
+    );
+    assert_eq!(
+        data(&ServerEvent::AvailableAgents { count: 3 }),
+        r#"{"availableAgents":3}"#
+    );
+    assert_eq!(
+        data(&ServerEvent::CallEnded {
+            room: "r".into(),
+            reason: EndReason::Left,
+            by: Some(Role::User)
+        }),
+        r#"{"roomId":"r","reason":"left","by":"user"}"#
+    );
+    let raw: Box<RawValue> = serde_json::from_str(r#"{"a":[1,2]}"#).unwrap();
+    assert_eq!(
+        data(&ServerEvent::UserMessage {
+            room: "r".into(),
+            message: raw
+        }),
+        r#"{"roomId":"r","messageInput":{"a":[1,2]}}"#
+    );
+    assert_eq!(
+        data(&ServerEvent::error(
+            Rejection::new(ErrorCode::NotInCall, "x"),
+            None
+        )),
+        r#"{"code":"not_in_call","message":"x","event":null}"#
+    );
+}
+
+#[test]
+fn long_event_names_are_cut_on_char_boundary() {
+    let name = "é".repeat(100);
+    let e = ServerEvent::error(Rejection::new(ErrorCode::UnknownEvent, "x"), Some(&name));
+    match e {
+        ServerEvent::Error { event: Some(n), .. } => assert!(n.len() <= 64),
+        _ => panic!(),
+    }
+}
