@@ -15,10 +15,12 @@ if ! command -v lintian >/dev/null 2>&1; then
 fi
 deb=$(cargo deb -p supportd 2>/dev/null | tail -n1)
 [ -f "$deb" ] || { echo "FAIL: cargo deb produced no package" >&2; exit 1; }
-dpkg-deb --contents "$deb" | grep -q './usr/bin/supportd' || { echo "FAIL: no /usr/bin/supportd" >&2; exit 1; }
-dpkg-deb --contents "$deb" | grep -q 'supportd.service' || { echo "FAIL: no unit" >&2; exit 1; }
-dpkg-deb -e "$deb" "$(mktemp -d)" >/dev/null
-dpkg-deb --info "$deb" conffiles | grep -qx '/etc/support/config.toml' || { echo "FAIL: config is not a conffile" >&2; exit 1; }
+# Listings are captured first: `grep -q` closing a pipe early would kill dpkg-deb (pipefail).
+contents=$(dpkg-deb --contents "$deb")
+conffiles=$(dpkg-deb --info "$deb" conffiles)
+grep -q './usr/bin/supportd' <<<"$contents" || { echo "FAIL: no /usr/bin/supportd" >&2; exit 1; }
+grep -q 'supportd.service' <<<"$contents" || { echo "FAIL: no unit" >&2; exit 1; }
+grep -qx '/etc/support/config.toml' <<<"$conffiles" || { echo "FAIL: config is not a conffile" >&2; exit 1; }
 if lintian --fail-on error "$deb"; then
     echo "PASS: $deb (lintian: no errors)"
 else

@@ -21,7 +21,7 @@ target/release/supportd --config "$tmp/config.toml" 2>"$tmp/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do grep -q 'metrics on' "$tmp/log" && break; sleep 0.1; done
-maddr=$(sed -n 's/.*metrics on \([0-9.:]*\).*/\1/p' "$tmp/log" | head -n1)
+maddr=$(sed -n '/metrics on /{s/.*metrics on \([0-9.:]*\).*/\1/p;q}' "$tmp/log")
 [ -n "$maddr" ] || { cat "$tmp/log"; echo "supportd did not start" >&2; exit 1; }
 bash scripts/check-ops.sh "http://$maddr/metrics"
 kill "$pid"; wait "$pid" || true
