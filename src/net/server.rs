@@ -344,13 +344,10 @@ impl Server {
             self.metrics.connection_rejected(RejectReason::Limit);
             return;
         }
-        let _ = tcp.set_nodelay(true);
-        // Peers that vanish without a FIN are found by TCP keepalive.
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL)
-            .with_retries(KEEPALIVE_RETRIES);
-        let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
+        // Linux copies TCP_NODELAY and the keepalive settings from the listener.
+        if !cfg!(target_os = "linux") {
+            let _ = set_stream_options(&socket2::SockRef::from(&tcp));
+        }
         let token = self.next_token;
         self.next_token += 1;
         if let Err(e) = self
@@ -1047,13 +1044,12 @@ impl Server {
                     }
                     _ => {}
                 }
-                if let Some(mut conn) = self.conns.remove(&token) {
+                if let Some(conn) = self.conns.remove(&token) {
                     if let Some(t) = conn.transport {
                         self.metrics.connection_closed(t);
                     }
-                    if let Some(tcp) = conn.tcp() {
-                        let _ = self.poll.registry().deregister(tcp);
-                    }
+                    // Dropping the socket closes it, which also removes it from epoll.
+                    drop(conn);
                 }
             }
         }
@@ -1156,9 +1152,20 @@ fn listen(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
+    set_stream_options(&socket)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+/// TCP_NODELAY, and keepalive so that peers that vanish without a FIN are found.
+fn set_stream_options(socket: &socket2::Socket) -> io::Result<()> {
+    socket.set_tcp_nodelay(true)?;
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    socket.set_tcp_keepalive(&keepalive)
 }
 
 /// The metrics label of a client event (no string matching on the hot path).
@@ -1197,6 +1204,32 @@ fn sent_label(event: &ServerEvent) -> metrics::Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The accepted socket must carry the options set once on the listener.
+    #[test]
+    fn accepted_sockets_inherit_nodelay_and_keepalive() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let accepted = loop {
+            match listener.accept() {
+                Ok((tcp, _)) => break tcp,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        if !cfg!(target_os = "linux") {
+            set_stream_options(&socket2::SockRef::from(&accepted)).unwrap();
+        }
+        let sock = socket2::SockRef::from(&accepted);
+        assert!(sock.tcp_nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_RETRIES);
+    }
 
     #[test]
     fn metric_labels_match_wire_names() {
