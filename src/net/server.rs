@@ -4,7 +4,7 @@
 //! decoded event to the router and queueing its outputs; fire due timers; send the coalesced
 //! free-agent count; flush dirty connections; reap the dead. Then sleep until the next
 //! deadline. A connection's failure ends that connection only; only start-up fails the loop.
-use super::engine::{self, Session, SOCKETIO_PATH};
+use super::engine::{self, Session, SidSource, SOCKETIO_PATH};
 use super::http::{self, Head, Parsed};
 use super::signals::Signals;
 use super::stream::Stream;
@@ -154,6 +154,7 @@ pub struct Server {
     pub(super) config: Config,
     pub(super) sessions: FxHashMap<usize, Session>,
     pub(super) sids: HashMap<Box<str>, usize>,
+    pub(super) sid_source: SidSource,
     pub(super) polls_ready: Vec<usize>,
     config_path: Option<PathBuf>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -215,6 +216,7 @@ impl Server {
             config,
             sessions: FxHashMap::default(),
             sids: HashMap::new(),
+            sid_source: SidSource::new(),
             polls_ready: Vec::new(),
             config_path,
             timers: BinaryHeap::new(),
