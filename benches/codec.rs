@@ -1,5 +1,6 @@
-//! Wire codec hot paths: decode one client `userMessage` and encode one server `userMessage`
-//! (64-byte messageInput) in the native framing and in Socket.IO (Engine.IO `4` + `2[...]`).
+//! Wire codec hot paths: decode one client `userMessage` (its data read in the same pass) and
+//! encode one server `userMessage` (64-byte messageInput) in the native framing and in
+//! Socket.IO (Engine.IO `4` + `2[...]`).
 mod common;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use supportd::protocol::engineio::{self, PacketType};
 use supportd::protocol::native;
 use supportd::protocol::socketio::{self, Body};
-use supportd::routing::{ClientEvent, ServerEvent};
+use supportd::routing::{ClientEvent, EventData, ServerEvent};
 
 /// A 64-byte message body (the JSON string is 66 bytes with its quotes).
 const MESSAGE: &str = "Hello, I need help with my order #12345, it has not arrived yet!";
@@ -47,7 +48,7 @@ fn native_decode(g: &mut Group<'_>) {
 }
 
 /// A Socket.IO WebSocket frame as the loop reads it: Engine.IO packet, then Socket.IO event.
-fn socketio_decode_frame(frame: &str) -> (Option<ClientEvent>, Option<&RawValue>) {
+fn socketio_decode_frame(frame: &str) -> (Option<ClientEvent>, EventData<'_>) {
     let eio = engineio::decode_packet(frame).unwrap();
     debug_assert_eq!(eio.kind, PacketType::Message);
     let packet = socketio::decode(eio.data).unwrap();

@@ -1,6 +1,7 @@
 //! Routing hot paths, through the public sans-IO core (and tungstenite for the fan-out):
-//! one relayed message, one call setup + teardown at 10 vs 10,000 registered agents, and one
-//! `getAvailableAgents` broadcast to 10,000 WebSockets.
+//! one relayed message (routed alone, and decoded + routed + encoded), one call setup +
+//! teardown at 10 vs 10,000 registered agents, and one `getAvailableAgents` broadcast to
+//! 10,000 WebSockets.
 mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::value::RawValue;
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 use supportd::protocol::native;
-use supportd::routing::{ClientEvent, ConnId, Output, Router, ServerEvent};
+use supportd::routing::{ClientEvent, ConnId, EventData, Output, Router, ServerEvent};
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
@@ -45,13 +46,18 @@ fn router_with(now: Instant, agents: u64) -> Router {
                 now,
                 ConnId(1000 + i),
                 ClientEvent::ConnectAgent,
-                Some(&data),
+                EventData::Raw(Some(&data)),
             )
             .expect("agent registers");
     }
     let data = raw(r#"{"id":"user-1"}"#);
     router
-        .handle_event(now, USER, ClientEvent::ConnectUser, Some(&data))
+        .handle_event(
+            now,
+            USER,
+            ClientEvent::ConnectUser,
+            EventData::Raw(Some(&data)),
+        )
         .expect("user registers");
     drain(&mut router);
     let _ = router.poll_available_agents();
@@ -65,7 +71,12 @@ fn relay_user_message(c: &mut Criterion) {
     let mut router = router_with(now, 1);
     let call = raw(r#"{"roomId":"r1"}"#);
     router
-        .handle_event(now, USER, ClientEvent::CallAgent, Some(&call))
+        .handle_event(
+            now,
+            USER,
+            ClientEvent::CallAgent,
+            EventData::Raw(Some(&call)),
+        )
         .expect("call starts");
     drain(&mut router);
     let _ = router.poll_available_agents();
@@ -76,7 +87,12 @@ fn relay_user_message(c: &mut Criterion) {
         serde_json::to_string(MESSAGE).unwrap()
     ));
     router
-        .handle_event(now, USER, ClientEvent::UserMessage, Some(&data))
+        .handle_event(
+            now,
+            USER,
+            ClientEvent::UserMessage,
+            EventData::Raw(Some(&data)),
+        )
         .expect("message relays");
     match router.poll_output() {
         Some(Output::Send {
@@ -91,7 +107,12 @@ fn relay_user_message(c: &mut Criterion) {
     group.bench_function("relay_user_message", |b| {
         b.iter(|| {
             router
-                .handle_event(now, USER, ClientEvent::UserMessage, Some(black_box(&*data)))
+                .handle_event(
+                    now,
+                    USER,
+                    ClientEvent::UserMessage,
+                    EventData::Raw(Some(black_box(&*data))),
+                )
                 .unwrap();
             black_box(drain(&mut router))
         })
@@ -109,12 +130,12 @@ fn call_setup_flat_cost(c: &mut Criterion) {
         let mut router = router_with(now, agents);
         let cycle = |router: &mut Router| {
             router
-                .handle_event(now, USER, ClientEvent::CallAgent, None)
+                .handle_event(now, USER, ClientEvent::CallAgent, EventData::Raw(None))
                 .unwrap();
             let started = drain(router);
             let avail = router.poll_available_agents();
             router
-                .handle_event(now, USER, ClientEvent::LeaveCall, None)
+                .handle_event(now, USER, ClientEvent::LeaveCall, EventData::Raw(None))
                 .unwrap();
             let ended = drain(router);
             let avail2 = router.poll_available_agents();
@@ -207,9 +228,49 @@ fn broadcast_available_agents_10k(c: &mut Criterion) {
     group.finish();
 }
 
+/// (d) One relayed message as the loop handles it, without sockets: decode the user's native
+/// frame, route it, and encode what goes to the agent (JSON in and out, no framing).
+fn relay_frame_native(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut router = router_with(now, 1);
+    let call = raw(r#"{"roomId":"r1"}"#);
+    router
+        .handle_event(now, USER, ClientEvent::CallAgent, Some(&*call).into())
+        .expect("call starts");
+    drain(&mut router);
+    let frame = format!(
+        r#"{{"event":"userMessage","data":{{"roomId":"r1","messageInput":{}}}}}"#,
+        serde_json::to_string(MESSAGE).unwrap()
+    );
+    let mut out = Vec::with_capacity(256);
+    let relay = |router: &mut Router, out: &mut Vec<u8>| {
+        let env = native::decode(black_box(&frame)).unwrap();
+        let event = ClientEvent::from_name(&env.event).unwrap();
+        router.handle_event(now, USER, event, env.data).unwrap();
+        while let Some(output) = router.poll_output() {
+            if let Output::Send { event, .. } = output {
+                out.clear();
+                native::encode(&event, out);
+            }
+        }
+        out.len()
+    };
+    let expected = format!(
+        r#"{{"event":"userMessage","data":{{"roomId":"r1","messageInput":{}}}}}"#,
+        serde_json::to_string(MESSAGE).unwrap()
+    );
+    assert_eq!(relay(&mut router, &mut out), expected.len());
+    assert_eq!(out, expected.as_bytes());
+    let mut group = c.benchmark_group("routing");
+    group.bench_function("relay_frame_native", |b| {
+        b.iter(|| black_box(relay(&mut router, &mut out)))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = relay_user_message, call_setup_flat_cost, broadcast_available_agents_10k
+    targets = relay_user_message, relay_frame_native, call_setup_flat_cost, broadcast_available_agents_10k
 }
 criterion_main!(benches);

@@ -1,11 +1,12 @@
 //! Properties over arbitrary client input: no byte string or event sequence panics the
-//! codecs or the router, and the router's invariants hold after every step.
+//! codecs or the router, the router's invariants hold after every step, and data read with
+//! the frame (one JSON pass) routes exactly as the same data parsed on its own.
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
 use supportd::net::http;
 use supportd::protocol::{engineio, native, socketio};
-use supportd::routing::{ClientEvent, ConnId, Output, Router, ServerEvent};
+use supportd::routing::{ClientEvent, ConnId, IdRef, MessageData, Output, Router, ServerEvent};
 
 fn id_json() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -55,6 +56,8 @@ fn data_json() -> impl Strategy<Value = Option<String>> {
         1 => Just(None),
         1 => Just(Some("[1,2]".to_owned())),
         1 => Just(Some("\"x\"".to_owned())),
+        1 => Just(Some(r#"{"messageInput":"a","messageInput":"b"}"#.to_owned())),
+        1 => Just(Some(r#"{"room\u0049d":"0","messageInput":1,"x":{"y":[]}}"#.to_owned())),
     ]
 }
 
@@ -106,7 +109,7 @@ proptest! {
                     let raw: Option<Box<RawValue>> =
                         data.map(|d| serde_json::from_str(&d).expect("strategy makes JSON"));
                     let before = router.stats();
-                    let r = router.handle_event(now, ConnId(conn), ClientEvent::ALL[e], raw.as_deref());
+                    let r = router.handle_event(now, ConnId(conn), ClientEvent::ALL[e], raw.as_deref().into());
                     let mut outputs = 0;
                     while let Some(o) = router.poll_output() {
                         outputs += 1;
@@ -141,5 +144,64 @@ proptest! {
         }
         while router.poll_output().is_some() {}
         prop_assert_eq!(router.stats(), Default::default());
+    }
+
+    #[test]
+    fn data_read_with_the_frame_routes_like_raw_data(steps in proptest::collection::vec(step(), 1..60)) {
+        let (mut raw_router, mut frame_router) = (Router::new(), Router::new());
+        let now = Instant::now();
+        let drain = |router: &mut Router| {
+            let mut sent = Vec::new();
+            while let Some(o) = router.poll_output() {
+                if let Output::Send { to, event } = o {
+                    let mut v = Vec::new();
+                    native::encode(&event, &mut v);
+                    sent.push((to, v));
+                }
+            }
+            sent
+        };
+        for s in steps {
+            let Step::Event(conn, e, data) = s else { continue };
+            let event = ClientEvent::ALL[e];
+            let raw: Option<Box<RawValue>> =
+                data.as_ref().map(|d| serde_json::from_str(d).expect("strategy makes JSON"));
+            let a = raw_router.handle_event(now, ConnId(conn), event, raw.as_deref().into());
+            let frame = match &data {
+                Some(d) => format!(r#"{{"event":"{}","data":{d}}}"#, event.name()),
+                None => format!(r#"{{"event":"{}"}}"#, event.name()),
+            };
+            let env = native::decode(&frame).expect("a well-formed envelope");
+            let b = frame_router.handle_event(now, ConnId(conn), event, env.data);
+            prop_assert_eq!(a, b, "{}", frame);
+            prop_assert_eq!(drain(&mut raw_router), drain(&mut frame_router), "{}", frame);
+        }
+    }
+
+    #[test]
+    fn message_data_agrees_with_a_derived_parser(data in data_json()) {
+        // The oracle: serde's derived struct, as the router parsed message data before it was
+        // read with the frame (unknown keys ignored, a repeated key an error).
+        #[derive(serde::Deserialize)]
+        struct Msg<'a> {
+            #[serde(rename = "roomId", borrow, default)]
+            room_id: Option<IdRef<'a>>,
+            #[serde(rename = "userId", borrow, default)]
+            user_id: Option<IdRef<'a>>,
+            #[serde(rename = "agentId", borrow, default)]
+            agent_id: Option<IdRef<'a>>,
+            #[serde(rename = "messageInput", borrow)]
+            message_input: Option<&'a RawValue>,
+        }
+        let Some(d) = data else { return Ok(()) };
+        let m: MessageData = serde_json::from_str(&d).expect("never fails on JSON");
+        let oracle = serde_json::from_str::<Msg>(&d).ok().filter(|_| d.starts_with('{'));
+        prop_assert_eq!(m.well_formed, oracle.is_some(), "{}", d);
+        if let Some(o) = oracle {
+            prop_assert_eq!(&m.room_id, &o.room_id);
+            prop_assert_eq!(&m.user_id, &o.user_id);
+            prop_assert_eq!(&m.agent_id, &o.agent_id);
+            prop_assert_eq!(m.message_input.map(RawValue::get), o.message_input.map(RawValue::get));
+        }
     }
 }

@@ -3,7 +3,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use supportd::routing::{
-    ClientEvent, ConnId, EndReason, ErrorCode, Output, Router, ServerEvent, Stats,
+    ClientEvent, ConnId, EndReason, ErrorCode, EventData, Output, Router, ServerEvent, Stats,
 };
 
 /// A router on a virtual clock, with helpers that drain every output.
@@ -35,7 +35,7 @@ impl Harness {
         let ev = ClientEvent::from_name(event).unwrap();
         let r = self
             .router
-            .handle_event(self.now, ConnId(conn), ev, Some(&raw));
+            .handle_event(self.now, ConnId(conn), ev, EventData::Raw(Some(&raw)));
         let out = self.drain();
         match r {
             Ok(()) => Ok(out),
@@ -125,9 +125,12 @@ fn call_duration_follows_the_virtual_clock() {
     h.feed(2, "connectUser", json!({"id": "u"})).unwrap();
     h.feed(2, "callAgent", json!({})).unwrap();
     h.advance(Duration::from_secs(90));
-    let r = h
-        .router
-        .handle_event(h.now, ConnId(2), ClientEvent::LeaveCall, None);
+    let r = h.router.handle_event(
+        h.now,
+        ConnId(2),
+        ClientEvent::LeaveCall,
+        EventData::Raw(None),
+    );
     assert!(r.is_ok());
     assert_eq!(
         h.finished(),

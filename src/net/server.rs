@@ -11,7 +11,9 @@ use super::stream::Stream;
 use crate::config::{Config, CorsPolicy};
 use crate::metrics::{self, Metrics, RejectReason, Transport};
 use crate::protocol::native;
-use crate::routing::{ClientEvent, ConnId, ErrorCode, Output, Rejection, Router, ServerEvent};
+use crate::routing::{
+    ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection, Router, ServerEvent,
+};
 use log::{debug, error, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -673,7 +675,7 @@ impl Server {
         now: Instant,
         conn: ConnId,
         name: &str,
-        data: Option<&serde_json::value::RawValue>,
+        data: EventData<'_>,
     ) -> Result<(), Rejection> {
         let event = ClientEvent::from_name(name);
         let label = event.map_or(metrics::Event::Other, received_label);

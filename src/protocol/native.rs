@@ -1,18 +1,76 @@
 //! supportd's native framing: one JSON object per WebSocket text frame, both ways,
 //! `{"event": NAME, "data": VALUE}` with `data` optional. Decoding borrows from the frame.
-use crate::routing::{ErrorCode, Rejection, ServerEvent};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::routing::{is_message_event, ErrorCode, EventData, MessageData, Rejection, ServerEvent};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
+use std::fmt;
 
-/// A decoded client envelope.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A decoded client envelope. When `event` comes before `data` and names a message event,
+/// `data` is read as `MessageData` in the same pass; otherwise it stays raw JSON.
+#[derive(Debug)]
 pub struct Envelope<'a> {
-    #[serde(borrow)]
     pub event: Cow<'a, str>,
-    #[serde(borrow, default)]
-    pub data: Option<&'a RawValue>,
+    pub data: EventData<'a>,
+}
+
+/// A string borrowed from the frame unless it had escapes.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+const FIELDS: &[&str] = &["event", "data"];
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object {\"event\", \"data\"}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut event: Option<Cow<'de, str>> = None;
+                let mut data: Option<EventData<'de>> = None;
+                while let Some(key) = map.next_key::<Name<'de>>()? {
+                    match &*key.0 {
+                        "event" if event.is_none() => event = Some(map.next_value::<Name>()?.0),
+                        "data" if data.is_none() => {
+                            data = Some(match &event {
+                                Some(e) if is_message_event(e) => {
+                                    EventData::Message(map.next_value::<MessageData>()?)
+                                }
+                                _ => EventData::Raw(map.next_value()?),
+                            })
+                        }
+                        "event" | "data" => return Err(de::Error::custom("duplicate field")),
+                        other => return Err(de::Error::unknown_field(other, FIELDS)),
+                    }
+                }
+                Ok(Envelope {
+                    event: event.ok_or_else(|| de::Error::missing_field("event"))?,
+                    data: data.unwrap_or(EventData::Raw(None)),
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Decodes one text frame; `bad_json` if it is not JSON, `bad_message` if not an envelope.

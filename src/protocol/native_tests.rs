@@ -1,17 +1,58 @@
 //! Unit tests for `native`.
 use super::*;
+use serde_json::value::RawValue;
 
 #[test]
 fn decodes_event_and_data() {
     let e = decode(r#"{"event":"mute","data":{"roomId":"r"}}"#).unwrap();
     assert_eq!(e.event, "mute");
-    assert_eq!(e.data.unwrap().get(), r#"{"roomId":"r"}"#);
+    assert_eq!(e.data.raw().unwrap().get(), r#"{"roomId":"r"}"#);
 }
 
 #[test]
 fn data_may_be_omitted() {
     let e = decode(r#"{"event":"leaveCall"}"#).unwrap();
-    assert!(e.data.is_none());
+    assert!(e.data == EventData::Raw(None));
+    let e = decode(r#"{"event":"leaveCall","data":null}"#).unwrap();
+    assert!(e.data == EventData::Raw(None));
+}
+
+#[test]
+fn message_data_is_read_with_the_frame_when_the_event_comes_first() {
+    let e = decode(r#"{"event":"userMessage","data":{"roomId":5,"messageInput":"x"}}"#).unwrap();
+    match e.data {
+        EventData::Message(m) => {
+            assert!(m.well_formed);
+            assert_eq!(m.room_id, Some(crate::routing::IdRef::Int(5)));
+            assert_eq!(m.message_input.map(RawValue::get), Some(r#""x""#));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A payload of the wrong shape is still a valid envelope: the router refuses it.
+    let e = decode(r#"{"event":"agentMessage","data":[1]}"#).unwrap();
+    assert!(matches!(e.data, EventData::Message(ref m) if !m.well_formed));
+    // Data first: kept raw, parsed by the router.
+    let e = decode(r#"{"data":{"messageInput":"x"},"event":"userMessage"}"#).unwrap();
+    assert_eq!(e.data.raw().unwrap().get(), r#"{"messageInput":"x"}"#);
+}
+
+#[test]
+fn envelopes_with_repeated_or_unknown_keys_or_not_objects_are_bad_messages() {
+    for bad in [
+        r#"{"event":"mute","event":"mute"}"#,
+        r#"{"event":"mute","data":1,"data":2}"#,
+        r#"{"event":"mute","extra":1}"#,
+        r#"{"data":{}}"#,
+        r#"["mute",{}]"#,
+        r#"{"event":5}"#,
+        "7",
+    ] {
+        assert_eq!(
+            decode(bad).unwrap_err().code,
+            ErrorCode::BadMessage,
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! data (without its leading `4`); encoders append whole Engine.IO message packets
 //! (`42[...]`, with the `4`) to the caller's buffer, ready to send or to join in a payload.
 use super::engineio::{write_json_str, write_u64, Sink};
+use crate::routing::{EventData, MessageData};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -70,7 +71,7 @@ pub enum Body<'a> {
     /// EVENT: its name and first argument (None when it has none; further ones are dropped).
     Event {
         name: Cow<'a, str>,
-        data: Option<&'a RawValue>,
+        data: EventData<'a>,
     },
     /// ACK: the array of answer arguments.
     Ack { args: &'a RawValue },
@@ -87,7 +88,7 @@ impl PartialEq for Body<'_> {
             (Body::Connect { auth: a }, Body::Connect { auth: b }) => raw(*a) == raw(*b),
             (Body::Disconnect, Body::Disconnect) => true,
             (Body::Event { name: n, data: a }, Body::Event { name: m, data: b }) => {
-                n == m && raw(*a) == raw(*b)
+                n == m && a == b
             }
             (Body::Ack { args: a }, Body::Ack { args: b }) => a.get() == b.get(),
             (Body::ConnectError { data: a }, Body::ConnectError { data: b }) => a.get() == b.get(),
@@ -243,10 +244,11 @@ fn raw_of(p: &str, open: u8, wrong: SioError) -> Result<&RawValue, SioError> {
     }
 }
 
-/// The first two elements of an event array, the rest skipped (but still validated).
+/// The first two elements of an event array, the rest skipped (but still validated). The
+/// data of a message event (named without escapes) is read as `MessageData` in this pass.
 struct EventArgs<'a> {
     name: Option<&'a RawValue>,
-    first: Option<&'a RawValue>,
+    first: Option<EventData<'a>>,
 }
 
 impl<'de> Deserialize<'de> for EventArgs<'de> {
@@ -259,8 +261,13 @@ impl<'de> Deserialize<'de> for EventArgs<'de> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let name = seq.next_element::<&RawValue>()?;
-                let first = match name {
-                    Some(_) => seq.next_element::<&RawValue>()?,
+                let first = match name.map(RawValue::get) {
+                    Some("\"userMessage\"" | "\"agentMessage\"") => {
+                        seq.next_element::<MessageData>()?.map(EventData::Message)
+                    }
+                    Some(_) => seq
+                        .next_element::<&RawValue>()?
+                        .map(|raw| EventData::Raw(Some(raw))),
                     None => None,
                 };
                 if first.is_some() {
@@ -296,7 +303,7 @@ fn decode_event(payload: &str) -> Result<Body<'_>, SioError> {
     }
     Ok(Body::Event {
         name,
-        data: args.first,
+        data: args.first.unwrap_or(EventData::Raw(None)),
     })
 }
 

@@ -5,7 +5,10 @@ fn ev(p: &Packet<'_>) -> (Cow<'static, str>, Option<String>) {
     match &p.body {
         Body::Event { name, data } => (
             Cow::Owned(name.to_string()),
-            data.map(|d| d.get().to_string()),
+            match data {
+                EventData::Raw(raw) => raw.map(|d| d.get().to_string()),
+                EventData::Message(m) => Some(format!("{m:?}")),
+            },
         ),
         other => panic!("not an event: {other:?}"),
     }
@@ -86,12 +89,14 @@ fn hot_path_user_message() {
     let s = r#"2["userMessage",{"roomId":"r1","messageInput":"hi there"}]"#;
     let p = decode(s).unwrap();
     match &p.body {
-        Body::Event { name, data } => {
+        Body::Event {
+            name,
+            data: EventData::Message(m),
+        } => {
             assert!(matches!(name, Cow::Borrowed("userMessage")));
-            assert_eq!(
-                data.unwrap().get(),
-                r#"{"roomId":"r1","messageInput":"hi there"}"#
-            );
+            assert!(m.well_formed);
+            assert_eq!(m.room_id, Some(crate::routing::IdRef::Str("r1".into())));
+            assert_eq!(m.message_input.map(RawValue::get), Some(r#""hi there""#));
         }
         other => panic!("{other:?}"),
     }
@@ -262,8 +267,34 @@ fn encodes_acks() {
 }
 
 #[test]
+fn message_data_of_any_shape_is_read_with_the_frame() {
+    for (frame, well_formed) in [
+        (r#"2["agentMessage",{"messageInput":1},"extra"]"#, true),
+        (r#"2["agentMessage",[1,2]]"#, false),
+        (r#"2["agentMessage",null]"#, false),
+        (r#"2["userMessage","text"]"#, false),
+    ] {
+        match decode(frame).unwrap().body {
+            Body::Event {
+                data: EventData::Message(m),
+                ..
+            } => assert_eq!(m.well_formed, well_formed, "{frame}"),
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+    // Without data, or named with escapes, the router gets what the frame had.
+    assert_eq!(ev(&decode(r#"2["userMessage"]"#).unwrap()).1, None);
+    assert_eq!(
+        ev(&decode(r#"2["user\u004dessage",{"a":1}]"#).unwrap())
+            .1
+            .as_deref(),
+        Some(r#"{"a":1}"#)
+    );
+}
+
+#[test]
 fn round_trips_through_decoder() {
-    let names = ["a", "userMessage", "é😀", "q\"uote", "tab\there", "\u{1}"];
+    let names = ["a", "mute", "é😀", "q\"uote", "tab\there", "\u{1}"];
     for name in names {
         let mut s = String::new();
         encode_event(&mut s, name, r#"{"k":[1,2,{"x":"y"}]}"#);

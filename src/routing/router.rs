@@ -3,6 +3,7 @@
 //! Invariants: a connection is at most one party; an id maps to at most one live connection
 //! per role; a room belongs to at most one active call; an agent is in `ready` exactly when it
 //! wants calls and has room for one more; a rejected request changes nothing.
+use super::data::{EventData, MessageData};
 use super::event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
 use super::ids::{CallId, ConnId, IdRef, PeerId};
 use rustc_hash::FxHashMap;
@@ -106,19 +107,19 @@ impl Router {
         now: Instant,
         conn: ConnId,
         event: ClientEvent,
-        data: Option<&RawValue>,
+        data: EventData<'_>,
     ) -> Handled {
         match event {
-            ClientEvent::ConnectUser => self.connect(conn, Role::User, data),
-            ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data),
-            ClientEvent::CallAgent => self.call_agent(now, conn, data),
-            ClientEvent::RejectCall => self.reject_call(now, conn, data),
-            ClientEvent::CallTransfer => self.call_transfer(conn, data),
-            ClientEvent::ToggleAvailability => self.toggle_availability(conn, data),
-            ClientEvent::UserMessage => self.message(conn, Role::User, data),
-            ClientEvent::AgentMessage => self.message(conn, Role::Agent, data),
-            ClientEvent::LeaveCall => self.leave_call(now, conn, data),
-            ClientEvent::Mute => self.mute(conn, data),
+            ClientEvent::UserMessage => self.message(conn, Role::User, data.into_message()),
+            ClientEvent::AgentMessage => self.message(conn, Role::Agent, data.into_message()),
+            ClientEvent::ConnectUser => self.connect(conn, Role::User, data.raw()),
+            ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data.raw()),
+            ClientEvent::CallAgent => self.call_agent(now, conn, data.raw()),
+            ClientEvent::RejectCall => self.reject_call(now, conn, data.raw()),
+            ClientEvent::CallTransfer => self.call_transfer(conn, data.raw()),
+            ClientEvent::ToggleAvailability => self.toggle_availability(conn, data.raw()),
+            ClientEvent::LeaveCall => self.leave_call(now, conn, data.raw()),
+            ClientEvent::Mute => self.mute(conn, data.raw()),
         }
     }
 
@@ -388,29 +389,14 @@ impl Router {
     }
 
     /// userMessage / agentMessage: relays messageInput to the other party (the hot path).
-    fn message(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
-        #[derive(serde::Deserialize)]
-        struct Msg<'a> {
-            #[serde(rename = "roomId", borrow, default)]
-            room_id: Option<IdRef<'a>>,
-            #[serde(rename = "userId", borrow, default)]
-            user_id: Option<IdRef<'a>>,
-            #[serde(rename = "agentId", borrow, default)]
-            agent_id: Option<IdRef<'a>>,
-            #[serde(rename = "messageInput", borrow)]
-            message_input: Option<&'a RawValue>,
-        }
+    fn message(&mut self, conn: ConnId, role: Role, data: Option<MessageData>) -> Handled {
         let bad = || {
             Rejection::new(
                 ErrorCode::BadPayload,
                 "data must be an object with messageInput",
             )
         };
-        let raw = data.ok_or_else(bad)?;
-        if !raw.get().starts_with('{') {
-            return Err(bad());
-        }
-        let msg: Msg = serde_json::from_str(raw.get()).map_err(|_| bad())?;
+        let msg = data.filter(|m| m.well_formed).ok_or_else(bad)?;
         if msg.room_id == Some(IdRef::Invalid) {
             return Err(bad_room());
         }
