@@ -741,12 +741,12 @@ impl Server {
             ..
         }) = self.conns.get(&id)
         {
-            let mut out = Vec::with_capacity(128);
+            let mut out = Vec::with_capacity(event.size_hint());
             native::encode(event, &mut out);
             return self.write_text(id, out);
         }
         if self.sessions.contains_key(&id) {
-            let mut out = Vec::with_capacity(128);
+            let mut out = Vec::with_capacity(event.size_hint());
             engine::encode_event(event, &mut out);
             self.session_push(id, &out);
         }

@@ -255,14 +255,6 @@ struct EndedData<'a> {
 }
 
 #[derive(Serialize)]
-struct MessageData<'a> {
-    #[serde(rename = "roomId")]
-    room_id: &'a PeerId,
-    #[serde(rename = "messageInput")]
-    message_input: &'a RawValue,
-}
-
-#[derive(Serialize)]
 struct ErrorData<'a> {
     code: ErrorCode,
     message: &'a str,
@@ -282,6 +274,15 @@ impl ServerEvent {
             ServerEvent::AgentMessage { .. } => "agentMessage",
             ServerEvent::Mute(_) => "mute",
             ServerEvent::Error { .. } => "error",
+        }
+    }
+
+    /// A buffer capacity that fits the encoded event (with its framing) in most cases.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            ServerEvent::UserMessage { message, .. }
+            | ServerEvent::AgentMessage { message, .. } => 128 + message.get().len(),
+            _ => 128,
         }
     }
 
@@ -309,13 +310,15 @@ impl ServerEvent {
                 },
             ),
             ServerEvent::UserMessage { room, message }
-            | ServerEvent::AgentMessage { room, message } => serde_json::to_writer(
-                &mut *out,
-                &MessageData {
-                    room_id: room,
-                    message_input: message,
-                },
-            ),
+            | ServerEvent::AgentMessage { room, message } => {
+                // The hot path, written by hand: `{"roomId":ROOM,"messageInput":RAW}`.
+                out.extend_from_slice(b"{\"roomId\":");
+                let r = serde_json::to_writer(&mut *out, room);
+                out.extend_from_slice(b",\"messageInput\":");
+                out.extend_from_slice(message.get().as_bytes());
+                out.push(b'}');
+                r
+            }
             ServerEvent::Error { rejection, event } => serde_json::to_writer(
                 &mut *out,
                 &ErrorData {

@@ -44,6 +44,21 @@ fn data_shapes() {
         }),
         r#"{"roomId":"r","messageInput":{"a":[1,2]}}"#
     );
+    let raw: Box<RawValue> = serde_json::from_str(r#""hi""#).unwrap();
+    assert_eq!(
+        data(&ServerEvent::AgentMessage {
+            room: PeerId::Int(-7),
+            message: raw.clone()
+        }),
+        r#"{"roomId":-7,"messageInput":"hi"}"#
+    );
+    assert_eq!(
+        data(&ServerEvent::AgentMessage {
+            room: "q\"\\\u{1}é".into(),
+            message: raw
+        }),
+        r#"{"roomId":"q\"\\\u0001é","messageInput":"hi"}"#
+    );
     assert_eq!(
         data(&ServerEvent::error(
             Rejection::new(ErrorCode::NotInCall, "x"),
