@@ -288,6 +288,11 @@ fn call_errors() {
     b.expect_error("forbidden");
     u.send("userMessage", json!(["r", "x"]));
     u.expect_error("bad_payload");
+    // Valid JSON that no id can hold (a lone surrogate, a number beyond f64): bad_payload.
+    u.send_text(r#"{"event":"userMessage","data":{"roomId":"\ud800","messageInput":"x"}}"#);
+    assert_eq!(u.expect_error("bad_payload")["event"], json!("userMessage"));
+    u.send_text(r#"{"event":"agentMessage","data":1e400}"#);
+    u.expect_error("bad_payload");
     // None of that changed anything: the call still works.
     u.send("userMessage", json!({"messageInput": "still here"}));
     assert_eq!(

@@ -332,6 +332,14 @@ fn socketio_user_and_native_agent_share_a_call() {
     user.send(r#"427["mute",{"muted":true}]"#);
     assert_eq!(user.recv(), r#"437[{"ok":true}]"#);
     assert_eq!(agent.expect("mute"), json!({"roomId":"r","muted":true}));
+    // Valid JSON that no id can hold (a lone surrogate) is a bad payload, not a bad packet:
+    // the session and the call stay up.
+    user.send(r#"425["userMessage",{"roomId":"\ud800","messageInput":"x"}]"#);
+    let ack = user.recv();
+    let v: Value = serde_json::from_str(ack.strip_prefix("435").expect("ack 5")).unwrap();
+    assert_eq!(v[0]["error"]["code"], "bad_payload");
+    user.emit("userMessage", json!({"messageInput": "still here"}));
+    assert_eq!(agent.expect("userMessage")["messageInput"], "still here");
     drop(user);
     assert_eq!(agent.expect("callEnded")["reason"], "disconnected");
 }

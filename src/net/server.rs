@@ -1156,7 +1156,9 @@ fn listen(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    set_stream_options(&socket)?;
+    if let Err(e) = set_stream_options(&socket) {
+        warn!("cannot set TCP_NODELAY/keepalive on the listener: {e}");
+    }
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))

@@ -1,7 +1,8 @@
 //! supportd's native framing: one JSON object per WebSocket text frame, both ways,
-//! `{"event": NAME, "data": VALUE}` with `data` optional. Decoding borrows from the frame.
+//! `{"event": NAME, "data": VALUE}` with `data` optional (anything else, arrays included, is
+//! `bad_message`). Decoding borrows from the frame.
 use crate::routing::{is_message_event, ErrorCode, EventData, MessageData, Rejection, ServerEvent};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -37,9 +38,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
 
 const FIELDS: &[&str] = &["event", "data"];
 
-impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+/// Reads an envelope; `one_pass` reads message data as `MessageData`, else all data stays raw.
+struct EnvelopeSeed {
+    one_pass: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = Envelope<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Envelope<'de>, D::Error> {
+        struct V {
+            one_pass: bool,
+        }
         impl<'de> Visitor<'de> for V {
             type Value = Envelope<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -53,7 +63,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
                         "event" if event.is_none() => event = Some(map.next_value::<Name>()?.0),
                         "data" if data.is_none() => {
                             data = Some(match &event {
-                                Some(e) if is_message_event(e) => {
+                                Some(e) if self.one_pass && is_message_event(e) => {
                                     EventData::Message(map.next_value::<MessageData>()?)
                                 }
                                 _ => EventData::Raw(map.next_value()?),
@@ -69,19 +79,33 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
                 })
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V {
+            one_pass: self.one_pass,
+        })
     }
+}
+
+/// Parses a whole frame as one envelope.
+fn parse(text: &str, one_pass: bool) -> serde_json::Result<Envelope<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let envelope = EnvelopeSeed { one_pass }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(envelope)
 }
 
 /// Decodes one text frame; `bad_json` if it is not JSON, `bad_message` if not an envelope.
 pub fn decode(text: &str) -> Result<Envelope<'_>, Rejection> {
-    serde_json::from_str::<Envelope>(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Rejection::new(
-            ErrorCode::BadMessage,
-            "expected an object {\"event\": string, \"data\"?: value}",
-        ),
-        _ => Rejection::new(ErrorCode::BadJson, "the frame is not valid JSON"),
-    })
+    // Valid JSON that `MessageData` cannot hold (a lone surrogate, 1e400) fails the one-pass
+    // read; read again with the data raw, so the router answers as for any bad payload.
+    parse(text, true)
+        .or_else(|_| parse(text, false))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Rejection::new(
+                ErrorCode::BadMessage,
+                "expected an object {\"event\": string, \"data\"?: value}",
+            ),
+            _ => Rejection::new(ErrorCode::BadJson, "the frame is not valid JSON"),
+        })
 }
 
 /// Appends `{"event":NAME,"data":DATA}` for `event` to `out`.

@@ -37,6 +37,30 @@ fn message_data_is_read_with_the_frame_when_the_event_comes_first() {
 }
 
 #[test]
+fn message_data_the_one_pass_reader_cannot_hold_stays_raw() {
+    for (frame, data) in [
+        (r#"{"event":"userMessage","data":1e400}"#, "1e400"),
+        (
+            r#"{"event":"agentMessage","data":{"roomId":"\ud800","messageInput":"x"}}"#,
+            r#"{"roomId":"\ud800","messageInput":"x"}"#,
+        ),
+        (
+            r#"{"event":"userMessage","data":{"\udc00":1,"messageInput":"x"}}"#,
+            r#"{"\udc00":1,"messageInput":"x"}"#,
+        ),
+    ] {
+        let e = decode(frame).unwrap();
+        assert_eq!(e.data.raw().map(RawValue::get), Some(data), "{frame}");
+    }
+    assert_eq!(
+        decode(r#"{"event":"userMessage","data":{"messageInput":"x"},}"#)
+            .unwrap_err()
+            .code,
+        ErrorCode::BadJson
+    );
+}
+
+#[test]
 fn envelopes_with_repeated_or_unknown_keys_or_not_objects_are_bad_messages() {
     for bad in [
         r#"{"event":"mute","event":"mute"}"#,

@@ -7,7 +7,7 @@
 //! (`42[...]`, with the `4`) to the caller's buffer, ready to send or to join in a payload.
 use super::engineio::{write_json_str, write_u64, Sink};
 use crate::routing::{EventData, MessageData};
-use serde::de::{Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -251,9 +251,18 @@ struct EventArgs<'a> {
     first: Option<EventData<'a>>,
 }
 
-impl<'de> Deserialize<'de> for EventArgs<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+/// Reads an event array; `one_pass` reads message data as `MessageData`, else it stays raw.
+struct EventArgsSeed {
+    one_pass: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for EventArgsSeed {
+    type Value = EventArgs<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EventArgs<'de>, D::Error> {
+        struct V {
+            one_pass: bool,
+        }
         impl<'de> Visitor<'de> for V {
             type Value = EventArgs<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,7 +271,7 @@ impl<'de> Deserialize<'de> for EventArgs<'de> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let name = seq.next_element::<&RawValue>()?;
                 let first = match name.map(RawValue::get) {
-                    Some("\"userMessage\"" | "\"agentMessage\"") => {
+                    Some("\"userMessage\"" | "\"agentMessage\"") if self.one_pass => {
                         seq.next_element::<MessageData>()?.map(EventData::Message)
                     }
                     Some(_) => seq
@@ -276,18 +285,33 @@ impl<'de> Deserialize<'de> for EventArgs<'de> {
                 Ok(EventArgs { name, first })
             }
         }
-        d.deserialize_seq(V)
+        d.deserialize_seq(V {
+            one_pass: self.one_pass,
+        })
     }
 }
 
+/// Parses a whole payload as one event array.
+fn parse_args(payload: &str, one_pass: bool) -> serde_json::Result<EventArgs<'_>> {
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let args = EventArgsSeed { one_pass }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(args)
+}
+
 fn decode_event(payload: &str) -> Result<Body<'_>, SioError> {
-    let args: EventArgs = serde_json::from_str(nonempty(payload)?).map_err(|e| {
-        if e.is_data() {
-            SioError::NotArray
-        } else {
-            SioError::BadJson
-        }
-    })?;
+    let payload = nonempty(payload)?;
+    // Valid JSON that `MessageData` cannot hold (a lone surrogate, 1e400) fails the one-pass
+    // read; read again with the data raw, so the router answers as for any bad payload.
+    let args = parse_args(payload, true)
+        .or_else(|_| parse_args(payload, false))
+        .map_err(|e| {
+            if e.is_data() {
+                SioError::NotArray
+            } else {
+                SioError::BadJson
+            }
+        })?;
     let raw_name = args.name.ok_or(SioError::BadEventName)?.get();
     if !raw_name.starts_with('"') {
         return Err(SioError::BadEventName);

@@ -282,6 +282,19 @@ fn message_data_of_any_shape_is_read_with_the_frame() {
             other => panic!("{frame}: {other:?}"),
         }
     }
+    // Valid JSON the one-pass reader cannot hold goes to the router raw.
+    assert_eq!(
+        ev(&decode(r#"2["userMessage",{"roomId":"\ud800","messageInput":"x"}]"#).unwrap())
+            .1
+            .as_deref(),
+        Some(r#"{"roomId":"\ud800","messageInput":"x"}"#)
+    );
+    assert_eq!(
+        ev(&decode(r#"2["agentMessage",1e400]"#).unwrap())
+            .1
+            .as_deref(),
+        Some("1e400")
+    );
     // Without data, or named with escapes, the router gets what the frame had.
     assert_eq!(ev(&decode(r#"2["userMessage"]"#).unwrap()).1, None);
     assert_eq!(

@@ -1,8 +1,10 @@
 //! Event data as the protocol layer hands it over. Most events arrive as raw JSON that the
 //! router parses itself; `userMessage`/`agentMessage`, the hot path, are read into
-//! `MessageData` in the same JSON pass that reads the frame. Invariant: reading
-//! `MessageData` never fails on valid JSON, so a wrongly shaped payload is refused by the
-//! router (`bad_payload`, in its usual order of checks), never by the framing.
+//! `MessageData` in the same JSON pass that reads the frame. Invariant: a wrongly shaped
+//! payload is refused by the router (`bad_payload`, in its usual order of checks), never by
+//! the framing: reading `MessageData` marks wrong shapes instead of failing, and the valid
+//! JSON it cannot hold (a lone surrogate, a number beyond f64) makes the protocol layer read
+//! the frame again with the data raw.
 use super::ids::IdRef;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
