@@ -5,10 +5,12 @@
 # and kills the servers it started on exit.
 #
 # Usage: bench/run.sh [--quick] [--big] [--conns N] [--duration S] [--warmup S]
-#                     [--only-supportd] [--only-original] [--no-echo] [--out DIR]
+#                     [--repeat N] [--only-supportd] [--only-original] [--no-echo] [--out DIR]
 #   --quick        short runs (3 s measurement, 1 s warmup, 2000 connections)
 #   --big          also open 100,000 connections against supportd
 #   --conns N      connections for the connect scenario (default 10000)
+#   --repeat N     run every scenario N times, servers interleaved; the table shows the
+#                  median run of each cell and the range (for noisy shared machines)
 #
 # File descriptors: the script raises the hard limit itself (`ulimit -Hn`, which
 # needs root or CAP_SYS_RESOURCE) and then the soft limit; servers and the load
@@ -22,20 +24,21 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TDIR=${CARGO_TARGET_DIR:-$ROOT/target}
-DURATION=10; WARMUP=2; CONNS=10000; BIG=0; QUICK=0
+DURATION=10; WARMUP=2; CONNS=10000; BIG=0; QUICK=0; REPEAT=1
 RUN_SUPPORTD=1; RUN_ORIGINAL=1; RUN_ECHO=1; OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; DURATION=3; WARMUP=1; CONNS=2000 ;;
     --big) BIG=1 ;;
     --conns) CONNS=$2; shift ;;
+    --repeat) REPEAT=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --only-supportd) RUN_ORIGINAL=0 ;;
     --only-original) RUN_SUPPORTD=0; RUN_ECHO=0 ;;
     --no-echo) RUN_ECHO=0 ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -162,16 +165,19 @@ if [ "$RUN_SUPPORTD" = 1 ]; then
   cleanup
 fi
 
-for s in "${SERVERS[@]}"; do
-  run relay_k1  "$s" -- relay --pairs 100 --inflight 1 "${D[@]}"
-  run relay_k16 "$s" -- relay --pairs 100 --inflight 16 "${D[@]}"
-  run calls     "$s" -- calls --pairs 100 "${D[@]}"
-  run connect   "$s" -- connect --conns "$CONNS" --batch 200 --hold 2
+for rep in $(seq 1 "$REPEAT"); do
+  [ "$REPEAT" -gt 1 ] && echo "=== repetition $rep of $REPEAT"
+  for s in "${SERVERS[@]}"; do
+    run relay_k1  "$s" -- relay --pairs 100 --inflight 1 "${D[@]}"
+    run relay_k16 "$s" -- relay --pairs 100 --inflight 16 "${D[@]}"
+    run calls     "$s" -- calls --pairs 100 "${D[@]}"
+    run connect   "$s" -- connect --conns "$CONNS" --batch 200 --hold 2
+  done
+  if [ "$RUN_ECHO" = 1 ]; then
+    run relay_k1  echo -- echo --pairs 100 --inflight 1 "${D[@]}"
+    run relay_k16 echo -- echo --pairs 100 --inflight 16 "${D[@]}"
+  fi
 done
-if [ "$RUN_ECHO" = 1 ]; then
-  run relay_k1  echo -- echo --pairs 100 --inflight 1 "${D[@]}"
-  run relay_k16 echo -- echo --pairs 100 --inflight 16 "${D[@]}"
-fi
 if [ "$BIG" = 1 ] && [ "$RUN_SUPPORTD" = 1 ]; then
   BIGN=100000
   LIM=$(ulimit -n)

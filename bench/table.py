@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Side-by-side table of supportd-load JSON lines (bench/run.sh writes results.jsonl).
-Each line's label is NAME/SERVER; columns are servers, with supportd/original ratios."""
+Each line's label is NAME/SERVER; columns are servers, with supportd/original ratios. Repeated
+runs of a cell are reduced to the median one."""
 import json, sys
 from collections import OrderedDict
 
-rows = OrderedDict()
+runs = OrderedDict()
 servers = []
 for line in open(sys.argv[1] if len(sys.argv) > 1 else "results.jsonl"):
     line = line.strip()
@@ -12,9 +13,27 @@ for line in open(sys.argv[1] if len(sys.argv) > 1 else "results.jsonl"):
         continue
     r = json.loads(line)
     name, _, server = (r.get("label") or "?/?").partition("/")
-    rows.setdefault(name, {})[server] = r
+    runs.setdefault(name, {}).setdefault(server, []).append(r)
     if server not in servers:
         servers.append(server)
+
+def median_run(rs):
+    """With repeated runs (bench/run.sh --repeat N), the run with the median rate per server
+    CPU second (or rate), so every figure in a column comes from one real run."""
+    key = lambda r: r.get("per_cpu_s") or r.get("rate") or 0
+    return sorted(rs, key=key)[(len(rs) - 1) // 2]
+
+rows = OrderedDict((name, {s: median_run(rs) for s, rs in by.items()}) for name, by in runs.items())
+repeats = max((len(rs) for by in runs.values() for rs in by.values()), default=1)
+if repeats > 1:
+    print(f"{repeats} runs per cell; each column shows the run with the median rate per server CPU s")
+    for name, by in runs.items():
+        spans = []
+        for s, rs in by.items():
+            vals = sorted(int(r.get("per_cpu_s") or r.get("rate") or 0) for r in rs)
+            spans.append(f"{s} {vals[0]}-{vals[-1]}")
+        print(f"  {name}: per server CPU s range: " + ", ".join(spans))
+    print()
 
 def fmt(v, unit=""):
     if v is None:
