@@ -531,6 +531,13 @@ impl Counters {
         let code = field_str(data, "code").unwrap_or_else(|| "unknown".into());
         self.error(&code);
     }
+    /// One `getAvailableAgents` frame, counted also per window when it falls inside `w`.
+    fn gaa(&self, w: Option<Window>) {
+        self.gaa.fetch_add(1, Relaxed);
+        if w.is_some_and(|w| w.contains(Instant::now())) {
+            self.gaa_window.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -583,7 +590,7 @@ async fn register(ctx: &Ctx, c: &mut Conn, agent: bool, id: &str) -> Result<(), 
     loop {
         let e = c.recv().await?;
         if e.name == "getAvailableAgents" {
-            ctx.counters.gaa.fetch_add(1, Relaxed);
+            ctx.counters.gaa(None);
         }
         if e.name == want {
             if want == "registered" {
@@ -730,7 +737,7 @@ async fn pinger(ctx: Arc<Ctx>, mut c: Conn, room: String, w: Window) -> (Histogr
                     .ok()
                     .and_then(|m| payload_ts(&m.message_input)),
                 "getAvailableAgents" => {
-                    ctx.counters.gaa.fetch_add(1, Relaxed);
+                    ctx.counters.gaa(None);
                     continue;
                 }
                 "error" => {
@@ -800,9 +807,7 @@ async fn relay_agent(ctx: Arc<Ctx>, mut c: Conn, mut stop: watch::Receiver<bool>
                     room = r;
                 }
             }
-            "getAvailableAgents" => {
-                ctx.counters.gaa.fetch_add(1, Relaxed);
-            }
+            "getAvailableAgents" => ctx.counters.gaa(None),
             "error" => ctx.counters.error_event(&ev.data),
             _ => {}
         }
@@ -832,14 +837,7 @@ async fn wait_call_reply(
                 }
                 ctx.counters.error(&code);
             }
-            "getAvailableAgents" => {
-                ctx.counters.gaa.fetch_add(1, Relaxed);
-                if let Some(w) = w {
-                    if w.contains(Instant::now()) {
-                        ctx.counters.gaa_window.fetch_add(1, Relaxed);
-                    }
-                }
-            }
+            "getAvailableAgents" => ctx.counters.gaa(w),
             _ => {}
         }
     }
@@ -979,12 +977,7 @@ async fn calls_agent(
                     return;
                 }
             }
-            "getAvailableAgents" => {
-                ctx.counters.gaa.fetch_add(1, Relaxed);
-                if w.contains(Instant::now()) {
-                    ctx.counters.gaa_window.fetch_add(1, Relaxed);
-                }
-            }
+            "getAvailableAgents" => ctx.counters.gaa(Some(w)),
             "error" => ctx.counters.error_event(&ev.data),
             _ => {}
         }
@@ -1053,12 +1046,7 @@ async fn calls_user(ctx: Arc<Ctx>, mut c: Conn, i: usize, w: Window) -> (Histogr
                     {
                         break
                     }
-                    "getAvailableAgents" => {
-                        ctx.counters.gaa.fetch_add(1, Relaxed);
-                        if w.contains(Instant::now()) {
-                            ctx.counters.gaa_window.fetch_add(1, Relaxed);
-                        }
-                    }
+                    "getAvailableAgents" => ctx.counters.gaa(Some(w)),
                     "error" => ctx.counters.error_event(&ev.data),
                     _ => {}
                 }
@@ -1142,7 +1130,7 @@ async fn hold_conn(ctx: &Ctx, mut c: Conn, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             r = c.recv() => match r {
                 Ok(ev) => {
-                    if ev.name == "getAvailableAgents" { ctx.counters.gaa.fetch_add(1, Relaxed); }
+                    if ev.name == "getAvailableAgents" { ctx.counters.gaa(None); }
                     else if ev.name == "error" { ctx.counters.error_event(&ev.data); }
                 }
                 Err(_) => { if !*stop.borrow() { ctx.counters.disconnects.fetch_add(1, Relaxed); } return; }

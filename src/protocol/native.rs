@@ -47,65 +47,51 @@ impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
     type Value = Envelope<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Envelope<'de>, D::Error> {
-        struct V {
-            one_pass: bool,
-        }
-        impl<'de> Visitor<'de> for V {
-            type Value = Envelope<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object {\"event\", \"data\"}")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut event: Option<Cow<'de, str>> = None;
-                let mut data: Option<EventData<'de>> = None;
-                while let Some(key) = map.next_key::<Name<'de>>()? {
-                    match &*key.0 {
-                        "event" if event.is_none() => event = Some(map.next_value::<Name>()?.0),
-                        "data" if data.is_none() => {
-                            data = Some(match &event {
-                                Some(e) if self.one_pass && is_message_event(e) => {
-                                    EventData::Message(map.next_value::<MessageData>()?)
-                                }
-                                _ => EventData::Raw(map.next_value()?),
-                            })
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = Envelope<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object {\"event\", \"data\"}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut event: Option<Cow<'de, str>> = None;
+        let mut data: Option<EventData<'de>> = None;
+        while let Some(key) = map.next_key::<Name<'de>>()? {
+            match &*key.0 {
+                "event" if event.is_none() => event = Some(map.next_value::<Name>()?.0),
+                "data" if data.is_none() => {
+                    data = Some(match &event {
+                        Some(e) if self.one_pass && is_message_event(e) => {
+                            EventData::Message(map.next_value::<MessageData>()?)
                         }
-                        "event" | "data" => return Err(de::Error::custom("duplicate field")),
-                        other => return Err(de::Error::unknown_field(other, FIELDS)),
-                    }
+                        _ => EventData::Raw(map.next_value()?),
+                    })
                 }
-                Ok(Envelope {
-                    event: event.ok_or_else(|| de::Error::missing_field("event"))?,
-                    data: data.unwrap_or(EventData::Raw(None)),
-                })
+                "event" | "data" => return Err(de::Error::custom("duplicate field")),
+                other => return Err(de::Error::unknown_field(other, FIELDS)),
             }
         }
-        d.deserialize_map(V {
-            one_pass: self.one_pass,
+        Ok(Envelope {
+            event: event.ok_or_else(|| de::Error::missing_field("event"))?,
+            data: data.unwrap_or(EventData::Raw(None)),
         })
     }
 }
 
-/// Parses a whole frame as one envelope.
-fn parse(text: &str, one_pass: bool) -> serde_json::Result<Envelope<'_>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let envelope = EnvelopeSeed { one_pass }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(envelope)
-}
-
 /// Decodes one text frame; `bad_json` if it is not JSON, `bad_message` if not an envelope.
 pub fn decode(text: &str) -> Result<Envelope<'_>, Rejection> {
-    // Valid JSON that `MessageData` cannot hold (a lone surrogate, 1e400) fails the one-pass
-    // read; read again with the data raw, so the router answers as for any bad payload.
-    parse(text, true)
-        .or_else(|_| parse(text, false))
-        .map_err(|e| match e.classify() {
+    super::parse_one_pass(text, |one_pass| EnvelopeSeed { one_pass }).map_err(|e| {
+        match e.classify() {
             serde_json::error::Category::Data => Rejection::new(
                 ErrorCode::BadMessage,
                 "expected an object {\"event\": string, \"data\"?: value}",
             ),
             _ => Rejection::new(ErrorCode::BadJson, "the frame is not valid JSON"),
-        })
+        }
+    })
 }
 
 /// Appends `{"event":NAME,"data":DATA}` for `event` to `out`.

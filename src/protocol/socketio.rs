@@ -6,7 +6,7 @@
 //! data (without its leading `4`); encoders append whole Engine.IO message packets
 //! (`42[...]`, with the `4`) to the caller's buffer, ready to send or to join in a payload.
 use super::engineio::{write_json_str, write_u64, Sink};
-use crate::routing::{EventData, MessageData};
+use crate::routing::{is_message_event, EventData, MessageData};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -260,52 +260,41 @@ impl<'de> DeserializeSeed<'de> for EventArgsSeed {
     type Value = EventArgs<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EventArgs<'de>, D::Error> {
-        struct V {
-            one_pass: bool,
-        }
-        impl<'de> Visitor<'de> for V {
-            type Value = EventArgs<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an event array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let name = seq.next_element::<&RawValue>()?;
-                let first = match name.map(RawValue::get) {
-                    Some("\"userMessage\"" | "\"agentMessage\"") if self.one_pass => {
-                        seq.next_element::<MessageData>()?.map(EventData::Message)
-                    }
-                    Some(_) => seq
-                        .next_element::<&RawValue>()?
-                        .map(|raw| EventData::Raw(Some(raw))),
-                    None => None,
-                };
-                if first.is_some() {
-                    while seq.next_element::<IgnoredAny>()?.is_some() {}
-                }
-                Ok(EventArgs { name, first })
-            }
-        }
-        d.deserialize_seq(V {
-            one_pass: self.one_pass,
-        })
+        d.deserialize_seq(self)
     }
 }
 
-/// Parses a whole payload as one event array.
-fn parse_args(payload: &str, one_pass: bool) -> serde_json::Result<EventArgs<'_>> {
-    let mut de = serde_json::Deserializer::from_str(payload);
-    let args = EventArgsSeed { one_pass }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(args)
+impl<'de> Visitor<'de> for EventArgsSeed {
+    type Value = EventArgs<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let name = seq.next_element::<&RawValue>()?;
+        // A name without escapes is its JSON text between the quotes.
+        fn plain(raw: &RawValue) -> Option<&str> {
+            raw.get().strip_prefix('"')?.strip_suffix('"')
+        }
+        let first = match name {
+            Some(n) if self.one_pass && plain(n).is_some_and(is_message_event) => {
+                seq.next_element::<MessageData>()?.map(EventData::Message)
+            }
+            Some(_) => seq
+                .next_element::<&RawValue>()?
+                .map(|raw| EventData::Raw(Some(raw))),
+            None => None,
+        };
+        if first.is_some() {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(EventArgs { name, first })
+    }
 }
 
 fn decode_event(payload: &str) -> Result<Body<'_>, SioError> {
     let payload = nonempty(payload)?;
-    // Valid JSON that `MessageData` cannot hold (a lone surrogate, 1e400) fails the one-pass
-    // read; read again with the data raw, so the router answers as for any bad payload.
-    let args = parse_args(payload, true)
-        .or_else(|_| parse_args(payload, false))
-        .map_err(|e| {
+    let args =
+        super::parse_one_pass(payload, |one_pass| EventArgsSeed { one_pass }).map_err(|e| {
             if e.is_data() {
                 SioError::NotArray
             } else {
