@@ -97,9 +97,7 @@ fn socketio_encode(g: &mut Group<'_>) {
     let event = server_event();
     let encode = |event: &ServerEvent| {
         let mut out = Vec::with_capacity(128);
-        socketio::begin_event(&mut out, event.name());
-        event.write_data(&mut out);
-        socketio::end_packet(&mut out);
+        socketio::encode(event, &mut out);
         out
     };
     assert_eq!(

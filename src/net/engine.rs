@@ -11,7 +11,6 @@ use crate::protocol::socketio::{self as sio, Body, SioError};
 use crate::routing::{ConnId, ErrorCode, Rejection, ServerEvent};
 use log::debug;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use std::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Utf8Bytes;
@@ -39,9 +38,6 @@ pub(super) struct Session {
     probed: bool,
     /// The Socket.IO session id, once the client has CONNECTed to "/".
     sio_sid: Option<Box<str>>,
-    /// The CONNECT payload, kept for authentication.
-    #[allow(dead_code)]
-    auth: Option<Box<RawValue>>,
     ping_due: Instant,
     pong_deadline: Option<Instant>,
     connect_deadline: Option<Instant>,
@@ -127,13 +123,6 @@ struct AckErrorBody<'a> {
     message: &'a str,
 }
 
-/// Appends `42["name",DATA]` for a server event.
-pub(super) fn encode_event(event: &ServerEvent, out: &mut Vec<u8>) {
-    sio::begin_event(out, event.name());
-    event.write_data(out);
-    sio::end_packet(out);
-}
-
 impl Server {
     /// Handles a complete request head for the Socket.IO path.
     pub(super) fn engine_request(&mut self, now: Instant, token: usize, head: Head) {
@@ -165,7 +154,7 @@ impl Server {
                 let id = self.new_session(now, Carrier::Ws { token });
                 self.upgrade(token, &head, &key, Framing::SocketIo(id));
                 let open = self.open_packet(id, &[]);
-                self.session_push(id, &open);
+                self.session_push_bytes(id, open);
             }
             (eio::Transport::Websocket, Some(sid), "GET") => {
                 let Some(key) = head.websocket_key().map(str::to_owned) else {
@@ -419,7 +408,7 @@ impl Server {
             PacketType::Ping => {
                 let mut out = Vec::new();
                 eio::encode_pong(&mut out, p.data);
-                self.session_push(id, &out);
+                self.session_push_bytes(id, out);
             }
             PacketType::Message => self.on_sio(now, id, p.data),
             PacketType::Noop => {}
@@ -454,20 +443,19 @@ impl Server {
             if let Body::Connect { .. } = packet.body {
                 let mut out = Vec::new();
                 sio::encode_connect_error(&mut out, packet.namespace, "Invalid namespace");
-                self.session_push(id, &out);
+                self.session_push_bytes(id, out);
             }
             return;
         }
         match packet.body {
-            Body::Connect { auth } => {
+            Body::Connect { .. } => {
                 if s.sio_sid.is_none() {
                     s.sio_sid = Some(self.sid_source.next());
-                    s.auth = auth.map(|a| a.to_owned());
                     s.connect_deadline = None;
                 }
                 let mut out = Vec::new();
                 sio::encode_connect_ok(&mut out, s.sio_sid.as_deref().unwrap_or_default());
-                self.session_push(id, &out);
+                self.session_push_bytes(id, out);
                 self.schedule_session(id);
             }
             Body::Disconnect => {
@@ -484,7 +472,7 @@ impl Server {
                     (Some(ack), Ok(())) => {
                         let mut out = Vec::new();
                         sio::encode_ack(&mut out, ack, "[{\"ok\":true}]");
-                        self.session_push(id, &out);
+                        self.session_push_bytes(id, out);
                     }
                     (Some(ack), Err(r)) => {
                         let mut out = Vec::new();
@@ -498,7 +486,7 @@ impl Server {
                         };
                         let _ = serde_json::to_writer(&mut out, &body);
                         sio::end_packet(&mut out);
-                        self.session_push(id, &out);
+                        self.session_push_bytes(id, out);
                     }
                     (None, Ok(())) => {}
                     (None, Err(r)) => {
@@ -528,7 +516,6 @@ impl Server {
             probe: None,
             probed: false,
             sio_sid: None,
-            auth: None,
             ping_due: now + sio.ping_interval,
             pong_deadline: None,
             connect_deadline: Some(now + sio.connect_timeout),
@@ -562,8 +549,16 @@ impl Server {
         out
     }
 
+    /// Queues a packet built in `bytes` (always UTF-8: JSON and ASCII framing).
+    pub(super) fn session_push_bytes(&mut self, id: usize, bytes: Vec<u8>) {
+        match Utf8Bytes::try_from(bytes) {
+            Ok(text) => self.session_push(id, text),
+            Err(_) => log::error!("bug: non-UTF-8 packet for session {id} dropped"),
+        }
+    }
+
     /// Queues one encoded packet for a session, over whatever carries it now.
-    pub(super) fn session_push(&mut self, id: usize, packet: &[u8]) {
+    pub(super) fn session_push(&mut self, id: usize, packet: Utf8Bytes) {
         let limit = self.config.limits.max_outbound_bytes;
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
@@ -571,7 +566,7 @@ impl Server {
         match &mut s.carrier {
             Carrier::Ws { token } => {
                 let token = *token;
-                self.write_text(token, packet.to_vec());
+                self.write_message(token, packet);
             }
             Carrier::Polling { queue, held } => {
                 if queue.len() + packet.len() > limit {
@@ -583,7 +578,7 @@ impl Server {
                 if !queue.is_empty() {
                     eio::encode_separator(queue);
                 }
-                queue.extend_from_slice(packet);
+                queue.extend_from_slice(packet.as_bytes());
                 if held.is_some() && !s.listed {
                     s.listed = true;
                     self.polls_ready.push(id);
@@ -601,13 +596,7 @@ impl Server {
             .map(|(id, _)| *id)
             .collect();
         for id in &ids {
-            match self.sessions.get(id).map(|s| &s.carrier) {
-                Some(Carrier::Ws { token }) => {
-                    let t = *token;
-                    self.write_message(t, packet.clone());
-                }
-                _ => self.session_push(*id, packet.as_bytes()),
-            }
+            self.session_push(*id, packet.clone());
         }
         ids.len()
     }
@@ -757,7 +746,7 @@ impl Server {
             }
             let mut out = Vec::new();
             eio::encode_ping(&mut out);
-            self.session_push(id, &out);
+            self.session_push_bytes(id, out);
         }
         self.schedule_session(id);
     }

@@ -4,13 +4,13 @@
 //! decoded event to the router and queueing its outputs; fire due timers; send the coalesced
 //! free-agent count; flush dirty connections; reap the dead. Then sleep until the next
 //! deadline. A connection's failure ends that connection only; only start-up fails the loop.
-use super::engine::{self, Session, SidSource, SOCKETIO_PATH};
+use super::engine::{Session, SidSource, SOCKETIO_PATH};
 use super::http::{self, Head, Parsed};
 use super::signals::Signals;
 use super::stream::Stream;
 use crate::config::{Config, CorsPolicy};
 use crate::metrics::{self, Metrics, RejectReason, Transport};
-use crate::protocol::native;
+use crate::protocol::{native, socketio};
 use crate::routing::{
     ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection, Router, ServerEvent,
 };
@@ -133,14 +133,7 @@ impl Conn {
 
     /// The connection's socket, in whatever phase.
     fn tcp(&mut self) -> Option<&mut TcpStream> {
-        match &mut self.phase {
-            Phase::Head { stream, .. }
-            | Phase::Body { stream, .. }
-            | Phase::Held { stream, .. }
-            | Phase::Reply { stream, .. } => Some(&mut stream.tcp),
-            Phase::Ws { ws, .. } => Some(&mut ws.get_mut().tcp),
-            Phase::Gone => None,
-        }
+        self.stream().map(|s| &mut s.tcp)
     }
 }
 
@@ -747,8 +740,8 @@ impl Server {
         }
         if self.sessions.contains_key(&id) {
             let mut out = Vec::with_capacity(event.size_hint());
-            engine::encode_event(event, &mut out);
-            self.session_push(id, &out);
+            socketio::encode(event, &mut out);
+            self.session_push_bytes(id, out);
         }
     }
 
@@ -802,7 +795,7 @@ impl Server {
         let mut native_bytes = Vec::with_capacity(64);
         native::encode(&event, &mut native_bytes);
         let mut sio_bytes = Vec::with_capacity(64);
-        engine::encode_event(&event, &mut sio_bytes);
+        socketio::encode(&event, &mut sio_bytes);
         let (Ok(native_bytes), Ok(sio_bytes)) = (
             Utf8Bytes::try_from(native_bytes),
             Utf8Bytes::try_from(sio_bytes),

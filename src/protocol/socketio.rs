@@ -6,7 +6,7 @@
 //! data (without its leading `4`); encoders append whole Engine.IO message packets
 //! (`42[...]`, with the `4`) to the caller's buffer, ready to send or to join in a payload.
 use super::engineio::{write_json_str, write_u64, Sink};
-use crate::routing::{is_message_event, EventData, MessageData};
+use crate::routing::{is_message_event, EventData, MessageData, ServerEvent};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -340,6 +340,13 @@ pub fn encode_connect_error<S: Sink + ?Sized>(out: &mut S, namespace: &str, mess
 pub fn encode_disconnect<S: Sink + ?Sized>(out: &mut S, namespace: &str) {
     out.put("41");
     write_namespace(out, namespace);
+}
+
+/// Appends `42["NAME",DATA]` for a server event (the twin of `native::encode`).
+pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
+    begin_event(out, event.name());
+    event.write_data(out);
+    end_packet(out);
 }
 
 /// Appends `42["NAME",DATA]`; `data_json` must already be serialized JSON.

@@ -27,9 +27,7 @@ impl PeerId {
     /// Reads an id from JSON: a non-empty string of at most MAX_ID_BYTES, or an integer.
     pub fn from_json(v: &Value) -> Option<PeerId> {
         match v {
-            Value::String(s) if !s.is_empty() && s.len() <= MAX_ID_BYTES => {
-                Some(PeerId::Str(s.as_str().into()))
-            }
+            Value::String(s) if valid_str_id(s) => Some(PeerId::Str(s.as_str().into())),
             Value::Number(n) => n.as_i64().map(PeerId::Int),
             _ => None,
         }
@@ -115,12 +113,17 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for IdRef<'a> {
     }
 }
 
+/// Whether a string may be an id: non-empty and at most MAX_ID_BYTES.
+fn valid_str_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_ID_BYTES
+}
+
 /// A string id, or Invalid when empty or too long.
 fn str_id(s: std::borrow::Cow<'_, str>) -> IdRef<'_> {
-    if s.is_empty() || s.len() > MAX_ID_BYTES {
-        IdRef::Invalid
-    } else {
+    if valid_str_id(&s) {
         IdRef::Str(s)
+    } else {
+        IdRef::Invalid
     }
 }
 

@@ -412,32 +412,13 @@ impl Router {
             } else {
                 "agentId"
             };
-            return Err(Rejection::with(
-                ErrorCode::Forbidden,
-                format!("{key} is not this connection's id"),
-            ));
+            return Err(not_own_id(key));
         }
-        // The sender's own calls are few: match the room against them directly.
-        let call_id = match (calls, &msg.room_id) {
-            ([], _) => return Err(not_in_call()),
-            ([only], None) => *only,
-            (_, None) => {
-                return Err(Rejection::new(
-                    ErrorCode::BadPayload,
-                    "roomId is required with more than one call",
-                ))
-            }
-            (calls, Some(room)) => *calls
-                .iter()
-                .find(|c| self.calls.get(c).is_some_and(|call| room.is(&call.room)))
-                .ok_or_else(not_your_room)?,
-        };
+        let is_room = msg.room_id.as_ref().map(|r| |p: &PeerId| r.is(p));
+        let (_, call) = self.find_call(calls, is_room)?;
         let message_input = msg
             .message_input
             .ok_or_else(|| Rejection::new(ErrorCode::BadPayload, "messageInput is missing"))?;
-        let Some(call) = self.calls.get(&call_id) else {
-            return Err(not_in_call());
-        };
         let message = message_input.to_owned();
         let room = call.room.clone();
         let (to, event) = match role {
@@ -528,18 +509,33 @@ impl Router {
 
     /// One of `calls`: the one in `room`, or the only one when no room is named.
     fn pick_call(&self, calls: &[CallId], room: Option<&PeerId>) -> Result<CallId, Rejection> {
-        match (calls, room) {
-            ([], _) => Err(not_in_call()),
-            ([only], None) => Ok(*only),
-            (_, None) => Err(Rejection::new(
-                ErrorCode::BadPayload,
-                "roomId is required with more than one call",
-            )),
-            (calls, Some(room)) => match self.rooms.get(room) {
-                Some(c) if calls.contains(c) => Ok(*c),
-                _ => Err(not_your_room()),
-            },
-        }
+        self.find_call(calls, room.map(|r| move |p: &PeerId| p == r))
+            .map(|(id, _)| id)
+    }
+
+    /// Of the sender's calls, the one whose room `is_room` accepts, or the only one when no
+    /// room is named. The sender's calls are few: they are matched directly.
+    fn find_call(
+        &self,
+        calls: &[CallId],
+        is_room: Option<impl Fn(&PeerId) -> bool>,
+    ) -> Result<(CallId, &Call), Rejection> {
+        let id = match (calls, is_room) {
+            ([], _) => return Err(not_in_call()),
+            ([only], None) => *only,
+            (_, None) => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "roomId is required with more than one call",
+                ))
+            }
+            (calls, Some(is_room)) => *calls
+                .iter()
+                .find(|c| self.calls.get(c).is_some_and(|call| is_room(&call.room)))
+                .ok_or_else(not_your_room)?,
+        };
+        let call = self.calls.get(&id).ok_or_else(not_in_call)?;
+        Ok((id, call))
     }
 
     /// A user's call, if `room` (when given) is its room.
@@ -723,13 +719,18 @@ fn required_id(obj: &Map<String, Value>, key: &str) -> Result<PeerId, Rejection>
     })
 }
 
+/// A self-naming field that names someone else.
+fn not_own_id(key: &str) -> Rejection {
+    Rejection::with(
+        ErrorCode::Forbidden,
+        format!("{key} is not this connection's id"),
+    )
+}
+
 /// A self-naming id field, if present, must be the sender's own.
 fn check_own_id(obj: &Map<String, Value>, key: &str, own: &PeerId) -> Handled {
     match optional_id(obj, key)? {
-        Some(id) if &id != own => Err(Rejection::with(
-            ErrorCode::Forbidden,
-            format!("{key} is not this connection's id"),
-        )),
+        Some(id) if &id != own => Err(not_own_id(key)),
         _ => Ok(()),
     }
 }
