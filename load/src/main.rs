@@ -1262,11 +1262,7 @@ async fn run_connect(ctx: Arc<Ctx>) -> Result<serde_json::Value, String> {
     } else {
         j["rss_per_conn"] = serde_json::Value::Null;
     }
-    let cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) => Some(b - a),
-        _ => None,
-    };
-    add_cpu(&mut j, cpu, ok, open_s);
+    add_cpu(&mut j, Measure { cpu0, cpu1 }.cpu_s(), ok, open_s);
     Ok(j)
 }
 

@@ -770,19 +770,22 @@ impl Server {
             return;
         }
         match ws.write(Message::Text(text)) {
-            Ok(()) => self.mark_dirty(token),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.mark_dirty(token)
-            }
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(tungstenite::Error::WriteBufferFull(_)) => {
                 warn!(
                     "connection {token}: slow consumer, over {} bytes queued; dropped",
                     self.config.limits.max_outbound_bytes
                 );
                 self.metrics.slow_consumer();
-                self.kill(token);
+                return self.kill(token);
             }
-            Err(_) => self.kill(token),
+            Err(_) => return self.kill(token),
+        }
+        // Queued: flush before the next poll (marked here, not through a second lookup).
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(token);
         }
     }
 
