@@ -1,29 +1,64 @@
 #!/usr/bin/env bash
 # Runs every test of supportd: unit and integration tests (the real binary on loopback),
-# the Socket.IO client tests (installs tests/js's npm packages), the operations checks
-# (installs systemd-analyze, promtool, cargo-deb and lintian if missing) against a live
-# scrape. Bounded; loopback only.
-set -euo pipefail
+# the Socket.IO client tests (installs tests/js's npm packages), the official Engine.IO and
+# Socket.IO protocol suites (scripts/conformance.sh), the operations checks (installs
+# systemd-analyze, promtool, cargo-deb and lintian if missing) against a live scrape.
+# Bounded; loopback only. Ends with one line: `N passed, N failed` (test cases of cargo test
+# and of the protocol suites; each other check counts as one).
+set -uo pipefail
 cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# A check that is one case: counted by its exit status.
+check() {
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $*" >&2; fi
+}
 
 if [ -f tests/js/package-lock.json ]; then
   command -v npm >/dev/null 2>&1 || { echo "npm is required for the Socket.IO client tests" >&2; exit 1; }
-  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error) || exit 1
 fi
 
-cargo build --workspace --release --quiet
-cargo test --workspace
+cargo build --workspace --release --quiet || { echo "0 passed, 1 failed"; exit 1; }
+
+# cargo test: sum its per-binary result lines.
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } } END { print p + 0, f + 0 }' "$log")
+passed=$((passed + p)); failed=$((failed + f))
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1)) # failed to build or run
+
+# The official Engine.IO and Socket.IO protocol suites (../shared/conformance) against supportd.
+bash scripts/conformance.sh 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+read -r p f < <(awk '/^(engine|socket)\.io: [0-9]+ passed/ && !seen[$1]++ { p += $2; f += $4 } END { print p + 0, f + 0 }' "$log")
+passed=$((passed + p)); failed=$((failed + f))
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
 
 # Operations: a live daemon's /metrics for promtool, the unit, the rules, the package.
-tmp=$(mktemp -d)
-printf '[server]\nbind = "127.0.0.1"\nport = 0\n[metrics]\nbind = "127.0.0.1"\nport = 0\n' >"$tmp/config.toml"
-target/release/supportd --config "$tmp/config.toml" 2>"$tmp/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 50); do grep -q 'metrics on' "$tmp/log" && break; sleep 0.1; done
-maddr=$(sed -n '/metrics on /{s/.*metrics on \([0-9.:]*\).*/\1/p;q}' "$tmp/log")
-[ -n "$maddr" ] || { cat "$tmp/log"; echo "supportd did not start" >&2; exit 1; }
-bash scripts/check-ops.sh "http://$maddr/metrics"
-kill "$pid"; wait "$pid" || true
-bash scripts/check-deb.sh
-echo "all test suites passed"
+ops() {
+  local tmp pid maddr rc=0
+  tmp=$(mktemp -d)
+  printf '[server]\nbind = "127.0.0.1"\nport = 0\n[metrics]\nbind = "127.0.0.1"\nport = 0\n' >"$tmp/config.toml"
+  target/release/supportd --config "$tmp/config.toml" 2>"$tmp/log" &
+  pid=$!
+  for _ in $(seq 50); do grep -q 'metrics on' "$tmp/log" && break; sleep 0.1; done
+  maddr=$(sed -n '/metrics on /{s/.*metrics on \([0-9.:]*\).*/\1/p;q}' "$tmp/log")
+  if [ -n "$maddr" ]; then
+    bash scripts/check-ops.sh "http://$maddr/metrics" || rc=1
+  else
+    cat "$tmp/log"; echo "supportd did not start" >&2; rc=1
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  rm -rf "$tmp"
+  return $rc
+}
+check ops
+check bash scripts/check-deb.sh
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -5,3 +5,4 @@ pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod routing;
+pub mod session;

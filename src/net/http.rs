@@ -11,6 +11,8 @@ const MAX_HEADERS: usize = 32;
 pub struct Head {
     pub method: String,
     pub target: String,
+    /// The minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
     pub headers: Vec<(String, Vec<u8>)>,
     pub len: usize,
 }
@@ -31,6 +33,7 @@ pub fn parse_head(buf: &[u8]) -> Parsed {
         Ok(httparse::Status::Complete(len)) => Parsed::Complete(Head {
             method: req.method.unwrap_or("").to_owned(),
             target: req.path.unwrap_or("").to_owned(),
+            version: req.version.unwrap_or(1),
             headers: req
                 .headers
                 .iter()
@@ -58,9 +61,31 @@ impl Head {
         self.target.split('?').next().unwrap_or("")
     }
 
-    /// The query string after `?`, if any.
-    pub fn query(&self) -> &str {
-        self.target.split_once('?').map(|(_, q)| q).unwrap_or("")
+    /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1
+    /// unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        match self.version {
+            0 => self.header_has_token("connection", "keep-alive"),
+            _ => !self.header_has_token("connection", "close"),
+        }
+    }
+
+    /// How the request's body is delimited (RFC 9112 §6.3).
+    pub fn body_length(&self) -> BodyLength {
+        if let Some(te) = self.header("transfer-encoding") {
+            // Only `chunked` (last) is understood; anything else cannot be delimited.
+            let last = te.rsplit(',').next().map(str::trim).unwrap_or("");
+            return match last.eq_ignore_ascii_case("chunked") && !te.contains(',') {
+                true => BodyLength::Chunked,
+                false => BodyLength::Invalid,
+            };
+        }
+        match self.header("content-length") {
+            None => BodyLength::Missing,
+            Some(v) => v
+                .parse::<usize>()
+                .map_or(BodyLength::Invalid, BodyLength::Fixed),
+        }
     }
 
     /// Whether a header holds `token` in its comma-separated list (case-insensitive).
@@ -79,6 +104,87 @@ impl Head {
             .flatten()
             .filter(|k| !k.is_empty())
     }
+}
+
+/// How a request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// `Content-Length: N`.
+    Fixed(usize),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Neither header.
+    Missing,
+    /// A length that does not parse, or a transfer coding other than chunked.
+    Invalid,
+}
+
+/// A chunked request body decoded as its bytes arrive: feed it the raw bytes read so far,
+/// it remembers how far it got. Invariant: `body` never exceeds the limit it was given.
+#[derive(Debug, Default)]
+pub struct Chunked {
+    /// Raw bytes consumed so far.
+    scanned: usize,
+    /// Decoded body so far.
+    pub body: Vec<u8>,
+}
+
+/// What a chunked body amounts to so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChunkStatus {
+    /// More bytes are needed.
+    Partial,
+    /// Complete; the raw request bytes end at this offset (what follows is the next request).
+    Complete(usize),
+    /// The chunk framing is broken.
+    Invalid,
+    /// The decoded body would exceed the limit.
+    TooLarge,
+}
+
+impl Chunked {
+    /// Decodes what it can of `raw` (the bytes after the head, from the first one on).
+    pub fn feed(&mut self, raw: &[u8], limit: usize) -> ChunkStatus {
+        loop {
+            let rest = &raw[self.scanned.min(raw.len())..];
+            let (skip, size) = match httparse::parse_chunk_size(rest) {
+                Ok(httparse::Status::Complete(v)) => v,
+                Ok(httparse::Status::Partial) if rest.len() < 1024 => return ChunkStatus::Partial,
+                _ => return ChunkStatus::Invalid,
+            };
+            let Ok(size) = usize::try_from(size) else {
+                return ChunkStatus::TooLarge;
+            };
+            if size > limit.saturating_sub(self.body.len()) {
+                return ChunkStatus::TooLarge;
+            }
+            if size == 0 {
+                // The last chunk, then trailer fields (ignored) and an empty line.
+                let after = &rest[skip..];
+                if after.starts_with(b"\r\n") {
+                    return ChunkStatus::Complete(self.scanned + skip + 2);
+                }
+                return match find(after, b"\r\n\r\n") {
+                    Some(end) => ChunkStatus::Complete(self.scanned + skip + end + 4),
+                    None if after.len() < 8192 => ChunkStatus::Partial,
+                    None => ChunkStatus::Invalid,
+                };
+            }
+            let Some(chunk) = rest.get(skip..skip + size + 2) else {
+                return ChunkStatus::Partial;
+            };
+            if &chunk[size..] != b"\r\n" {
+                return ChunkStatus::Invalid;
+            }
+            self.body.extend_from_slice(&chunk[..size]);
+            self.scanned += skip + size + 2;
+        }
+    }
+}
+
+/// The offset of the first `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The 101 Switching Protocols response for a WebSocket key.

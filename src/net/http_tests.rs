@@ -9,7 +9,7 @@ fn parses_upgrade() {
         panic!()
     };
     assert_eq!(h.path(), "/ws");
-    assert_eq!(h.query(), "x=1");
+    assert_eq!(h.target, "/ws?x=1");
     assert_eq!(h.header("ORIGIN"), Some("http://a.example"));
     assert_eq!(h.websocket_key(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
     assert_eq!(&UPGRADE[h.len..], b"rest");
@@ -38,4 +38,76 @@ fn plain_get_is_not_an_upgrade() {
         panic!()
     };
     assert_eq!(h.websocket_key(), None);
+}
+
+fn head(raw: &str) -> Head {
+    match parse_head(raw.as_bytes()) {
+        Parsed::Complete(h) => h,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keep_alive_follows_the_version_and_the_connection_header() {
+    assert!(head("GET / HTTP/1.1\r\n\r\n").keep_alive());
+    assert!(!head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive());
+    assert!(!head("GET / HTTP/1.0\r\n\r\n").keep_alive());
+    assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive());
+}
+
+#[test]
+fn body_length_from_content_length_or_chunked() {
+    let h = |extra: &str| head(&format!("POST / HTTP/1.1\r\n{extra}\r\n"));
+    assert_eq!(
+        h("Content-Length: 12\r\n").body_length(),
+        BodyLength::Fixed(12)
+    );
+    assert_eq!(
+        h("Content-Length: x\r\n").body_length(),
+        BodyLength::Invalid
+    );
+    assert_eq!(h("").body_length(), BodyLength::Missing);
+    assert_eq!(
+        h("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n").body_length(),
+        BodyLength::Chunked
+    );
+    assert_eq!(
+        h("Transfer-Encoding: gzip, chunked\r\n").body_length(),
+        BodyLength::Invalid
+    );
+}
+
+#[test]
+fn chunked_bodies_decode_across_reads_and_stop_at_the_end() {
+    let raw = b"4\r\n4hel\r\n3;ext=1\r\nlo!\r\n0\r\n\r\nGET / HTTP/1.1";
+    let mut c = Chunked::default();
+    for cut in [1, 5, 9, 12, 20, 26] {
+        assert_eq!(c.feed(&raw[..cut], 100), ChunkStatus::Partial, "cut {cut}");
+    }
+    assert_eq!(c.feed(raw, 100), ChunkStatus::Complete(raw.len() - 14));
+    assert_eq!(c.body, b"4hello!");
+    let mut t = Chunked::default();
+    assert_eq!(
+        t.feed(b"1\r\na\r\n0\r\nX-Trailer: 1\r\n\r\n", 100),
+        ChunkStatus::Complete(25)
+    );
+    assert_eq!(t.body, b"a");
+}
+
+#[test]
+fn chunked_bodies_are_bounded_and_checked() {
+    assert_eq!(
+        Chunked::default().feed(b"ffffffff\r\n", 1000),
+        ChunkStatus::TooLarge
+    );
+    let mut c = Chunked::default();
+    assert_eq!(
+        c.feed(b"3\r\nabc\r\n3\r\ndef\r\n", 5),
+        ChunkStatus::TooLarge
+    );
+    assert_eq!(Chunked::default().feed(b"zz\r\n", 10), ChunkStatus::Invalid);
+    assert_eq!(
+        Chunked::default().feed(b"2\r\nabc\r\n", 10),
+        ChunkStatus::Invalid
+    );
 }

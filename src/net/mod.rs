@@ -1,9 +1,32 @@
-//! The only code that touches mio and tungstenite: listener, connections, the HTTP heads
-//! they start with, signals and the loop that drives the router.
+//! The only code that touches mio and tungstenite: the listener, connections and the HTTP
+//! requests they start with, WebSockets, the Engine.IO sessions' sockets, signals, the
+//! inbox from side threads, and the loop that drives the router.
+//!
+//! Files, leaves first (no file imports one below it): `http` (request heads, responses,
+//! chunked bodies), `stream`, `listener`, `conn` (a connection's phases and the table),
+//! `timers`, `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
+//! `signals`, `inbox`; then `server` (what the loop owns, the turn order), and the steps it
+//! runs: `accept`, `turn` (readiness, deadlines, reaping), `request` (HTTP), `ws`
+//! (WebSockets, flushing), `engine` (Socket.IO glue), `deliver` (router in and out),
+//! `control` (reload, shutdown).
+mod accept;
+mod conn;
+mod control;
+mod deliver;
 mod engine;
 pub mod http;
+mod inbox;
+mod listener;
+mod peers;
+mod request;
 mod server;
+mod sessions;
 mod signals;
 mod stream;
+mod timers;
+mod turn;
+mod ws;
 
-pub use server::{Hooks, LoopError, ReloadHook, ReloadStage, Server, NATIVE_PATH};
+pub use inbox::{Command, InboxSender};
+pub use request::NATIVE_PATH;
+pub use server::{Hooks, LoopError, ReloadHook, ReloadStage, Server};

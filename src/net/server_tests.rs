@@ -1,35 +1,25 @@
-//! Unit tests for `server`.
+//! Unit tests for `server`: the loop as a whole, on loopback.
 use super::*;
+use crate::net::Command;
 
-/// The accepted socket must carry the options set once on the listener.
+/// A command from another thread wakes the sleeping loop, which then stops.
 #[test]
-fn accepted_sockets_inherit_nodelay_and_keepalive() {
-    let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _client = std::net::TcpStream::connect(addr).unwrap();
-    let accepted = loop {
-        match listener.accept() {
-            Ok((tcp, _)) => break tcp,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
+fn a_shutdown_command_from_another_thread_stops_the_loop() {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
     };
-    if !cfg!(target_os = "linux") {
-        set_stream_options(&socket2::SockRef::from(&accepted)).unwrap();
-    }
-    let sock = socket2::SockRef::from(&accepted);
-    assert!(sock.tcp_nodelay().unwrap());
-    assert!(sock.keepalive().unwrap());
-    assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
-    assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
-    assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_RETRIES);
-}
-
-#[test]
-fn metric_labels_match_wire_names() {
-    for e in ClientEvent::ALL {
-        assert_eq!(received_label(e).as_str(), e.name());
-    }
+    let mut server = Server::bind(config, None, Metrics::new()).unwrap();
+    let inbox = server.inbox();
+    let started = Instant::now();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        inbox.send(Command::Shutdown).unwrap();
+        inbox
+    });
+    server.run().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let inbox = sender.join().unwrap();
+    drop(server);
+    assert!(inbox.send(Command::Reload).is_err(), "the loop is gone");
 }

@@ -1,4 +1,4 @@
-//! Unit tests for `engine`.
+//! Unit tests for `sessions`.
 use super::*;
 
 #[test]

@@ -1,0 +1,163 @@
+//! Between the router and the peers: events in (counted, then handed to the router),
+//! outputs out (encoded for the peer's framing and queued on its carrier), the coalesced
+//! free-agent broadcast, and the gauges. Invariant: every router output addressed to a
+//! peer that is still in the table is queued on its carrier, in the order produced.
+use super::peers::Route;
+use super::server::Server;
+use crate::metrics;
+use crate::protocol::{native, socketio};
+use crate::routing::{ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection, ServerEvent};
+use log::debug;
+use std::time::Instant;
+use tungstenite::Utf8Bytes;
+
+impl Server {
+    /// Counts and routes one named event; the caller reports a rejection its own way.
+    pub(super) fn route_event(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        name: &str,
+        data: EventData<'_>,
+    ) -> Result<(), Rejection> {
+        let event = ClientEvent::from_name(name);
+        let label = event.map_or(metrics::Event::Other, received_label);
+        self.metrics.events_received(label).inc();
+        let result = match event {
+            None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
+            Some(event) => self.router.handle_event(now, conn, event, data),
+        };
+        if let Err(r) = &result {
+            debug!("{conn:?}: {} ({})", r.code.as_str(), r.message);
+            self.metrics.error(r.code.as_str());
+        }
+        result
+    }
+
+    /// The peer is gone: it leaves the table and the router ends its party (once).
+    pub(super) fn end_peer(&mut self, now: Instant, id: ConnId) {
+        if self.peers.remove(id) {
+            self.router.handle_disconnect(now, id);
+            self.drain_router();
+        }
+    }
+
+    /// Delivers everything the router has queued.
+    pub(super) fn drain_router(&mut self) {
+        while let Some(output) = self.router.poll_output() {
+            match output {
+                Output::Send { to, event } => self.send(to, &event),
+                Output::CallStarted { call } => {
+                    self.metrics.call_started();
+                    debug!("call {} started", call.0)
+                }
+                Output::CallFinished {
+                    call,
+                    reason,
+                    duration,
+                } => {
+                    self.metrics
+                        .call_ended(metrics::EndReason::from_name(reason.as_str()), duration);
+                    debug!(
+                        "call {} ended: {} after {:.1}s",
+                        call.0,
+                        reason.as_str(),
+                        duration.as_secs_f64()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Encodes and queues one event for a peer, if it can still take one.
+    pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
+        self.metrics.events_sent(sent_label(event)).inc();
+        let mut out = Vec::with_capacity(event.size_hint());
+        match self.peers.route(to) {
+            Some(Route::Native(token)) => {
+                native::encode(event, &mut out);
+                self.write_text(token, out);
+            }
+            Some(Route::Session(key)) => {
+                socketio::encode(event, &mut out);
+                self.session_push_bytes(key, out);
+            }
+            None => debug!("{to:?} is gone; {} dropped", sent_label(event).as_str()),
+        }
+    }
+
+    /// Sends the free-agent count to every peer, once per turn at most.
+    pub(super) fn broadcast_available(&mut self) {
+        let Some(count) = self.router.poll_available_agents() else {
+            return;
+        };
+        let event = ServerEvent::AvailableAgents { count };
+        let mut native_bytes = Vec::with_capacity(64);
+        native::encode(&event, &mut native_bytes);
+        let mut sio_bytes = Vec::with_capacity(64);
+        socketio::encode(&event, &mut sio_bytes);
+        let (Ok(native_bytes), Ok(sio_bytes)) = (
+            Utf8Bytes::try_from(native_bytes),
+            Utf8Bytes::try_from(sio_bytes),
+        ) else {
+            return;
+        };
+        let tokens: Vec<usize> = self.peers.native_tokens().collect();
+        for &token in &tokens {
+            self.write_message(token, native_bytes.clone());
+        }
+        let sessions = self.sessions.connected();
+        for &key in &sessions {
+            self.session_push(key, sio_bytes.clone());
+        }
+        self.metrics
+            .events_sent(metrics::Event::GetAvailableAgents)
+            .inc_by((tokens.len() + sessions.len()) as u64);
+    }
+
+    /// Mirrors the router's counts into the gauges.
+    pub(super) fn update_gauges(&self) {
+        let s = self.router.stats();
+        self.metrics.connected_users.set(s.users as i64);
+        self.metrics.connected_agents.set(s.agents as i64);
+        self.metrics.available_agents.set(s.available_agents as i64);
+        self.metrics.active_calls.set(s.active_calls as i64);
+    }
+}
+
+/// The metrics label of a client event (no string matching on the hot path).
+fn received_label(event: ClientEvent) -> metrics::Event {
+    use metrics::Event as M;
+    match event {
+        ClientEvent::ConnectUser => M::ConnectUser,
+        ClientEvent::ConnectAgent => M::ConnectAgent,
+        ClientEvent::CallAgent => M::CallAgent,
+        ClientEvent::RejectCall => M::RejectCall,
+        ClientEvent::CallTransfer => M::CallTransfer,
+        ClientEvent::ToggleAvailability => M::ToggleAvailability,
+        ClientEvent::UserMessage => M::UserMessage,
+        ClientEvent::AgentMessage => M::AgentMessage,
+        ClientEvent::LeaveCall => M::LeaveCall,
+        ClientEvent::Mute => M::Mute,
+    }
+}
+
+/// The metrics label of a server event.
+fn sent_label(event: &ServerEvent) -> metrics::Event {
+    use metrics::Event as M;
+    match event {
+        ServerEvent::Registered { .. } => M::Registered,
+        ServerEvent::AvailableAgents { .. } => M::GetAvailableAgents,
+        ServerEvent::CallAgent(_) => M::CallAgent,
+        ServerEvent::CallTransfer(_) => M::CallTransfer,
+        ServerEvent::CallEnded { .. } => M::CallEnded,
+        ServerEvent::UserMessage { .. } => M::UserMessage,
+        ServerEvent::AgentMessage { .. } => M::AgentMessage,
+        ServerEvent::Mute(_) => M::Mute,
+        ServerEvent::Error { .. } => M::Error,
+    }
+}
+
+#[cfg(test)]
+#[path = "deliver_tests.rs"]
+mod tests;

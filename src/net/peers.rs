@@ -1,0 +1,54 @@
+//! The peer table: every party-carrying connection the router knows, native WebSocket or
+//! Socket.IO session, under the `ConnId` the router addresses it by. It is the one place
+//! the loop looks up where a router output goes, and the home for per-peer state that
+//! outlives a framing detail (verified identity, rate limiter, resume state to come).
+//! Invariant: a `ConnId` is in the table exactly while its carrier is open and the router
+//! has not been told it is gone.
+use crate::routing::ConnId;
+use rustc_hash::FxHashMap;
+
+/// How a peer's events reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A native WebSocket, by connection token.
+    Native(usize),
+    /// An Engine.IO session, by session key.
+    Session(usize),
+}
+
+/// One peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub route: Route,
+}
+
+/// Peers by router id (server-assigned keys: a fast non-keyed hash is safe).
+#[derive(Debug, Default)]
+pub struct Peers {
+    map: FxHashMap<ConnId, Peer>,
+}
+
+impl Peers {
+    /// Adds a peer reached through `route`.
+    pub fn insert(&mut self, id: ConnId, route: Route) {
+        self.map.insert(id, Peer { route });
+    }
+
+    /// The peer's route, if it is still here.
+    pub fn route(&self, id: ConnId) -> Option<Route> {
+        self.map.get(&id).map(|p| p.route)
+    }
+
+    /// Removes a peer; true if it was there (so the router is told once).
+    pub fn remove(&mut self, id: ConnId) -> bool {
+        self.map.remove(&id).is_some()
+    }
+
+    /// Native peers' tokens (for broadcasts).
+    pub fn native_tokens(&self) -> impl Iterator<Item = usize> + '_ {
+        self.map.values().filter_map(|p| match p.route {
+            Route::Native(t) => Some(t),
+            Route::Session(_) => None,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! The loop's per-event and per-turn steps for connections: readiness, reads by phase,
+//! deadlines, reaping. Invariant: the router hears of every peer's end exactly once, before
+//! its connection is dropped.
+use super::conn::Phase;
+use super::http;
+use super::server::Server;
+use super::timers::TimerKey;
+use crate::routing::ConnId;
+use log::debug;
+use std::time::Instant;
+
+impl Server {
+    /// A readiness event for the connection with token `t`.
+    pub(super) fn conn_ready(&mut self, now: Instant, t: usize, event: &mio::event::Event) {
+        let closed = event.is_read_closed() || event.is_error();
+        if let Some(stream) = self.conns.get_mut(t).and_then(|c| c.stream()) {
+            stream.mark_readable(closed);
+        }
+        if closed {
+            self.peer_closed(t);
+        }
+        if event.is_writable() {
+            self.conns.mark_dirty(t);
+        }
+        if event.is_readable() || closed {
+            self.read_conn(now, t);
+        }
+    }
+
+    /// Reads what a ready connection has, according to its phase.
+    pub(super) fn read_conn(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get(token) else {
+            return; // a sporadic event for a reaped connection
+        };
+        if conn.dead {
+            return;
+        }
+        match conn.phase {
+            Phase::Head { .. } => self.read_head(now, token),
+            Phase::Body { .. } => self.read_body(now, token),
+            // Requests behind a held poll or a reply wait in the kernel until the connection
+            // is back to reading heads (its hang-up is seen through the poll's flags).
+            Phase::Reply { .. } | Phase::Held { .. } => {}
+            Phase::Ws { .. } => self.read_ws(now, token),
+            Phase::Gone => {}
+        }
+    }
+
+    /// The peer hung up: a held poll nobody waits for is dropped at once, which ends its
+    /// session (a reply still goes out: the peer may only have half-closed).
+    fn peer_closed(&mut self, token: usize) {
+        if let Some(Phase::Held { .. }) = self.conns.get(token).map(|c| &c.phase) {
+            self.conns.kill(token);
+        }
+    }
+
+    /// Sets a connection's deadline (replacing any earlier one).
+    pub(super) fn set_deadline(&mut self, token: usize, at: Instant) {
+        if let Some(conn) = self.conns.get_mut(token) {
+            conn.deadline = Some(at);
+            self.timers.push(at, TimerKey::Conn(token));
+        }
+    }
+
+    /// Runs due timers: accept retry, the router's, connections' and sessions' deadlines.
+    pub(super) fn fire_timers(&mut self, now: Instant) {
+        self.retry_accept(now);
+        self.router.handle_timeout(now);
+        self.drain_router();
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Session(id) => self.session_timer(now, id, at),
+                TimerKey::Conn(token) => self.conn_timer(token, at),
+            }
+        }
+    }
+
+    /// A connection's deadline: a head not read in time gets 408, anything else is dropped.
+    fn conn_timer(&mut self, token: usize, at: Instant) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.deadline != Some(at) {
+            return; // superseded
+        }
+        conn.deadline = None;
+        match conn.phase {
+            Phase::Head { .. } => {
+                debug!("connection {token}: handshake timeout");
+                self.reply_close(token, http::error_response(408, "request timeout\n"));
+                // The 408 must be out within the handshake timeout too.
+            }
+            _ => self.conns.kill(token),
+        }
+    }
+
+    /// Removes dead connections, telling the router and their sessions first.
+    pub(super) fn reap(&mut self, now: Instant) {
+        while self.conns.has_dead() {
+            for token in self.conns.take_dead() {
+                match self.conns.get(token).map(|c| &c.phase) {
+                    Some(Phase::Held { session, .. }) => {
+                        let key = *session;
+                        self.poll_gone(now, key, token);
+                    }
+                    Some(Phase::Ws {
+                        framing: super::conn::Framing::SocketIo(key),
+                        ..
+                    }) => {
+                        let key = *key;
+                        self.session_ws_gone(now, key, token);
+                    }
+                    _ => self.end_peer(now, ConnId(token as u64)),
+                }
+                if let Some(conn) = self.conns.remove(token) {
+                    if let Some(t) = conn.transport {
+                        self.metrics.connection_closed(t);
+                    }
+                    // Dropping the socket closes it, which also removes it from epoll.
+                    drop(conn);
+                }
+            }
+        }
+        // Sessions ended above may have queued messages for live connections.
+        self.flush_polls();
+        self.flush_dirty(now);
+    }
+}

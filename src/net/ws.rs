@@ -1,0 +1,319 @@
+//! WebSockets on a connection: the upgrade, reading frames (bounded per turn), queueing
+//! writes (slow consumers dropped at max_outbound_bytes), the close handshake, and the
+//! end-of-turn flush of every dirty connection. Invariant: nothing is written to a closing
+//! or dead connection, and WRITABLE interest is held only while a backlog remains.
+use super::conn::{Framing, Phase};
+use super::http::{self, Head};
+use super::server::Server;
+use crate::metrics::Transport;
+use crate::protocol::native;
+use crate::routing::{ConnId, ServerEvent};
+use log::{debug, error, warn};
+use mio::{Interest, Token};
+use std::io;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, Utf8Bytes};
+
+/// Messages read from one connection before others get a turn.
+const READ_BUDGET: usize = 256;
+/// Time a closing connection gets to finish the close handshake.
+const CLOSE_GRACE: Duration = Duration::from_millis(1000);
+/// Initial read buffer per WebSocket; it grows for larger messages.
+const WS_READ_BUFFER: usize = 4096;
+/// Bytes buffered per connection within a turn before a write is attempted early.
+const WS_WRITE_BATCH: usize = 16 * 1024;
+
+impl Server {
+    /// Answers 101 and turns the connection into a WebSocket.
+    pub(super) fn upgrade(
+        &mut self,
+        token: usize,
+        head: &Head,
+        key: &str,
+        framing: Framing,
+    ) -> bool {
+        let ws_config = self.ws_config(framing);
+        let Some(conn) = self.conns.get_mut(token) else {
+            return false;
+        };
+        if !conn.upgrade(
+            head.len,
+            &http::switching_protocols(key),
+            framing,
+            ws_config,
+        ) {
+            return false;
+        }
+        if framing == Framing::Native {
+            // A Socket.IO session is counted under its transport by the session, not the socket.
+            conn.transport = Some(Transport::Native);
+            self.metrics.connection_opened(Transport::Native);
+            self.peers
+                .insert(ConnId(token as u64), super::peers::Route::Native(token));
+        }
+        self.conns.mark_dirty(token);
+        debug!("connection {token} upgraded ({framing:?})");
+        // Frames may have arrived with the head.
+        self.conns.read_again(token);
+        true
+    }
+
+    /// Buffer sizes and limits for a new WebSocket of this framing.
+    fn ws_config(&self, framing: Framing) -> WebSocketConfig {
+        let l = &self.config.limits;
+        let max_message = match framing {
+            Framing::Native => l.max_message_bytes,
+            Framing::SocketIo(_) => self.config.socketio.max_payload_bytes,
+        };
+        WebSocketConfig::default()
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(WS_WRITE_BATCH)
+            .max_write_buffer_size(l.max_outbound_bytes.max(max_message + 1024))
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message))
+    }
+
+    /// Reads WebSocket messages until WouldBlock or the read budget is spent.
+    pub(super) fn read_ws(&mut self, now: Instant, token: usize) {
+        for _ in 0..READ_BUDGET {
+            let Some(conn) = self.conns.get_mut(token) else {
+                return;
+            };
+            let Phase::Ws { ws, framing, .. } = &mut conn.phase else {
+                return;
+            };
+            let framing = *framing;
+            if conn.dead {
+                return;
+            }
+            match ws.read() {
+                Ok(Message::Text(text)) => match framing {
+                    Framing::Native => self.on_native_text(now, token, &text),
+                    Framing::SocketIo(key) => self.on_session_text(now, key, token, &text),
+                },
+                // Socket.IO binary attachments belong to an event already refused.
+                Ok(Message::Binary(_)) if matches!(framing, Framing::SocketIo(_)) => {}
+                Ok(Message::Binary(_)) => self.close_ws(
+                    now,
+                    token,
+                    CloseCode::Unsupported,
+                    "binary frames are not supported",
+                ),
+                Ok(Message::Close(_)) => {
+                    // tungstenite queued the reply; the next read or flush completes it.
+                    self.conns.mark_dirty(token);
+                    self.closing_started(now, token);
+                    match framing {
+                        Framing::Native => self.end_peer(now, ConnId(token as u64)),
+                        Framing::SocketIo(key) => self.session_ws_gone(now, key, token),
+                    }
+                }
+                Ok(_) => self.conns.mark_dirty(token), // ping: a pong is queued
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(tungstenite::Error::Capacity(_)) => {
+                    self.close_ws(now, token, CloseCode::Size, "message too big")
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close_ws(now, token, CloseCode::Invalid, "invalid UTF-8")
+                }
+                Err(tungstenite::Error::Protocol(p)) => {
+                    debug!("connection {token}: protocol error: {p}");
+                    self.close_ws(now, token, CloseCode::Protocol, "protocol error");
+                    return self.conns.kill(token);
+                }
+                Err(_) => return self.conns.kill(token),
+            }
+        }
+        self.conns.read_again(token);
+    }
+
+    /// One text message from a native WebSocket.
+    fn on_native_text(&mut self, now: Instant, token: usize, text: &str) {
+        let conn = ConnId(token as u64);
+        let result = match native::decode(text) {
+            Err(rejection) => {
+                self.metrics.error(rejection.code.as_str());
+                Err((rejection, None))
+            }
+            Ok(env) => self
+                .route_event(now, conn, &env.event, env.data)
+                .map_err(|r| (r, Some(env.event.clone()))),
+        };
+        if let Err((rejection, name)) = result {
+            self.send(conn, &ServerEvent::error(rejection, name.as_deref()));
+        }
+        self.drain_router();
+    }
+
+    /// Queues a text message built in `bytes` (always UTF-8: JSON and ASCII framing).
+    pub(super) fn write_text(&mut self, token: usize, bytes: Vec<u8>) {
+        match Utf8Bytes::try_from(bytes) {
+            Ok(text) => self.write_message(token, text),
+            Err(_) => error!("bug: non-UTF-8 frame for connection {token} dropped"),
+        }
+    }
+
+    /// Queues one text message on a WebSocket; a slow consumer is dropped.
+    pub(super) fn write_message(&mut self, token: usize, text: Utf8Bytes) {
+        let Some((conn, dirty)) = self.conns.get_with_dirty(token) else {
+            return;
+        };
+        let Phase::Ws { ws, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing || conn.dead {
+            return;
+        }
+        match ws.write(Message::Text(text)) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(tungstenite::Error::WriteBufferFull(_)) => {
+                warn!(
+                    "connection {token}: slow consumer, over {} bytes queued; dropped",
+                    self.config.limits.max_outbound_bytes
+                );
+                self.metrics.slow_consumer();
+                return self.conns.kill(token);
+            }
+            Err(_) => return self.conns.kill(token),
+        }
+        // Queued: flush before the next poll (marked here, not through a second lookup).
+        super::conn::Conns::mark_dirty_entry(dirty, conn, token);
+    }
+
+    /// Starts a server-side close with `code` (the peer, if any, ends first).
+    pub(super) fn close_ws(
+        &mut self,
+        now: Instant,
+        token: usize,
+        code: CloseCode,
+        reason: &'static str,
+    ) {
+        if let Some(Phase::Ws {
+            framing: Framing::Native,
+            ..
+        }) = self.conns.get(token).map(|c| &c.phase)
+        {
+            self.end_peer(now, ConnId(token as u64));
+        }
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Phase::Ws { ws, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing {
+            return;
+        }
+        *closing = true;
+        let frame = code_frame(code, reason);
+        match ws.close(frame) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return self.conns.kill(token),
+        }
+        self.closing_started(now, token);
+        self.conns.mark_dirty(token);
+    }
+
+    /// A WebSocket is closing: it gets CLOSE_GRACE to finish, then it is dropped.
+    fn closing_started(&mut self, now: Instant, token: usize) {
+        let deadline = now + CLOSE_GRACE;
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if let Phase::Ws { closing, .. } = &mut conn.phase {
+            *closing = true;
+        }
+        if conn.deadline.is_none_or(|d| d > deadline) {
+            self.set_deadline(token, deadline);
+        }
+    }
+
+    /// Writes what every dirty connection has queued, as far as the socket takes it.
+    pub(super) fn flush_dirty(&mut self, now: Instant) {
+        for token in self.conns.take_dirty() {
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
+            conn.dirty = false;
+            if conn.dead {
+                continue;
+            }
+            let mut blocked = false;
+            let mut next_request = false;
+            let finished = match &mut conn.phase {
+                Phase::Head { .. } | Phase::Body { .. } | Phase::Held { .. } | Phase::Gone => false,
+                Phase::Reply { stream, close, .. } => match stream.drain_raw() {
+                    Ok(()) if *close => true,
+                    Ok(()) => {
+                        next_request = true;
+                        false
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        blocked = true;
+                        false
+                    }
+                    Err(_) => true,
+                },
+                Phase::Ws { ws, .. } => match ws.flush() {
+                    Ok(()) => false,
+                    Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        blocked = true;
+                        false
+                    }
+                    Err(_) => true,
+                },
+            };
+            if finished {
+                self.conns.kill(token);
+                continue;
+            }
+            if next_request {
+                // Keep-alive: back to reading the next request.
+                conn.next_request();
+                self.conns.read_again(token);
+                let at = now + self.config.limits.handshake_timeout;
+                self.set_deadline(token, at);
+            }
+            self.write_interest(token, blocked);
+        }
+    }
+
+    /// Asks for WRITABLE only while a backlog remains: no wake-ups for every ACK.
+    fn write_interest(&mut self, token: usize, blocked: bool) {
+        let registry = self.poll.registry();
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if blocked == conn.write_interest {
+            return;
+        }
+        let interest = match blocked {
+            true => Interest::READABLE | Interest::WRITABLE,
+            false => Interest::READABLE,
+        };
+        conn.write_interest = blocked;
+        let failed = conn
+            .tcp()
+            .is_some_and(|tcp| registry.reregister(tcp, Token(token), interest).is_err());
+        if failed {
+            self.conns.kill(token);
+        }
+    }
+}
+
+/// The close frame for `code` (None: an empty close frame, as engine.io's `close()` sends).
+fn code_frame(code: CloseCode, reason: &'static str) -> Option<CloseFrame> {
+    match code {
+        CloseCode::Status => None,
+        _ => Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }),
+    }
+}
