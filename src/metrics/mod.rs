@@ -2,18 +2,26 @@
 //!
 //! [`Metrics`] is built once and owned by the event loop, which updates its
 //! fields directly (atomics; every labelled child is resolved at
-//! construction, so the hot path never calls `with_label_values`). Label
-//! values come only from the fixed enums below, never from client input.
+//! construction, so the hot path never calls `with_label_values`). Events,
+//! refusals and ended calls are counted by the routing enums themselves
+//! ([`Metrics::received`], [`Metrics::sent`], [`Metrics::rejected`],
+//! [`Metrics::call_finished`]), each backed by a table indexed by its enum;
+//! the other labels come from the fixed enums below. Every label value is a
+//! constant of [`names`], never client input, and every label set is fixed
+//! and exported from the start.
 //! [`spawn_server`] serves `/metrics` and `/healthz` from a side thread.
 
 pub mod names;
 mod server;
+mod tables;
 
 use std::time::Duration;
 
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
+
+use crate::routing::{self, ClientEvent, ServerEvent};
 
 pub use server::{health, now_ms, render, serve, spawn_server, stamp, HEALTH_MAX_AGE_MS};
 
@@ -53,6 +61,8 @@ macro_rules! label_enum {
 }
 
 /// Adds `from_name`, mapping unknown names to `Other`.
+// TODO(net): remove when src/net uses `Metrics::received`, `Metrics::sent`/`sent_n`,
+// `Metrics::rejected` and `Metrics::call_finished` (with `Event`, `ErrorCode`, `EndReason`).
 macro_rules! with_other {
     ($name:ident) => {
         impl $name {
@@ -73,6 +83,7 @@ label_enum!(
     }
 );
 
+// TODO(net): remove when src/net uses `Metrics::received` and `Metrics::sent`/`sent_n`.
 label_enum!(
     /// `event` label of `support_events_{received,sent}_total`.
     Event {
@@ -95,6 +106,7 @@ label_enum!(
 );
 with_other!(Event);
 
+// TODO(net): remove when src/net uses `Metrics::rejected`.
 label_enum!(
     /// `code` label of `support_errors_total`.
     ErrorCode {
@@ -116,6 +128,7 @@ label_enum!(
 );
 with_other!(ErrorCode);
 
+// TODO(net): remove when src/net uses `Metrics::call_finished`.
 label_enum!(
     /// `reason` label of `support_calls_ended_total`.
     EndReason {
@@ -168,9 +181,17 @@ pub struct Metrics {
     /// `support_call_duration_seconds`.
     pub call_duration: Histogram,
     open_connections: [IntGauge; Transport::COUNT],
+    received: tables::Received,
+    sent: tables::Sent,
+    rejected: tables::Rejected,
+    finished: tables::Finished,
+    // TODO(net): remove when src/net uses `Metrics::received`.
     events_received: [IntCounter; Event::COUNT],
+    // TODO(net): remove when src/net uses `Metrics::sent`/`sent_n`.
     events_sent: [IntCounter; Event::COUNT],
+    // TODO(net): remove when src/net uses `Metrics::rejected`.
     errors: [IntCounter; ErrorCode::COUNT],
+    // TODO(net): remove when src/net uses `Metrics::call_finished`.
     calls_ended: [IntCounter; EndReason::COUNT],
     config_reloads: [IntCounter; ReloadResult::COUNT],
     connections_rejected: [IntCounter; RejectReason::COUNT],
@@ -221,6 +242,12 @@ impl Metrics {
             reg(Box::new(v.clone()));
             v
         };
+        // Creates every child of a fixed label set, so each is exported (at 0) from the start.
+        let precreate = |v: &IntCounterVec, values: &[&str]| {
+            for value in values {
+                v.with_label_values(&[value]);
+            }
+        };
 
         let connected_users = gauge(n::CONNECTED_USERS, "Registered users currently connected.");
         let connected_agents = gauge(
@@ -241,26 +268,32 @@ impl Metrics {
         let open_connections =
             std::array::from_fn(|i| open.with_label_values(&[Transport::ALL[i].as_str()]));
 
-        let received = counter_vec(
+        let received_vec = counter_vec(
             n::EVENTS_RECEIVED,
             "Protocol events received from clients.",
             n::LABEL_EVENT,
         );
+        precreate(&received_vec, n::EVENT_VALUES);
+        let received = tables::Received::new(&received_vec);
         let events_received =
-            std::array::from_fn(|i| received.with_label_values(&[Event::ALL[i].as_str()]));
-        let sent = counter_vec(
+            std::array::from_fn(|i| received_vec.with_label_values(&[Event::ALL[i].as_str()]));
+        let sent_vec = counter_vec(
             n::EVENTS_SENT,
             "Protocol events sent to clients.",
             n::LABEL_EVENT,
         );
+        precreate(&sent_vec, n::EVENT_VALUES);
+        let sent = tables::Sent::new(&sent_vec);
         let events_sent =
-            std::array::from_fn(|i| sent.with_label_values(&[Event::ALL[i].as_str()]));
+            std::array::from_fn(|i| sent_vec.with_label_values(&[Event::ALL[i].as_str()]));
 
         let errs = counter_vec(
             n::ERRORS,
             "Error events sent to clients, by error code.",
             n::LABEL_CODE,
         );
+        precreate(&errs, n::CODE_VALUES);
+        let rejected = tables::Rejected::new(&errs);
         let errors = std::array::from_fn(|i| errs.with_label_values(&[ErrorCode::ALL[i].as_str()]));
 
         let calls_started = counter(
@@ -268,6 +301,8 @@ impl Metrics {
             "Calls started (user connected to an agent).",
         );
         let ended = counter_vec(n::CALLS_ENDED, "Calls ended, by reason.", n::LABEL_REASON);
+        precreate(&ended, n::END_VALUES);
+        let finished = tables::Finished::new(&ended);
         let calls_ended =
             std::array::from_fn(|i| ended.with_label_values(&[EndReason::ALL[i].as_str()]));
 
@@ -291,13 +326,13 @@ impl Metrics {
             "Connections dropped because their write buffer exceeded the limit.",
         );
 
-        let rejected = counter_vec(
+        let refused = counter_vec(
             n::CONNECTIONS_REJECTED,
             "Connections or upgrade requests refused, by reason.",
             n::LABEL_REASON,
         );
         let connections_rejected =
-            std::array::from_fn(|i| rejected.with_label_values(&[RejectReason::ALL[i].as_str()]));
+            std::array::from_fn(|i| refused.with_label_values(&[RejectReason::ALL[i].as_str()]));
 
         #[cfg(target_os = "linux")]
         reg(Box::new(
@@ -314,6 +349,10 @@ impl Metrics {
             slow_consumers,
             call_duration,
             open_connections,
+            received,
+            sent,
+            rejected,
+            finished,
             events_received,
             events_sent,
             errors,
@@ -343,12 +382,45 @@ impl Metrics {
         self.open_connections(t).dec();
     }
 
+    /// Counts an event received from a client; `None` is an unknown event name
+    /// (label "other").
+    #[inline]
+    pub fn received(&self, event: Option<ClientEvent>) {
+        self.received.get(&event).inc();
+    }
+
+    /// Counts an event sent to one client.
+    #[inline]
+    pub fn sent(&self, event: &ServerEvent) {
+        self.sent.get(event).inc();
+    }
+
+    /// Counts `n` copies of `event` sent at once (a broadcast).
+    #[inline]
+    pub fn sent_n(&self, event: &ServerEvent, n: usize) {
+        self.sent.get(event).inc_by(n as u64);
+    }
+
+    /// Counts a refused request, answered with an `error` event or an error ack.
+    #[inline]
+    pub fn rejected(&self, code: routing::ErrorCode) {
+        self.rejected.get(&code).inc();
+    }
+
+    /// A call ended for `reason` after `duration`.
+    pub fn call_finished(&self, reason: routing::EndReason, duration: Duration) {
+        self.finished.get(&reason).inc();
+        self.call_duration.observe(duration.as_secs_f64());
+    }
+
     /// `support_events_received_total{event}`.
+    // TODO(net): remove when src/net uses `Metrics::received`.
     pub fn events_received(&self, e: Event) -> &IntCounter {
         &self.events_received[e.idx()]
     }
 
     /// `support_events_sent_total{event}`.
+    // TODO(net): remove when src/net uses `Metrics::sent` and `Metrics::sent_n`.
     pub fn events_sent(&self, e: Event) -> &IntCounter {
         &self.events_sent[e.idx()]
     }
@@ -364,16 +436,19 @@ impl Metrics {
     }
 
     /// `support_errors_total{code}`.
+    // TODO(net): remove when src/net uses `Metrics::rejected`.
     pub fn errors(&self, c: ErrorCode) -> &IntCounter {
         &self.errors[c.idx()]
     }
 
     /// Counts an error sent to a client by code (unknown codes: "other").
+    // TODO(net): remove when src/net uses `Metrics::rejected`.
     pub fn error(&self, code: &str) {
         self.errors(ErrorCode::from_name(code)).inc();
     }
 
     /// `support_calls_ended_total{reason}`.
+    // TODO(net): remove when src/net uses `Metrics::call_finished`.
     pub fn calls_ended(&self, r: EndReason) -> &IntCounter {
         &self.calls_ended[r.idx()]
     }
@@ -384,6 +459,7 @@ impl Metrics {
     }
 
     /// A call ended after `duration`.
+    // TODO(net): remove when src/net uses `Metrics::call_finished`.
     pub fn call_ended(&self, reason: EndReason, duration: Duration) {
         self.calls_ended(reason).inc();
         self.call_duration.observe(duration.as_secs_f64());
