@@ -9,7 +9,7 @@
 //! the other labels come from the fixed enums below. Every label value is a
 //! constant of [`names`], never client input, and every label set is fixed
 //! and exported from the start.
-//! [`spawn_server`] serves `/metrics` and `/healthz` from a side thread.
+//! [`serve`] serves `/metrics` and `/healthz` from a side thread.
 
 pub mod names;
 mod server;
@@ -23,7 +23,7 @@ use prometheus::{
 
 use crate::routing::{self, ClientEvent, ServerEvent};
 
-pub use server::{health, now_ms, render, serve, spawn_server, stamp, HEALTH_MAX_AGE_MS};
+pub use server::{health, now_ms, render, serve, stamp, HEALTH_MAX_AGE_MS};
 
 use names as n;
 
@@ -362,7 +362,7 @@ impl Metrics {
         }
     }
 
-    /// The registry to hand to [`spawn_server`] (a cheap, shared clone).
+    /// The registry to hand to [`serve`] (a cheap, shared clone).
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
@@ -423,16 +423,6 @@ impl Metrics {
     // TODO(net): remove when src/net uses `Metrics::sent` and `Metrics::sent_n`.
     pub fn events_sent(&self, e: Event) -> &IntCounter {
         &self.events_sent[e.idx()]
-    }
-
-    /// Counts a received event by protocol name (unknown names: "other").
-    pub fn event_received(&self, name: &str) {
-        self.events_received(Event::from_name(name)).inc();
-    }
-
-    /// Counts a sent event by protocol name (unknown names: "other").
-    pub fn event_sent(&self, name: &str) {
-        self.events_sent(Event::from_name(name)).inc();
     }
 
     /// `support_errors_total{code}`.

@@ -124,29 +124,10 @@ pub fn payload_packets(s: &str) -> impl Iterator<Item = Result<Packet<'_>, EioEr
     s.split(SEPARATOR).map(decode_packet)
 }
 
-/// Decodes a whole polling payload; the first bad record fails it.
-pub fn decode_payload(s: &str) -> Result<Vec<Packet<'_>>, EioError> {
-    payload_packets(s).collect()
-}
-
 /// Appends one packet (`<digit><data>`) to `out`.
 pub fn encode_packet<S: Sink + ?Sized>(out: &mut S, kind: PacketType, data: &str) {
     out.put_ascii(kind.digit());
     out.put(data);
-}
-
-/// Appends several packets joined by `\x1e` as one polling payload.
-pub fn encode_payload<'p, S, I>(out: &mut S, packets: I)
-where
-    S: Sink + ?Sized,
-    I: IntoIterator<Item = Packet<'p>>,
-{
-    for (i, p) in packets.into_iter().enumerate() {
-        if i > 0 {
-            out.put_ascii(SEPARATOR as u8);
-        }
-        encode_packet(out, p.kind, p.data);
-    }
 }
 
 /// Appends the record separator (use between already-encoded packets of a payload).
@@ -207,11 +188,6 @@ pub fn encode_pong_probe<S: Sink + ?Sized>(out: &mut S) {
 /// Appends a noop `6` (ends a pending poll during an upgrade).
 pub fn encode_noop<S: Sink + ?Sized>(out: &mut S) {
     out.put_ascii(b'6');
-}
-
-/// Appends a message packet `4<data>`.
-pub fn encode_message<S: Sink + ?Sized>(out: &mut S, data: &str) {
-    encode_packet(out, PacketType::Message, data);
 }
 
 /// Appends `s` as a JSON string literal (same escaping as serde_json).

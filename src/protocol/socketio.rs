@@ -336,23 +336,10 @@ pub fn encode_connect_error<S: Sink + ?Sized>(out: &mut S, namespace: &str, mess
     out.put_ascii(b'}');
 }
 
-/// Appends `41[NS,]`: the server ends the namespace session (the client does not reconnect).
-pub fn encode_disconnect<S: Sink + ?Sized>(out: &mut S, namespace: &str) {
-    out.put("41");
-    write_namespace(out, namespace);
-}
-
 /// Appends `42["NAME",DATA]` for a server event (the twin of `native::encode`).
 pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
     begin_event(out, event.name());
     event.write_data(out);
-    end_packet(out);
-}
-
-/// Appends `42["NAME",DATA]`; `data_json` must already be serialized JSON.
-pub fn encode_event<S: Sink + ?Sized>(out: &mut S, name: &str, data_json: &str) {
-    begin_event(out, name);
-    out.put(data_json);
     end_packet(out);
 }
 
