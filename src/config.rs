@@ -330,6 +330,55 @@ impl Config {
     }
 }
 
+/// The configuration to run on and the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    pub config: Config,
+    /// The file read; `None`: no file, the built-in defaults.
+    pub path: Option<PathBuf>,
+}
+
+/// Finds and loads the configuration: the file `explicit` (`--config`) if given, else
+/// [`DEFAULT_CONFIG_PATH`] if it exists, else the built-in defaults. An explicit file that
+/// is missing is an error, not a reason to fall back.
+pub fn discover(explicit: Option<PathBuf>) -> Result<Discovered, ConfigError> {
+    discover_in(explicit, Path::new(DEFAULT_CONFIG_PATH))
+}
+
+/// [`discover`] with `default` in place of [`DEFAULT_CONFIG_PATH`].
+fn discover_in(explicit: Option<PathBuf>, default: &Path) -> Result<Discovered, ConfigError> {
+    let path = explicit.or_else(|| default.exists().then(|| default.to_owned()));
+    let config = match &path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    Ok(Discovered { config, path })
+}
+
+impl Discovered {
+    /// The line `--check` prints for a valid configuration.
+    pub fn check_message(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{}: configuration is valid", p.display()),
+            None => format!("no config file at {DEFAULT_CONFIG_PATH}; built-in defaults are valid"),
+        }
+    }
+
+    /// Logs which configuration the daemon runs on, and warns if it lets any web origin
+    /// connect. Call once the log level is set from the configuration.
+    pub fn log_source(&self) {
+        match &self.path {
+            Some(p) => log::info!("configuration loaded from {}", p.display()),
+            None => {
+                log::info!("no config file at {DEFAULT_CONFIG_PATH}: running on built-in defaults")
+            }
+        }
+        if self.config.cors == CorsPolicy::Any {
+            log::warn!("cors_origins = [\"*\"]: any web origin may connect");
+        }
+    }
+}
+
 /// Parses a log level name (as in `[log] level` or SUPPORTD_LOG).
 pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
     match s.trim().to_ascii_lowercase().as_str() {

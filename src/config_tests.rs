@@ -92,3 +92,68 @@ fn log_level_is_checked() {
         log::LevelFilter::Debug
     );
 }
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("supportd-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn discovery_prefers_the_explicit_file_then_the_default_path_then_defaults() {
+    let dir = Dir::new("discover");
+    let default = dir.0.join("default.toml");
+    let explicit = dir.0.join("explicit.toml");
+    std::fs::write(&explicit, "[server]\nport = 1234\n").unwrap();
+
+    let d = discover_in(None, &default).unwrap();
+    assert_eq!(
+        d,
+        Discovered {
+            config: Config::default(),
+            path: None
+        }
+    );
+    assert_eq!(
+        d.check_message(),
+        format!("no config file at {DEFAULT_CONFIG_PATH}; built-in defaults are valid")
+    );
+
+    std::fs::write(&default, "[server]\nport = 4321\n").unwrap();
+    let d = discover_in(None, &default).unwrap();
+    assert_eq!(d.path.as_deref(), Some(default.as_path()));
+    assert_eq!(d.config.listen.port(), 4321);
+    assert_eq!(
+        d.check_message(),
+        format!("{}: configuration is valid", default.display())
+    );
+
+    let d = discover_in(Some(explicit.clone()), &default).unwrap();
+    assert_eq!(d.path.as_deref(), Some(explicit.as_path()));
+    assert_eq!(d.config.listen.port(), 1234);
+}
+
+#[test]
+fn discovery_fails_on_a_bad_or_missing_file() {
+    let dir = Dir::new("discover-bad");
+    let default = dir.0.join("default.toml");
+    std::fs::write(&default, "[server]\nport = \"x\"\n").unwrap();
+    let e = discover_in(None, &default).unwrap_err();
+    assert_eq!((e.path.as_path(), e.line), (default.as_path(), Some(2)));
+
+    let missing = dir.0.join("missing.toml");
+    let e = discover_in(Some(missing.clone()), &dir.0.join("absent.toml")).unwrap_err();
+    assert_eq!(e.path, missing, "no fallback to the defaults");
+}

@@ -1,8 +1,10 @@
 //! supportd: a real-time support router. The binary (`src/main.rs`) only wires these together.
+pub mod cli;
 pub mod config;
 pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod routing;
+pub mod service;
 pub mod session;

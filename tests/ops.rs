@@ -267,6 +267,49 @@ fn check_flag_reports_file_line_and_reason() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("supportd "));
 }
 
+/// A port taken at start-up (metrics or clients) ends the process with status 3, naming it.
+#[test]
+fn taken_ports_exit_3_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = common::TempDir::new();
+    let cfg = dir.0.join("taken.toml");
+    for (config, says) in [
+        (
+            format!("[server]\nbind = \"127.0.0.1\"\nport = 0\n[metrics]\nbind = \"127.0.0.1\"\nport = {port}\n"),
+            format!("cannot serve metrics on 127.0.0.1:{port}"),
+        ),
+        (
+            format!("[server]\nbind = \"127.0.0.1\"\nport = {port}\n[metrics]\nenabled = false\n"),
+            format!("cannot listen on 127.0.0.1:{port}"),
+        ),
+    ] {
+        std::fs::write(&cfg, config).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + common::WAIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("supportd kept running with port {port} taken");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(3), "{err}");
+        assert!(err.contains(&says), "{err}");
+    }
+}
+
 #[test]
 fn pings_the_watchdog_from_the_loop() {
     let (_dir, sock, mut child) = spawn_notified(&[("WATCHDOG_USEC", "200000")]);

@@ -2,12 +2,20 @@
 //!
 //! [`Metrics`] is built once and owned by the event loop, which updates its
 //! fields directly (atomics; every labelled child is resolved at
-//! construction, so the hot path never calls `with_label_values`). Label
-//! values come only from the fixed enums below, never from client input.
-//! [`spawn_server`] serves `/metrics` and `/healthz` from a side thread.
+//! construction, so the hot path never calls `with_label_values`). Events,
+//! refusals and ended calls are counted by the routing enums themselves
+//! ([`Metrics::received`], [`Metrics::sent`], [`Metrics::rejected`],
+//! [`Metrics::call_finished`]), each backed by a table indexed by its enum;
+//! the label sets of those families are the fixed lists [`names::EVENT_VALUES`],
+//! [`names::CODE_VALUES`] and [`names::END_VALUES`], every value pre-created at
+//! start-up. The other labels come from the fixed enums below. Every label value is a
+//! constant of [`names`], never client input, and every label set is fixed
+//! and exported from the start.
+//! [`serve`] serves `/metrics` and `/healthz` from a side thread.
 
 pub mod names;
 mod server;
+mod tables;
 
 use std::time::Duration;
 
@@ -15,7 +23,9 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-pub use server::{health, now_ms, render, serve, spawn_server, stamp, HEALTH_MAX_AGE_MS};
+use crate::routing::{self, ClientEvent, ServerEvent};
+
+pub use server::{health, now_ms, render, serve, stamp, HEALTH_MAX_AGE_MS};
 
 use names as n;
 
@@ -52,18 +62,6 @@ macro_rules! label_enum {
     };
 }
 
-/// Adds `from_name`, mapping unknown names to `Other`.
-macro_rules! with_other {
-    ($name:ident) => {
-        impl $name {
-            /// The value for `s`; unknown names map to `Other`.
-            pub fn from_name(s: &str) -> Self {
-                Self::parse(s).unwrap_or($name::Other)
-            }
-        }
-    };
-}
-
 label_enum!(
     /// `transport` label of `support_open_connections`.
     Transport {
@@ -72,61 +70,6 @@ label_enum!(
         Native => n::TRANSPORT_NATIVE,
     }
 );
-
-label_enum!(
-    /// `event` label of `support_events_{received,sent}_total`.
-    Event {
-        ConnectUser => n::EVENT_CONNECT_USER,
-        ConnectAgent => n::EVENT_CONNECT_AGENT,
-        CallAgent => n::EVENT_CALL_AGENT,
-        RejectCall => n::EVENT_REJECT_CALL,
-        CallTransfer => n::EVENT_CALL_TRANSFER,
-        ToggleAvailability => n::EVENT_TOGGLE_AVAILABILITY,
-        UserMessage => n::EVENT_USER_MESSAGE,
-        AgentMessage => n::EVENT_AGENT_MESSAGE,
-        LeaveCall => n::EVENT_LEAVE_CALL,
-        Mute => n::EVENT_MUTE,
-        Registered => n::EVENT_REGISTERED,
-        GetAvailableAgents => n::EVENT_GET_AVAILABLE_AGENTS,
-        CallEnded => n::EVENT_CALL_ENDED,
-        Error => n::EVENT_ERROR,
-        Other => n::OTHER,
-    }
-);
-with_other!(Event);
-
-label_enum!(
-    /// `code` label of `support_errors_total`.
-    ErrorCode {
-        BadJson => n::CODE_BAD_JSON,
-        BadMessage => n::CODE_BAD_MESSAGE,
-        UnknownEvent => n::CODE_UNKNOWN_EVENT,
-        BadPayload => n::CODE_BAD_PAYLOAD,
-        NotRegistered => n::CODE_NOT_REGISTERED,
-        AlreadyRegistered => n::CODE_ALREADY_REGISTERED,
-        IdInUse => n::CODE_ID_IN_USE,
-        Forbidden => n::CODE_FORBIDDEN,
-        NotInCall => n::CODE_NOT_IN_CALL,
-        AlreadyInCall => n::CODE_ALREADY_IN_CALL,
-        RoomInUse => n::CODE_ROOM_IN_USE,
-        NoAgentAvailable => n::CODE_NO_AGENT_AVAILABLE,
-        BinaryUnsupported => n::CODE_BINARY_UNSUPPORTED,
-        Other => n::OTHER,
-    }
-);
-with_other!(ErrorCode);
-
-label_enum!(
-    /// `reason` label of `support_calls_ended_total`.
-    EndReason {
-        Left => n::END_LEFT,
-        Rejected => n::END_REJECTED,
-        Transferred => n::END_TRANSFERRED,
-        Disconnected => n::END_DISCONNECTED,
-        Other => n::OTHER,
-    }
-);
-with_other!(EndReason);
 
 label_enum!(
     /// `result` label of `support_config_reloads_total`.
@@ -168,10 +111,10 @@ pub struct Metrics {
     /// `support_call_duration_seconds`.
     pub call_duration: Histogram,
     open_connections: [IntGauge; Transport::COUNT],
-    events_received: [IntCounter; Event::COUNT],
-    events_sent: [IntCounter; Event::COUNT],
-    errors: [IntCounter; ErrorCode::COUNT],
-    calls_ended: [IntCounter; EndReason::COUNT],
+    received: tables::Received,
+    sent: tables::Sent,
+    rejected: tables::Rejected,
+    finished: tables::Finished,
     config_reloads: [IntCounter; ReloadResult::COUNT],
     connections_rejected: [IntCounter; RejectReason::COUNT],
 }
@@ -221,6 +164,12 @@ impl Metrics {
             reg(Box::new(v.clone()));
             v
         };
+        // Creates every child of a fixed label set, so each is exported (at 0) from the start.
+        let precreate = |v: &IntCounterVec, values: &[&str]| {
+            for value in values {
+                v.with_label_values(&[value]);
+            }
+        };
 
         let connected_users = gauge(n::CONNECTED_USERS, "Registered users currently connected.");
         let connected_agents = gauge(
@@ -241,35 +190,36 @@ impl Metrics {
         let open_connections =
             std::array::from_fn(|i| open.with_label_values(&[Transport::ALL[i].as_str()]));
 
-        let received = counter_vec(
+        let received_vec = counter_vec(
             n::EVENTS_RECEIVED,
             "Protocol events received from clients.",
             n::LABEL_EVENT,
         );
-        let events_received =
-            std::array::from_fn(|i| received.with_label_values(&[Event::ALL[i].as_str()]));
-        let sent = counter_vec(
+        precreate(&received_vec, n::EVENT_VALUES);
+        let received = tables::Received::new(&received_vec);
+        let sent_vec = counter_vec(
             n::EVENTS_SENT,
             "Protocol events sent to clients.",
             n::LABEL_EVENT,
         );
-        let events_sent =
-            std::array::from_fn(|i| sent.with_label_values(&[Event::ALL[i].as_str()]));
+        precreate(&sent_vec, n::EVENT_VALUES);
+        let sent = tables::Sent::new(&sent_vec);
 
         let errs = counter_vec(
             n::ERRORS,
             "Error events sent to clients, by error code.",
             n::LABEL_CODE,
         );
-        let errors = std::array::from_fn(|i| errs.with_label_values(&[ErrorCode::ALL[i].as_str()]));
+        precreate(&errs, n::CODE_VALUES);
+        let rejected = tables::Rejected::new(&errs);
 
         let calls_started = counter(
             n::CALLS_STARTED,
             "Calls started (user connected to an agent).",
         );
         let ended = counter_vec(n::CALLS_ENDED, "Calls ended, by reason.", n::LABEL_REASON);
-        let calls_ended =
-            std::array::from_fn(|i| ended.with_label_values(&[EndReason::ALL[i].as_str()]));
+        precreate(&ended, n::END_VALUES);
+        let finished = tables::Finished::new(&ended);
 
         let call_duration = Histogram::with_opts(
             HistogramOpts::new(n::CALL_DURATION, "Duration of ended calls in seconds.")
@@ -291,13 +241,13 @@ impl Metrics {
             "Connections dropped because their write buffer exceeded the limit.",
         );
 
-        let rejected = counter_vec(
+        let refused = counter_vec(
             n::CONNECTIONS_REJECTED,
             "Connections or upgrade requests refused, by reason.",
             n::LABEL_REASON,
         );
         let connections_rejected =
-            std::array::from_fn(|i| rejected.with_label_values(&[RejectReason::ALL[i].as_str()]));
+            std::array::from_fn(|i| refused.with_label_values(&[RejectReason::ALL[i].as_str()]));
 
         #[cfg(target_os = "linux")]
         reg(Box::new(
@@ -314,16 +264,16 @@ impl Metrics {
             slow_consumers,
             call_duration,
             open_connections,
-            events_received,
-            events_sent,
-            errors,
-            calls_ended,
+            received,
+            sent,
+            rejected,
+            finished,
             config_reloads,
             connections_rejected,
         }
     }
 
-    /// The registry to hand to [`spawn_server`] (a cheap, shared clone).
+    /// The registry to hand to [`serve`] (a cheap, shared clone).
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
@@ -343,50 +293,40 @@ impl Metrics {
         self.open_connections(t).dec();
     }
 
-    /// `support_events_received_total{event}`.
-    pub fn events_received(&self, e: Event) -> &IntCounter {
-        &self.events_received[e.idx()]
+    /// Counts an event received from a client; `None` is an unknown event name
+    /// (label "other").
+    #[inline]
+    pub fn received(&self, event: Option<ClientEvent>) {
+        self.received.get(&event).inc();
     }
 
-    /// `support_events_sent_total{event}`.
-    pub fn events_sent(&self, e: Event) -> &IntCounter {
-        &self.events_sent[e.idx()]
+    /// Counts an event sent to one client.
+    #[inline]
+    pub fn sent(&self, event: &ServerEvent) {
+        self.sent.get(event).inc();
     }
 
-    /// Counts a received event by protocol name (unknown names: "other").
-    pub fn event_received(&self, name: &str) {
-        self.events_received(Event::from_name(name)).inc();
+    /// Counts `n` copies of `event` sent at once (a broadcast).
+    #[inline]
+    pub fn sent_n(&self, event: &ServerEvent, n: usize) {
+        self.sent.get(event).inc_by(n as u64);
     }
 
-    /// Counts a sent event by protocol name (unknown names: "other").
-    pub fn event_sent(&self, name: &str) {
-        self.events_sent(Event::from_name(name)).inc();
+    /// Counts a refused request, answered with an `error` event or an error ack.
+    #[inline]
+    pub fn rejected(&self, code: routing::ErrorCode) {
+        self.rejected.get(&code).inc();
     }
 
-    /// `support_errors_total{code}`.
-    pub fn errors(&self, c: ErrorCode) -> &IntCounter {
-        &self.errors[c.idx()]
-    }
-
-    /// Counts an error sent to a client by code (unknown codes: "other").
-    pub fn error(&self, code: &str) {
-        self.errors(ErrorCode::from_name(code)).inc();
-    }
-
-    /// `support_calls_ended_total{reason}`.
-    pub fn calls_ended(&self, r: EndReason) -> &IntCounter {
-        &self.calls_ended[r.idx()]
+    /// A call ended for `reason` after `duration`.
+    pub fn call_finished(&self, reason: routing::EndReason, duration: Duration) {
+        self.finished.get(&reason).inc();
+        self.call_duration.observe(duration.as_secs_f64());
     }
 
     /// A call started.
     pub fn call_started(&self) {
         self.calls_started.inc();
-    }
-
-    /// A call ended after `duration`.
-    pub fn call_ended(&self, reason: EndReason, duration: Duration) {
-        self.calls_ended(reason).inc();
-        self.call_duration.observe(duration.as_secs_f64());
     }
 
     /// `support_config_reloads_total{result}`.

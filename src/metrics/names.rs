@@ -77,6 +77,26 @@ pub const EVENT_GET_AVAILABLE_AGENTS: &str = "getAvailableAgents";
 pub const EVENT_CALL_ENDED: &str = "callEnded";
 pub const EVENT_ERROR: &str = "error";
 
+/// Every `event` value: the fixed label set of both `support_events_*_total` families
+/// (each family has every value, whether or not it can occur there).
+pub const EVENT_VALUES: &[&str] = &[
+    EVENT_CONNECT_USER,
+    EVENT_CONNECT_AGENT,
+    EVENT_CALL_AGENT,
+    EVENT_REJECT_CALL,
+    EVENT_CALL_TRANSFER,
+    EVENT_TOGGLE_AVAILABILITY,
+    EVENT_USER_MESSAGE,
+    EVENT_AGENT_MESSAGE,
+    EVENT_LEAVE_CALL,
+    EVENT_MUTE,
+    EVENT_REGISTERED,
+    EVENT_GET_AVAILABLE_AGENTS,
+    EVENT_CALL_ENDED,
+    EVENT_ERROR,
+    OTHER,
+];
+
 // `code` values (protocol error codes).
 pub const CODE_BAD_JSON: &str = "bad_json";
 pub const CODE_BAD_MESSAGE: &str = "bad_message";
@@ -92,11 +112,38 @@ pub const CODE_ROOM_IN_USE: &str = "room_in_use";
 pub const CODE_NO_AGENT_AVAILABLE: &str = "no_agent_available";
 pub const CODE_BINARY_UNSUPPORTED: &str = "binary_unsupported";
 
+/// Every `code` value: the fixed label set of `support_errors_total`.
+pub const CODE_VALUES: &[&str] = &[
+    CODE_BAD_JSON,
+    CODE_BAD_MESSAGE,
+    CODE_UNKNOWN_EVENT,
+    CODE_BAD_PAYLOAD,
+    CODE_NOT_REGISTERED,
+    CODE_ALREADY_REGISTERED,
+    CODE_ID_IN_USE,
+    CODE_FORBIDDEN,
+    CODE_NOT_IN_CALL,
+    CODE_ALREADY_IN_CALL,
+    CODE_ROOM_IN_USE,
+    CODE_NO_AGENT_AVAILABLE,
+    CODE_BINARY_UNSUPPORTED,
+    OTHER,
+];
+
 // `reason` values of support_calls_ended_total.
 pub const END_LEFT: &str = "left";
 pub const END_REJECTED: &str = "rejected";
 pub const END_TRANSFERRED: &str = "transferred";
 pub const END_DISCONNECTED: &str = "disconnected";
+
+/// Every `reason` value of `support_calls_ended_total` (its fixed label set).
+pub const END_VALUES: &[&str] = &[
+    END_LEFT,
+    END_REJECTED,
+    END_TRANSFERRED,
+    END_DISCONNECTED,
+    OTHER,
+];
 
 // `result` values of support_config_reloads_total.
 pub const RELOAD_SUCCESS: &str = "success";

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -53,18 +52,8 @@ pub fn render(registry: &Registry) -> Result<(String, Vec<u8>), prometheus::Erro
     Ok((encoder.format_type().to_owned(), buf))
 }
 
-/// Binds `addr` now (so a bind error reaches the caller at start-up) and
-/// serves `/metrics` and `/healthz` from a thread named "metrics".
-pub fn spawn_server(
-    addr: SocketAddr,
-    registry: Registry,
-    heartbeat: Arc<AtomicU64>,
-) -> io::Result<JoinHandle<()>> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    serve(listener, registry, heartbeat)
-}
-
-/// Like [`spawn_server`], on an already bound listener.
+/// Serves `/metrics` and `/healthz` on `listener` (bound by the caller, so that a bind
+/// error reaches it at start-up) from a thread named "metrics".
 pub fn serve(
     listener: std::net::TcpListener,
     registry: Registry,

@@ -4,9 +4,11 @@
 //! peer that is still in the table is queued on its carrier, in the order produced.
 use super::peers::Route;
 use super::server::Server;
-use crate::metrics;
 use crate::protocol::{native, socketio};
-use crate::routing::{ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection, ServerEvent};
+use crate::routing::{
+    is_message_event, Attachments, ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection,
+    ServerEvent,
+};
 use log::debug;
 use std::time::Instant;
 use tungstenite::Utf8Bytes;
@@ -20,16 +22,38 @@ impl Server {
         name: &str,
         data: EventData<'_>,
     ) -> Result<(), Rejection> {
+        self.route_event_with(now, conn, name, data, None)
+    }
+
+    /// `route_event` for an event that came with binary attachments: a message carries them
+    /// to the other party; any other event ignores them.
+    pub(super) fn route_event_with(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        name: &str,
+        data: EventData<'_>,
+        attachments: Option<Attachments>,
+    ) -> Result<(), Rejection> {
+        let data = match attachments {
+            Some(a) if is_message_event(name) => match data.into_message() {
+                Some(mut m) => {
+                    m.attachments = Some(a);
+                    EventData::Message(m)
+                }
+                None => EventData::Raw(None),
+            },
+            _ => data,
+        };
         let event = ClientEvent::from_name(name);
-        let label = event.map_or(metrics::Event::Other, received_label);
-        self.metrics.events_received(label).inc();
+        self.metrics.received(event);
         let result = match event {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
             Some(event) => self.router.handle_event(now, conn, event, data),
         };
         if let Err(r) = &result {
             debug!("{conn:?}: {} ({})", r.code.as_str(), r.message);
-            self.metrics.error(r.code.as_str());
+            self.metrics.rejected(r.code);
         }
         result
     }
@@ -56,8 +80,7 @@ impl Server {
                     reason,
                     duration,
                 } => {
-                    self.metrics
-                        .call_ended(metrics::EndReason::from_name(reason.as_str()), duration);
+                    self.metrics.call_finished(reason, duration);
                     debug!(
                         "call {} ended: {} after {:.1}s",
                         call.0,
@@ -71,7 +94,7 @@ impl Server {
 
     /// Encodes and queues one event for a peer, if it can still take one.
     pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
-        self.metrics.events_sent(sent_label(event)).inc();
+        self.metrics.sent(event);
         let mut out = Vec::with_capacity(event.size_hint());
         match self.peers.route(to) {
             Some(Route::Native(token)) => {
@@ -82,7 +105,7 @@ impl Server {
                 socketio::encode(event, &mut out);
                 self.session_push_bytes(key, out);
             }
-            None => debug!("{to:?} is gone; {} dropped", sent_label(event).as_str()),
+            None => debug!("{to:?} is gone; an event for it is dropped"),
         }
     }
 
@@ -110,9 +133,7 @@ impl Server {
         for &key in &sessions {
             self.session_push(key, sio_bytes.clone());
         }
-        self.metrics
-            .events_sent(metrics::Event::GetAvailableAgents)
-            .inc_by((tokens.len() + sessions.len()) as u64);
+        self.metrics.sent_n(&event, tokens.len() + sessions.len());
     }
 
     /// Mirrors the router's counts into the gauges.
@@ -124,40 +145,3 @@ impl Server {
         self.metrics.active_calls.set(s.active_calls as i64);
     }
 }
-
-/// The metrics label of a client event (no string matching on the hot path).
-fn received_label(event: ClientEvent) -> metrics::Event {
-    use metrics::Event as M;
-    match event {
-        ClientEvent::ConnectUser => M::ConnectUser,
-        ClientEvent::ConnectAgent => M::ConnectAgent,
-        ClientEvent::CallAgent => M::CallAgent,
-        ClientEvent::RejectCall => M::RejectCall,
-        ClientEvent::CallTransfer => M::CallTransfer,
-        ClientEvent::ToggleAvailability => M::ToggleAvailability,
-        ClientEvent::UserMessage => M::UserMessage,
-        ClientEvent::AgentMessage => M::AgentMessage,
-        ClientEvent::LeaveCall => M::LeaveCall,
-        ClientEvent::Mute => M::Mute,
-    }
-}
-
-/// The metrics label of a server event.
-fn sent_label(event: &ServerEvent) -> metrics::Event {
-    use metrics::Event as M;
-    match event {
-        ServerEvent::Registered { .. } => M::Registered,
-        ServerEvent::AvailableAgents { .. } => M::GetAvailableAgents,
-        ServerEvent::CallAgent(_) => M::CallAgent,
-        ServerEvent::CallTransfer(_) => M::CallTransfer,
-        ServerEvent::CallEnded { .. } => M::CallEnded,
-        ServerEvent::UserMessage { .. } => M::UserMessage,
-        ServerEvent::AgentMessage { .. } => M::AgentMessage,
-        ServerEvent::Mute(_) => M::Mute,
-        ServerEvent::Error { .. } => M::Error,
-    }
-}
-
-#[cfg(test)]
-#[path = "deliver_tests.rs"]
-mod tests;

@@ -11,10 +11,13 @@ use super::server::Server;
 use super::timers::TimerKey;
 use crate::metrics::{RejectReason, Transport as MetricTransport};
 use crate::protocol::engineio as eio;
-use crate::routing::{ConnId, ErrorCode, Rejection, ServerEvent};
+use crate::protocol::socketio::{self as sio, Body};
+use crate::routing::{Attachments, ConnId, Rejection, ServerEvent};
 use crate::session::{
-    CloseReason, EioSession, Inbound, Push, SessionConfig, SessionOutput, Transport, Via,
+    BinaryEvent, CloseReason, EioSession, Inbound, Push, SessionConfig, SessionOutput, Transport,
+    Via,
 };
+use bytes::Bytes;
 use log::debug;
 use std::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -256,6 +259,29 @@ impl Server {
         self.session_packet(now, id, via, text);
     }
 
+    /// One binary frame on a Socket.IO WebSocket: an attachment.
+    pub(super) fn on_session_binary(
+        &mut self,
+        now: Instant,
+        id: usize,
+        token: usize,
+        bytes: Vec<u8>,
+    ) {
+        let Some(slot) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let via = match (slot.ws == Some(token), slot.probe == Some(token)) {
+            (true, _) => Via::Carrier,
+            (_, true) => Via::Probe,
+            _ => return,
+        };
+        let inbound = slot.eio.handle_binary(now, via, bytes);
+        self.drain_session(now, id);
+        if let Some(Inbound::BinaryEvent(event)) = inbound {
+            self.route_binary(now, id, event);
+        }
+    }
+
     /// One Engine.IO packet into a session; an event it yields goes to the router.
     fn session_packet(&mut self, now: Instant, id: usize, via: Via, text: &str) {
         let Some(slot) = self.sessions.get_mut(id) else {
@@ -266,29 +292,48 @@ impl Server {
         match inbound {
             None => {}
             Some(Inbound::Event { name, data, ack }) => {
-                let peer = ConnId(id as u64);
-                let result = self.route_event(now, peer, &name, data);
-                match (ack, result) {
-                    (Some(ack), result) => {
-                        if let Some(slot) = self.sessions.get_mut(id) {
-                            slot.eio.ack(ack, result.as_ref().map(|_| ()));
-                        }
-                    }
-                    (None, Ok(())) => {}
-                    (None, Err(r)) => self.send(peer, &ServerEvent::error(r, Some(&name))),
-                }
-                self.drain_router();
-                self.drain_session(now, id);
+                let result = self.route_event(now, ConnId(id as u64), &name, data);
+                self.answer_event(now, id, &name, ack, result);
             }
-            Some(Inbound::Binary) => {
-                let rejection = Rejection::new(
-                    ErrorCode::BinaryUnsupported,
-                    "binary events are not supported; send JSON",
-                );
-                self.metrics.error(rejection.code.as_str());
-                self.send(ConnId(id as u64), &ServerEvent::error(rejection, None));
-            }
+            Some(Inbound::BinaryEvent(event)) => self.route_binary(now, id, event),
         }
+    }
+
+    /// A binary event with its attachments, decoded again from its owned packet text.
+    fn route_binary(&mut self, now: Instant, id: usize, event: BinaryEvent) {
+        let Ok(packet) = sio::decode(&event.packet) else {
+            return; // the session decoded it once already
+        };
+        let Body::Event { name, data } = packet.body else {
+            return;
+        };
+        let peer = ConnId(id as u64);
+        let attachments: Attachments = event.attachments.into_iter().map(Bytes::from).collect();
+        let result = self.route_event_with(now, peer, &name, data, Some(attachments));
+        self.answer_event(now, id, &name, packet.ack_id, result);
+    }
+
+    /// Reports an event's result: an ack when one was asked for, else an error event.
+    fn answer_event(
+        &mut self,
+        now: Instant,
+        id: usize,
+        name: &str,
+        ack: Option<u64>,
+        result: Result<(), Rejection>,
+    ) {
+        let peer = ConnId(id as u64);
+        match (ack, result) {
+            (Some(ack), result) => {
+                if let Some(slot) = self.sessions.get_mut(id) {
+                    slot.eio.ack(ack, result.as_ref().map(|_| ()));
+                }
+            }
+            (None, Ok(())) => {}
+            (None, Err(r)) => self.send(peer, &ServerEvent::error(r, Some(name))),
+        }
+        self.drain_router();
+        self.drain_session(now, id);
     }
 
     /// Carries a session's outputs to its sockets.
@@ -298,6 +343,11 @@ impl Server {
                 SessionOutput::ToCarrier(frame) => {
                     if let Some(t) = self.sessions.get(id).and_then(|s| s.ws) {
                         self.write_message(t, frame);
+                    }
+                }
+                SessionOutput::ToCarrierBinary(bytes) => {
+                    if let Some(t) = self.sessions.get(id).and_then(|s| s.ws) {
+                        self.write_binary(t, bytes);
                     }
                 }
                 SessionOutput::ToProbe(frame) => {
@@ -388,6 +438,11 @@ impl Server {
             Push::Carrier(p) => {
                 if let Some(t) = slot.ws {
                     self.write_message(t, p);
+                }
+            }
+            Push::CarrierBinary(b) => {
+                if let Some(t) = slot.ws {
+                    self.write_binary(t, b);
                 }
             }
             Push::Queued { answer: true } if !slot.listed => {

@@ -94,8 +94,11 @@ impl Server {
                     Framing::Native => self.on_native_text(now, token, &text),
                     Framing::SocketIo(key) => self.on_session_text(now, key, token, &text),
                 },
-                // Socket.IO binary attachments belong to an event already refused.
-                Ok(Message::Binary(_)) if matches!(framing, Framing::SocketIo(_)) => {}
+                Ok(Message::Binary(bytes)) if matches!(framing, Framing::SocketIo(_)) => {
+                    if let Framing::SocketIo(key) = framing {
+                        self.on_session_binary(now, key, token, Vec::from(bytes));
+                    }
+                }
                 Ok(Message::Binary(_)) => self.close_ws(
                     now,
                     token,
@@ -136,7 +139,7 @@ impl Server {
         let conn = ConnId(token as u64);
         let result = match native::decode(text) {
             Err(rejection) => {
-                self.metrics.error(rejection.code.as_str());
+                self.metrics.rejected(rejection.code);
                 Err((rejection, None))
             }
             Ok(env) => self
@@ -159,6 +162,16 @@ impl Server {
 
     /// Queues one text message on a WebSocket; a slow consumer is dropped.
     pub(super) fn write_message(&mut self, token: usize, text: Utf8Bytes) {
+        self.write_frame(token, Message::Text(text));
+    }
+
+    /// Queues one binary message on a WebSocket; a slow consumer is dropped.
+    pub(super) fn write_binary(&mut self, token: usize, bytes: bytes::Bytes) {
+        self.write_frame(token, Message::Binary(bytes));
+    }
+
+    /// Queues one message on a WebSocket; a slow consumer is dropped.
+    fn write_frame(&mut self, token: usize, message: Message) {
         let Some((conn, dirty)) = self.conns.get_with_dirty(token) else {
             return;
         };
@@ -168,7 +181,7 @@ impl Server {
         if *closing || conn.dead {
             return;
         }
-        match ws.write(Message::Text(text)) {
+        match ws.write(message) {
             Ok(()) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(tungstenite::Error::WriteBufferFull(_)) => {

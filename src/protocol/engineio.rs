@@ -2,8 +2,9 @@
 //! (packets joined by the record separator `\x1e`), the handshake query and the server's
 //! HTTP error answers. It exists so the transport code never touches wire syntax.
 //! Invariant: decoding never allocates and borrows from the input; encoders only append
-//! to the caller's buffer and always produce valid UTF-8; binary packets (`b<base64>`) are
-//! recognised and refused with [`EioError::Binary`], never decoded.
+//! to the caller's buffer and always produce valid UTF-8; a binary packet (`b<base64>` in a
+//! polling payload) is told apart by [`decode_packet`] with [`EioError::Binary`] and decoded
+//! by [`decode_binary`].
 use std::borrow::Cow;
 use std::fmt;
 
@@ -89,8 +90,10 @@ pub enum EioError {
     Empty,
     /// The first character is not a packet type digit.
     UnknownType,
-    /// A base64 binary packet (`b...`): not supported by this server.
+    /// A base64 binary packet (`b...`): read it with [`decode_binary`].
     Binary,
+    /// A binary packet whose base64 does not decode.
+    BadBase64,
 }
 
 impl fmt::Display for EioError {
@@ -98,7 +101,8 @@ impl fmt::Display for EioError {
         f.write_str(match self {
             EioError::Empty => "empty Engine.IO packet",
             EioError::UnknownType => "unknown Engine.IO packet type",
-            EioError::Binary => "binary Engine.IO packets are not supported",
+            EioError::Binary => "binary Engine.IO packet",
+            EioError::BadBase64 => "binary Engine.IO packet with invalid base64",
         })
     }
 }
@@ -119,34 +123,31 @@ pub fn decode_packet(s: &str) -> Result<Packet<'_>, EioError> {
     })
 }
 
+/// Decodes a binary packet of a polling payload, `b<base64>`, to its bytes.
+pub fn decode_binary(s: &str) -> Result<Vec<u8>, EioError> {
+    use base64::Engine as _;
+    let data = s.strip_prefix('b').ok_or(EioError::UnknownType)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| EioError::BadBase64)
+}
+
+/// Appends a binary packet for a polling payload: `b` and the bytes in base64.
+pub fn encode_binary<S: Sink + ?Sized>(out: &mut S, bytes: &[u8]) {
+    use base64::Engine as _;
+    out.put_ascii(b'b');
+    out.put(&base64::engine::general_purpose::STANDARD.encode(bytes));
+}
+
 /// Iterates over the packets of a polling payload (records separated by `\x1e`).
 pub fn payload_packets(s: &str) -> impl Iterator<Item = Result<Packet<'_>, EioError>> {
     s.split(SEPARATOR).map(decode_packet)
-}
-
-/// Decodes a whole polling payload; the first bad record fails it.
-pub fn decode_payload(s: &str) -> Result<Vec<Packet<'_>>, EioError> {
-    payload_packets(s).collect()
 }
 
 /// Appends one packet (`<digit><data>`) to `out`.
 pub fn encode_packet<S: Sink + ?Sized>(out: &mut S, kind: PacketType, data: &str) {
     out.put_ascii(kind.digit());
     out.put(data);
-}
-
-/// Appends several packets joined by `\x1e` as one polling payload.
-pub fn encode_payload<'p, S, I>(out: &mut S, packets: I)
-where
-    S: Sink + ?Sized,
-    I: IntoIterator<Item = Packet<'p>>,
-{
-    for (i, p) in packets.into_iter().enumerate() {
-        if i > 0 {
-            out.put_ascii(SEPARATOR as u8);
-        }
-        encode_packet(out, p.kind, p.data);
-    }
 }
 
 /// Appends the record separator (use between already-encoded packets of a payload).
@@ -207,11 +208,6 @@ pub fn encode_pong_probe<S: Sink + ?Sized>(out: &mut S) {
 /// Appends a noop `6` (ends a pending poll during an upgrade).
 pub fn encode_noop<S: Sink + ?Sized>(out: &mut S) {
     out.put_ascii(b'6');
-}
-
-/// Appends a message packet `4<data>`.
-pub fn encode_message<S: Sink + ?Sized>(out: &mut S, data: &str) {
-    encode_packet(out, PacketType::Message, data);
 }
 
 /// Appends `s` as a JSON string literal (same escaping as serde_json).

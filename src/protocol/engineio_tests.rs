@@ -5,6 +5,11 @@ fn p(kind: PacketType, data: &str) -> Packet<'_> {
     Packet { kind, data }
 }
 
+/// Every record of a polling payload, decoded one by one (as the transport reads them).
+fn payload(s: &str) -> Vec<Result<Packet<'_>, EioError>> {
+    payload_packets(s).collect()
+}
+
 #[test]
 fn decodes_spec_packets() {
     assert_eq!(
@@ -48,16 +53,14 @@ fn rejects_bad_packets() {
 #[test]
 fn decodes_spec_payload() {
     // engine.io-protocol v4: "4hello\x1e4€\x1e2" and with a binary record.
-    let pk = decode_payload("4hello\x1e4€\x1e2").unwrap();
     assert_eq!(
-        pk,
+        payload("4hello\x1e4€\x1e2"),
         vec![
-            p(PacketType::Message, "hello"),
-            p(PacketType::Message, "€"),
-            p(PacketType::Ping, "")
+            Ok(p(PacketType::Message, "hello")),
+            Ok(p(PacketType::Message, "€")),
+            Ok(p(PacketType::Ping, ""))
         ]
     );
-    assert_eq!(decode_payload("4€\x1ebAQIDBA=="), Err(EioError::Binary));
     let mut it = payload_packets("4€\x1ebAQIDBA==");
     assert_eq!(it.next(), Some(Ok(p(PacketType::Message, "€"))));
     assert_eq!(it.next(), Some(Err(EioError::Binary)));
@@ -65,33 +68,53 @@ fn decodes_spec_payload() {
 }
 
 #[test]
+fn binary_packets_round_trip_through_base64() {
+    // engine.io-protocol v4: the binary packet [1, 2, 3, 4] over polling is "bAQIDBA==".
+    assert_eq!(decode_binary("bAQIDBA=="), Ok(vec![1, 2, 3, 4]));
+    assert_eq!(decode_binary("b"), Ok(vec![]));
+    assert_eq!(decode_binary("b%%%"), Err(EioError::BadBase64));
+    assert_eq!(decode_binary("4AQID"), Err(EioError::UnknownType));
+    let mut out = String::new();
+    encode_binary(&mut out, &[1, 2, 3, 4]);
+    assert_eq!(out, "bAQIDBA==");
+}
+
+#[test]
 fn payload_edge_cases() {
-    assert_eq!(decode_payload(""), Err(EioError::Empty));
-    assert_eq!(decode_payload("4a\x1e"), Err(EioError::Empty));
-    assert_eq!(decode_payload("\x1e4a"), Err(EioError::Empty));
-    assert_eq!(decode_payload("4a\x1e8"), Err(EioError::UnknownType));
-    assert_eq!(decode_payload("1").unwrap(), vec![p(PacketType::Close, "")]);
+    let a = Ok(p(PacketType::Message, "a"));
+    assert_eq!(payload(""), vec![Err(EioError::Empty)]);
+    assert_eq!(payload("4a\x1e"), vec![a, Err(EioError::Empty)]);
+    assert_eq!(payload("\x1e4a"), vec![Err(EioError::Empty), a]);
+    assert_eq!(payload("4a\x1e8"), vec![a, Err(EioError::UnknownType)]);
+    assert_eq!(payload("1"), vec![Ok(p(PacketType::Close, ""))]);
 }
 
 #[test]
 fn encodes_payload_round_trip() {
+    // As the polling queue is built: packets appended, a separator before all but the first.
+    fn queue<S: Sink + Default>(packets: &[Packet<'_>]) -> S {
+        let mut out = S::default();
+        for (i, pk) in packets.iter().enumerate() {
+            if i > 0 {
+                encode_separator(&mut out);
+            }
+            encode_packet(&mut out, pk.kind, pk.data);
+        }
+        out
+    }
     let packets = [
         p(PacketType::Message, "hello"),
         p(PacketType::Message, "€"),
         p(PacketType::Ping, ""),
     ];
-    let mut s = String::new();
-    encode_payload(&mut s, packets);
+    let s: String = queue(&packets);
     assert_eq!(s, "4hello\x1e4€\x1e2");
-    assert_eq!(decode_payload(&s).unwrap(), packets.to_vec());
-    let mut v = Vec::new();
-    encode_payload(&mut v, packets);
+    assert_eq!(payload(&s), packets.map(Ok).to_vec());
+    let v: Vec<u8> = queue(&packets);
     assert_eq!(v, s.as_bytes());
-    let mut one = String::new();
-    encode_payload(&mut one, [p(PacketType::Noop, "")]);
+    let one: String = queue(&[p(PacketType::Noop, "")]);
     assert_eq!(one, "6");
-    let mut none = String::new();
-    encode_payload(&mut none, []);
+    let none: String = queue(&[]);
     assert_eq!(none, "");
 }
 
@@ -106,7 +129,7 @@ fn encodes_simple_packets() {
     encode_separator(&mut s);
     encode_noop(&mut s);
     encode_separator(&mut s);
-    encode_message(&mut s, r#"2["a",1]"#);
+    encode_packet(&mut s, PacketType::Message, r#"2["a",1]"#);
     encode_separator(&mut s);
     encode_close(&mut s);
     encode_separator(&mut s);

@@ -2,7 +2,8 @@
 //! in Engine.IO message packets. It exists so the session code deals in typed packets.
 //! Invariant: decoding borrows from the input (JSON stays raw) and refuses anything the
 //! reference parser would refuse, so the caller can close the connection on any `Err`;
-//! binary packets are refused with [`SioError::Binary`]. Decoders take the Engine.IO message
+//! a binary packet (`5N-`/`6N-`) decodes like its plain kind with its attachment count; the
+//! attachments travel as separate Engine.IO packets. Decoders take the Engine.IO message
 //! data (without its leading `4`); encoders append whole Engine.IO message packets
 //! (`42[...]`, with the `4`) to the caller's buffer, ready to send or to join in a payload.
 use super::engineio::{write_json_str, write_u64, Sink};
@@ -11,6 +12,10 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
+
+/// Digits of an attachment count accepted (up to 9,999 attachments; each must also fit
+/// within max_payload_bytes in all).
+const MAX_ATTACHMENT_DIGITS: usize = 4;
 
 /// Event names a client may not emit (the reference parser refuses them).
 pub const RESERVED_EVENTS: [&str; 6] = [
@@ -58,6 +63,8 @@ pub struct Packet<'a> {
     pub namespace: &'a str,
     /// The acknowledgement id, if the sender wants an answer.
     pub ack_id: Option<u64>,
+    /// Binary attachments that follow this packet (BINARY_EVENT, BINARY_ACK), else 0.
+    pub attachments: usize,
     pub body: Body<'a>,
 }
 
@@ -119,8 +126,8 @@ pub enum SioError {
     Empty,
     /// The first character is not a packet type digit.
     UnknownType,
-    /// BINARY_EVENT or BINARY_ACK: not supported by this server.
-    Binary,
+    /// BINARY_EVENT or BINARY_ACK without a valid `N-` attachment count.
+    BadAttachments,
     /// The acknowledgement id does not fit in a u64.
     AckIdOverflow,
     /// The payload is not valid JSON.
@@ -144,7 +151,7 @@ impl fmt::Display for SioError {
         f.write_str(match self {
             SioError::Empty => "empty Socket.IO packet",
             SioError::UnknownType => "unknown Socket.IO packet type",
-            SioError::Binary => "binary Socket.IO packets are not supported",
+            SioError::BadAttachments => "binary packet without a valid attachment count",
             SioError::AckIdOverflow => "acknowledgement id is too large",
             SioError::BadJson => "payload is not valid JSON",
             SioError::MissingPayload => "payload is missing",
@@ -164,11 +171,19 @@ pub fn decode(s: &str) -> Result<Packet<'_>, SioError> {
     let bytes = s.as_bytes();
     let first = *bytes.first().ok_or(SioError::Empty)?;
     let kind = PacketType::from_byte(first).ok_or(SioError::UnknownType)?;
-    if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
-        return Err(SioError::Binary);
-    }
     // All positions below sit right after an ASCII byte, so they are char boundaries.
     let mut i = 1;
+    let mut attachments = 0;
+    if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > MAX_ATTACHMENT_DIGITS || bytes.get(i + digits) != Some(&b'-') {
+            return Err(SioError::BadAttachments);
+        }
+        attachments = s[i..i + digits]
+            .parse()
+            .map_err(|_| SioError::BadAttachments)?;
+        i += digits + 1;
+    }
     let namespace = if bytes.get(i) == Some(&b'/') {
         let start = i;
         while i < bytes.len() && bytes[i] != b',' {
@@ -204,8 +219,8 @@ pub fn decode(s: &str) -> Result<Packet<'_>, SioError> {
         },
         PacketType::Disconnect if payload.is_empty() => Body::Disconnect,
         PacketType::Disconnect => return Err(SioError::UnexpectedPayload),
-        PacketType::Event => decode_event(payload)?,
-        PacketType::Ack => Body::Ack {
+        PacketType::Event | PacketType::BinaryEvent => decode_event(payload)?,
+        PacketType::Ack | PacketType::BinaryAck => Body::Ack {
             args: raw_of(nonempty(payload)?, b'[', SioError::NotArray)?,
         },
         PacketType::ConnectError => {
@@ -217,11 +232,11 @@ pub fn decode(s: &str) -> Result<Packet<'_>, SioError> {
                 },
             }
         }
-        PacketType::BinaryEvent | PacketType::BinaryAck => return Err(SioError::Binary),
     };
     Ok(Packet {
         namespace,
         ack_id,
+        attachments,
         body,
     })
 }
@@ -336,12 +351,6 @@ pub fn encode_connect_error<S: Sink + ?Sized>(out: &mut S, namespace: &str, mess
     out.put_ascii(b'}');
 }
 
-/// Appends `41[NS,]`: the server ends the namespace session (the client does not reconnect).
-pub fn encode_disconnect<S: Sink + ?Sized>(out: &mut S, namespace: &str) {
-    out.put("41");
-    write_namespace(out, namespace);
-}
-
 /// Appends `42["NAME",DATA]` for a server event (the twin of `native::encode`).
 pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
     begin_event(out, event.name());
@@ -349,10 +358,15 @@ pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
     end_packet(out);
 }
 
-/// Appends `42["NAME",DATA]`; `data_json` must already be serialized JSON.
-pub fn encode_event<S: Sink + ?Sized>(out: &mut S, name: &str, data_json: &str) {
-    begin_event(out, name);
-    out.put(data_json);
+/// Appends a BINARY_EVENT header packet `45N-["NAME",DATA]` for an event whose data holds
+/// `attachments` placeholders; the attachments follow as Engine.IO binary packets.
+pub fn encode_binary(event: &ServerEvent, attachments: usize, out: &mut Vec<u8>) {
+    out.put("45");
+    write_u64(out, attachments as u64);
+    out.put("-[");
+    write_json_str(out, event.name());
+    out.put_ascii(b',');
+    event.write_data(out);
     end_packet(out);
 }
 

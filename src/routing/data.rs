@@ -79,7 +79,13 @@ pub struct MessageData<'a> {
     pub agent_id: Option<IdRef<'a>>,
     /// None when absent or null.
     pub message_input: Option<&'a RawValue>,
+    /// Binary attachments (Socket.IO BINARY_EVENT): `messageInput` refers to attachment `i`
+    /// as `{"_placeholder":true,"num":i}`. Never set from JSON; the transport adds them.
+    pub attachments: Option<Attachments>,
 }
+
+/// The binary attachments of a message, relayed as they came (cheap to clone).
+pub type Attachments = std::rc::Rc<[bytes::Bytes]>;
 
 /// Whether an event's data is read as `MessageData` (by wire name).
 pub fn is_message_event(name: &str) -> bool {

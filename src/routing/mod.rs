@@ -6,7 +6,7 @@ mod event;
 mod ids;
 mod router;
 
-pub use data::{is_message_event, EventData, MessageData};
+pub use data::{is_message_event, Attachments, EventData, MessageData};
 pub use event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
 pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
 pub use router::{Output, Router, Stats};

@@ -11,7 +11,7 @@
 //! None; then call `poll_timeout` for the next wake-up. `take_held_answer` is asked once per
 //! loop turn for a held GET, so that packets pushed within a turn leave in one response.
 use crate::protocol::engineio::{self as eio, OpenInfo, PacketType};
-use crate::protocol::socketio::{self as sio, Body, SioError};
+use crate::protocol::socketio::{self as sio, Body};
 use crate::routing::{EventData, Rejection};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -95,6 +95,8 @@ impl CloseReason {
 pub enum SessionOutput {
     /// Write this text frame on the carrier WebSocket.
     ToCarrier(Utf8Bytes),
+    /// Write this binary frame on the carrier WebSocket.
+    ToCarrierBinary(bytes::Bytes),
     /// Write this text frame on the probing WebSocket.
     ToProbe(Utf8Bytes),
     /// Answer the held GET now with this payload (the loop may have none held: then drop it).
@@ -115,6 +117,8 @@ pub enum SessionOutput {
 pub enum Push {
     /// Write it on the carrier WebSocket now.
     Carrier(Utf8Bytes),
+    /// Write it on the carrier WebSocket now, as a binary frame.
+    CarrierBinary(bytes::Bytes),
     /// Queued for polling; `answer` when a GET is held and should be answered this turn.
     Queued { answer: bool },
     /// Nothing to do (closed, or it went into the output queue).
@@ -130,8 +134,27 @@ pub enum Inbound<'a> {
         data: EventData<'a>,
         ack: Option<u64>,
     },
-    /// A BINARY_EVENT or BINARY_ACK (refused by this server).
-    Binary,
+    /// A BINARY_EVENT on "/" with all its attachments.
+    BinaryEvent(BinaryEvent),
+}
+
+/// A BINARY_EVENT put back together: its Socket.IO packet (placeholders in the data, as
+/// `{"_placeholder":true,"num":i}`) and attachment `i` at index `i`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryEvent {
+    /// The Socket.IO packet text (`51-["name",...]`), to decode with `socketio::decode`.
+    pub packet: String,
+    pub attachments: Vec<Vec<u8>>,
+}
+
+/// A binary packet whose attachments are still arriving.
+#[derive(Debug)]
+struct PendingBinary {
+    event: BinaryEvent,
+    need: usize,
+    bytes: usize,
+    /// A BINARY_ACK, or an event for another namespace: read to the end, then dropped.
+    discard: bool,
 }
 
 /// The answer to an event that asked for an acknowledgement.
@@ -162,6 +185,7 @@ pub struct EioSession {
     pong_deadline: Option<Instant>,
     connect_deadline: Option<Instant>,
     closed: bool,
+    pending: Option<PendingBinary>,
     out: VecDeque<SessionOutput>,
 }
 
@@ -199,6 +223,7 @@ impl EioSession {
             pong_deadline: None,
             connect_deadline: Some(now + config.connect_timeout),
             closed: false,
+            pending: None,
             out: VecDeque::new(),
         }
     }
@@ -271,6 +296,25 @@ impl EioSession {
                 }
                 self.queue.extend_from_slice(packet.as_bytes());
                 Push::Queued { answer: self.held }
+            }
+        }
+    }
+
+    /// Queues one binary packet (an attachment) for the client.
+    pub fn push_binary(&mut self, bytes: bytes::Bytes) -> Push {
+        if self.closed {
+            return Push::Done;
+        }
+        match self.transport {
+            Transport::WebSocket if self.out.is_empty() => Push::CarrierBinary(bytes),
+            Transport::WebSocket => {
+                self.out.push_back(SessionOutput::ToCarrierBinary(bytes));
+                Push::Done
+            }
+            Transport::Polling => {
+                let mut packet = String::with_capacity(1 + bytes.len().div_ceil(3) * 4);
+                eio::encode_binary(&mut packet, &bytes);
+                self.push(Utf8Bytes::from(packet))
             }
         }
     }
@@ -370,8 +414,15 @@ impl EioSession {
         }
         let packet = match eio::decode_packet(text) {
             Ok(p) => p,
-            // Attachments of a refused binary event.
-            Err(eio::EioError::Binary) => return None,
+            Err(eio::EioError::Binary) if via == Via::Carrier => {
+                return match eio::decode_binary(text) {
+                    Ok(bytes) => self.handle_binary(now, via, bytes),
+                    Err(_) => {
+                        self.close(CloseReason::Malformed);
+                        None
+                    }
+                };
+            }
             Err(_) => {
                 match via {
                     Via::Carrier => self.close(CloseReason::Malformed),
@@ -387,6 +438,39 @@ impl EioSession {
             }
             Via::Carrier => self.on_packet(now, packet),
         }
+    }
+
+    /// One binary packet (a WebSocket binary frame, or a polling `b` packet decoded): the
+    /// next attachment of the binary packet being read; a whole binary event comes back.
+    pub fn handle_binary(
+        &mut self,
+        _now: Instant,
+        via: Via,
+        bytes: Vec<u8>,
+    ) -> Option<Inbound<'static>> {
+        if self.closed {
+            return None;
+        }
+        if via == Via::Probe {
+            self.reject_probe();
+            return None;
+        }
+        let Some(pending) = self.pending.as_mut() else {
+            // An attachment nobody announced: the reference parser fails the same way.
+            self.close(CloseReason::Malformed);
+            return None;
+        };
+        pending.bytes += bytes.len();
+        if pending.bytes > self.config.max_payload_bytes {
+            self.close(CloseReason::PayloadTooLarge);
+            return None;
+        }
+        pending.event.attachments.push(bytes);
+        if pending.event.attachments.len() < pending.need {
+            return None;
+        }
+        let done = self.pending.take()?;
+        (!done.discard).then_some(Inbound::BinaryEvent(done.event))
     }
 
     /// Answers an event that carried an ack id.
@@ -488,7 +572,7 @@ impl EioSession {
                     self.out.push_back(SessionOutput::AnswerHeld(body));
                 }
             }
-            Push::Queued { answer: false } | Push::Done => {}
+            Push::Queued { answer: false } | Push::Done | Push::CarrierBinary(_) => {}
         }
     }
 
@@ -556,6 +640,10 @@ impl EioSession {
                 eio::encode_pong(&mut out, p.data);
                 self.emit(out);
             }
+            PacketType::Message if self.pending.is_some() => {
+                // Text where an attachment was due: the reference parser fails the same way.
+                self.close(CloseReason::Malformed);
+            }
             PacketType::Message => return self.on_sio(now, p.data),
             PacketType::Noop => {}
             PacketType::Close => self.close(CloseReason::ClientClosed),
@@ -564,17 +652,43 @@ impl EioSession {
         None
     }
 
+    /// A binary packet announced: its attachments are read next (then it is routed or,
+    /// for acks and other namespaces, dropped).
+    fn start_binary<'a>(&mut self, data: &str, packet: &sio::Packet<'_>) -> Option<Inbound<'a>> {
+        let is_event = matches!(packet.body, Body::Event { .. }) && packet.namespace == "/";
+        if is_event && !self.connected {
+            self.close(CloseReason::EventBeforeConnect);
+            return None;
+        }
+        if data.len() > self.config.max_payload_bytes {
+            self.close(CloseReason::PayloadTooLarge);
+            return None;
+        }
+        self.pending = Some(PendingBinary {
+            event: BinaryEvent {
+                packet: data.to_owned(),
+                attachments: Vec::with_capacity(packet.attachments.min(16)),
+            },
+            need: packet.attachments,
+            bytes: data.len(),
+            discard: !is_event,
+        });
+        None
+    }
+
     /// One Socket.IO packet.
     fn on_sio<'a>(&mut self, _now: Instant, data: &'a str) -> Option<Inbound<'a>> {
         let packet = match sio::decode(data) {
             Ok(p) => p,
-            Err(SioError::Binary) => return Some(Inbound::Binary),
             Err(e) => {
                 log::debug!("session {}: {e}", self.sid);
                 self.close(CloseReason::Malformed);
                 return None;
             }
         };
+        if packet.attachments > 0 {
+            return self.start_binary(data, &packet);
+        }
         if packet.namespace != "/" {
             if let Body::Connect { .. } = packet.body {
                 let mut out = Vec::new();

@@ -370,3 +370,124 @@ fn the_carrier_websocket_going_away_ends_the_session() {
         vec![SessionOutput::Closed(CloseReason::TransportClosed)]
     );
 }
+
+fn binary_event(inbound: Option<Inbound<'_>>) -> BinaryEvent {
+    match inbound {
+        Some(Inbound::BinaryEvent(e)) => e,
+        other => panic!("expected a binary event, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_binary_event_comes_back_whole_once_its_attachments_arrived() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Transport::WebSocket);
+    s.handle_packet(t0, Via::Carrier, "40");
+    drain(&mut s);
+    let header = r#"452-["userMessage",{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":true,"num":1}}]"#;
+    assert!(s.handle_packet(t0, Via::Carrier, header).is_none());
+    assert!(s.handle_binary(t0, Via::Carrier, vec![1, 2]).is_none());
+    let e = binary_event(s.handle_binary(t0, Via::Carrier, vec![3]));
+    assert_eq!(e.packet, &header[1..]);
+    assert_eq!(e.attachments, vec![vec![1, 2], vec![3]]);
+    assert!(!s.is_closed());
+}
+
+#[test]
+fn over_polling_attachments_are_base64_packets_of_the_same_payload() {
+    let t0 = Instant::now();
+    let mut s = connected_polling(t0);
+    assert!(s
+        .handle_packet(
+            t0,
+            Via::Carrier,
+            r#"451-["userMessage",{"_placeholder":true,"num":0}]"#
+        )
+        .is_none());
+    let e = binary_event(s.handle_packet(t0, Via::Carrier, "bAQIDBA=="));
+    assert_eq!(e.attachments, vec![vec![1, 2, 3, 4]]);
+}
+
+#[test]
+fn binary_acks_and_other_namespaces_are_read_to_the_end_and_dropped() {
+    let t0 = Instant::now();
+    let mut s = connected_polling(t0);
+    s.handle_packet(t0, Via::Carrier, r#"461-0[{"_placeholder":true,"num":0}]"#);
+    assert!(s.handle_packet(t0, Via::Carrier, "bAQ==").is_none());
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"451-/admin,["x",{"_placeholder":true,"num":0}]"#,
+    );
+    assert!(s.handle_packet(t0, Via::Carrier, "bAQ==").is_none());
+    assert!(!s.is_closed());
+    assert!(matches!(
+        s.handle_packet(t0, Via::Carrier, "42[\"mute\",{}]"),
+        Some(Inbound::Event { .. })
+    ));
+}
+
+#[test]
+fn stray_or_missing_or_oversized_attachments_close_the_session() {
+    let t0 = Instant::now();
+    // An attachment nobody announced.
+    let mut s = connected_polling(t0);
+    s.handle_binary(t0, Via::Carrier, vec![1]);
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::Malformed)]
+    );
+    // Text where an attachment was due.
+    let mut s = connected_polling(t0);
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"451-["a",{"_placeholder":true,"num":0}]"#,
+    );
+    s.handle_packet(t0, Via::Carrier, "42[\"mute\",{}]");
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::Malformed)]
+    );
+    // Attachments over max_payload_bytes (1000 here) in all.
+    let mut s = connected_polling(t0);
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"452-["a",{"_placeholder":true,"num":0}]"#,
+    );
+    assert!(s.handle_binary(t0, Via::Carrier, vec![0; 600]).is_none());
+    assert!(s.handle_binary(t0, Via::Carrier, vec![0; 600]).is_none());
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::PayloadTooLarge)]
+    );
+    // A binary event before CONNECT.
+    let mut s = session(t0, Transport::WebSocket);
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"451-["a",{"_placeholder":true,"num":0}]"#,
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::EventBeforeConnect)]
+    );
+}
+
+#[test]
+fn pushed_attachments_go_as_binary_frames_or_base64_packets() {
+    let t0 = Instant::now();
+    let mut ws = session(t0, Transport::WebSocket);
+    assert_eq!(
+        ws.push_binary(bytes::Bytes::from_static(&[1, 2, 3, 4])),
+        Push::CarrierBinary(bytes::Bytes::from_static(&[1, 2, 3, 4]))
+    );
+    let mut poll = connected_polling(t0);
+    let _ = poll.push("451-[\"a\",{\"_placeholder\":true,\"num\":0}]".into());
+    let _ = poll.push_binary(bytes::Bytes::from_static(&[1, 2, 3, 4]));
+    assert_eq!(
+        String::from_utf8(poll.handle_poll(t0).unwrap()).unwrap(),
+        "451-[\"a\",{\"_placeholder\":true,\"num\":0}]\x1ebAQIDBA=="
+    );
+}

@@ -5,5 +5,6 @@
 pub mod engineio;
 
 pub use engineio::{
-    Ack, CloseReason, EioSession, Inbound, Push, SessionConfig, SessionOutput, Transport, Via,
+    Ack, BinaryEvent, CloseReason, EioSession, Inbound, Push, SessionConfig, SessionOutput,
+    Transport, Via,
 };
