@@ -4,7 +4,7 @@
 //!
 //! Layout: `router` (the `Router` type, its inputs and outputs) dispatches to `requests` (one
 //! rule per client event), which act on `party` (who is registered, on which connection),
-//! `call` (calls and rooms), and `select` (which free agent gets a call);
+//! `call` (calls and rooms), `select` (which free agent gets a call) and `timer` (deadlines);
 //! `payload` reads request data; `ids`, `event` and `data` are the vocabulary shared with the
 //! protocol layer.
 mod call;
@@ -16,6 +16,7 @@ mod payload;
 mod requests;
 mod router;
 mod select;
+mod timer;
 
 pub use data::{is_message_event, EventData, MessageData};
 pub use event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};

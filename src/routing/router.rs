@@ -1,9 +1,9 @@
 //! The router: the sans-IO routing core's one type, its inputs and its outputs.
 //!
 //! Why: the loop talks to one object. `Router` owns the registry of parties (`party`), the
-//! calls (`call`) and the free-agent queue (`select`); it dispatches each input to its rule
-//! (`requests`, one function per client event) and queues what the loop must do as
-//! `Output`s.
+//! calls (`call`), the free-agent queue (`select`) and the timers (`timer`); it dispatches
+//! each input to its rule (`requests`, one function per client event) and queues what the
+//! loop must do as `Output`s.
 //!
 //! Invariants: a connection is at most one party; an id maps to at most one live party per
 //! role; a room belongs to at most one call; an agent is free exactly when it wants calls and
@@ -16,6 +16,7 @@ use super::ids::{CallId, ConnId};
 use super::party::{Parties, Party, PartyId};
 use super::payload::Handled;
 use super::select::FreeAgents;
+use super::timer::{Timer, Timers};
 use log::{debug, warn};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -57,6 +58,7 @@ pub struct Router {
     pub(super) calls: Calls,
     /// Agents free to take a call, the one free longest first.
     pub(super) free: FreeAgents,
+    pub(super) timers: Timers,
     out: VecDeque<Output>,
     announced_available: Option<usize>,
 }
@@ -118,9 +120,12 @@ impl Router {
         }
     }
 
-    /// Timers fire; a call that comes early or twice does nothing. (No routing timers yet:
-    /// offer timeouts and wrap-up will hang off this and `poll_timeout`.)
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+    /// Fires every timer due at `now`; early or repeated calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.fire(now, timer);
+        }
+    }
 
     /// Next queued output, if any.
     #[must_use]
@@ -139,9 +144,9 @@ impl Router {
         Some(n)
     }
 
-    /// When `handle_timeout` next needs to run.
+    /// When `handle_timeout` next needs to run: the earliest live timer's deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.timers.next_deadline()
     }
 
     /// Current counts.
@@ -228,6 +233,15 @@ impl Router {
                 by: None,
             },
         );
+    }
+
+    /// Runs the rule for one due timer (none yet: each is logged and ignored).
+    fn fire(&mut self, _now: Instant, timer: Timer) {
+        match timer {
+            Timer::OfferExpiry(_) | Timer::WrapUpEnd(_) => {
+                debug!("{timer:?} fired; no rule uses it yet")
+            }
+        }
     }
 }
 

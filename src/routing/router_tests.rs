@@ -1,4 +1,4 @@
-//! Unit tests for `router`: unknown and stale ids, party bindings.
+//! Unit tests for `router`: unknown and stale ids, party bindings, timers.
 use super::*;
 use crate::routing::event::ErrorCode;
 use crate::routing::party::Agent;
@@ -198,4 +198,47 @@ fn ending_an_unknown_call_does_nothing() {
     assert!(r.end_call(now, CallId(12345), EndReason::Left).is_none());
     assert!(r.poll_output().is_none());
     assert_eq!(observable(&r), before);
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_live_deadline() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    assert_eq!(r.poll_timeout(), None);
+    let later = now + Duration::from_secs(30);
+    r.timers.schedule(Timer::OfferExpiry(CallId(1)), later);
+    r.timers
+        .schedule(Timer::OfferExpiry(CallId(2)), now + Duration::from_secs(10));
+    assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(10)));
+    r.timers.cancel(Timer::OfferExpiry(CallId(2)));
+    assert_eq!(
+        r.poll_timeout(),
+        Some(later),
+        "a cancelled timer is not waited for"
+    );
+}
+
+#[test]
+fn handle_timeout_fires_due_timers_once() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    let at = now + Duration::from_secs(5);
+    r.timers.schedule(Timer::OfferExpiry(CallId(1)), at);
+    r.timers
+        .schedule(Timer::OfferExpiry(CallId(2)), at + Duration::from_secs(5));
+    let stats = r.stats();
+    r.handle_timeout(now);
+    assert_eq!(r.poll_timeout(), Some(at), "early: nothing fires");
+    r.handle_timeout(at);
+    assert_eq!(r.poll_timeout(), Some(at + Duration::from_secs(5)));
+    r.handle_timeout(at);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at + Duration::from_secs(5)),
+        "twice: nothing more fires"
+    );
+    r.handle_timeout(at + Duration::from_secs(60));
+    assert_eq!(r.poll_timeout(), None);
+    assert!(r.poll_output().is_none(), "no rule uses timers yet");
+    assert_eq!(r.stats(), stats);
 }
