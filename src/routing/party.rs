@@ -1,0 +1,316 @@
+//! The registry of parties (users and agents) and of which connection each one is on.
+//!
+//! Why: a party is not its connection. Each registered party gets a server-assigned
+//! `PartyId`, and calls, the free-agent queue and timers refer to it by that id; the
+//! connection is looked up only when something is sent. This lets a later change keep a party
+//! (and its call) alive while its connection is gone and bind it to a new one.
+//!
+//! Invariants: `by_conn[c] == p` exactly when party `p`'s slot has `conn == Some(c)` (each
+//! connection is bound to at most one party and each party to at most one connection); every
+//! entry of `users_by_id`/`agents_by_id` names a live party of that role with that id, and
+//! every live party is in the map of its role; a removed party's `PartyId` never matches
+//! again (its slot's serial differs), so a stale id finds nothing.
+use super::event::Role;
+use super::ids::{CallId, ConnId, PeerId};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::fmt;
+
+/// One registered party, as numbered by the router; never reused while the daemon runs.
+///
+/// It names a slot of the registry (so a lookup is an index, not a hash) and carries the
+/// party's serial number, unique over the daemon's life, which tells a stale id from the
+/// slot's current occupant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartyId {
+    serial: u64,
+    slot: usize,
+}
+
+#[cfg(test)]
+impl PartyId {
+    /// An id made up for unit tests of modules that only store party ids.
+    pub(super) fn made_up(n: u64) -> PartyId {
+        PartyId {
+            serial: n,
+            slot: usize::try_from(n).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+impl fmt::Display for PartyId {
+    /// `party#SERIAL`, as logs show it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "party#{}", self.serial)
+    }
+}
+
+/// A registered user (visitor).
+#[derive(Debug)]
+pub(super) struct User {
+    /// The client-chosen id.
+    pub id: PeerId,
+    /// The user's call, if in one.
+    pub call: Option<CallId>,
+}
+
+/// A registered agent.
+#[derive(Debug)]
+pub(super) struct Agent {
+    /// The client-chosen id.
+    pub id: PeerId,
+    /// Whether the agent takes calls (toggleAvailability).
+    pub wants_calls: bool,
+    /// The agent's calls, oldest first.
+    pub calls: Vec<CallId>,
+    /// Key in the free-agent queue (`select::FreeAgents`) while the agent is there.
+    pub free_key: Option<u64>,
+}
+
+/// A user or an agent.
+#[derive(Debug)]
+pub(super) enum Party {
+    User(User),
+    Agent(Agent),
+}
+
+impl Party {
+    /// The party's role.
+    pub fn role(&self) -> Role {
+        match self {
+            Party::User(_) => Role::User,
+            Party::Agent(_) => Role::Agent,
+        }
+    }
+
+    /// The party's client-chosen id.
+    pub fn id(&self) -> &PeerId {
+        match self {
+            Party::User(u) => &u.id,
+            Party::Agent(a) => &a.id,
+        }
+    }
+}
+
+/// A slot's current party.
+#[derive(Debug)]
+struct Occupant {
+    serial: u64,
+    conn: Option<ConnId>,
+    party: Party,
+}
+
+/// Every registered party, its connection binding and the client-chosen id index.
+#[derive(Debug, Default)]
+pub(super) struct Parties {
+    /// Indexed by `PartyId::slot`; None for a free slot. The `conn` of each occupant is the
+    /// PartyId -> ConnId direction of the binding.
+    slots: Vec<Option<Occupant>>,
+    /// Free slots, reused last-freed first.
+    free_slots: Vec<usize>,
+    next_serial: u64,
+    /// The ConnId -> PartyId direction of the binding. Keyed by server-assigned ids: a fast
+    /// non-keyed hash is safe.
+    by_conn: FxHashMap<ConnId, PartyId>,
+    /// Client-chosen ids keep the default keyed hash against collision floods.
+    users_by_id: HashMap<PeerId, PartyId>,
+    agents_by_id: HashMap<PeerId, PartyId>,
+}
+
+impl Parties {
+    /// The live occupant `id` names, or None when `id` is stale or unknown.
+    #[inline]
+    fn occupant(&self, id: PartyId) -> Option<&Occupant> {
+        self.slots
+            .get(id.slot)?
+            .as_ref()
+            .filter(|o| o.serial == id.serial)
+    }
+
+    /// Mutable form of `occupant`.
+    #[inline]
+    fn occupant_mut(&mut self, id: PartyId) -> Option<&mut Occupant> {
+        self.slots
+            .get_mut(id.slot)?
+            .as_mut()
+            .filter(|o| o.serial == id.serial)
+    }
+
+    /// The party bound to `conn`, if any.
+    #[inline]
+    pub fn party_of(&self, conn: ConnId) -> Option<PartyId> {
+        self.by_conn.get(&conn).copied()
+    }
+
+    /// The party bound to `conn` with its id: one hash lookup and one index (the hot path).
+    #[inline]
+    pub fn on_conn(&self, conn: ConnId) -> Option<(PartyId, &Party)> {
+        let id = self.party_of(conn)?;
+        Some((id, &self.occupant(id)?.party))
+    }
+
+    /// The connection party `id` is bound to; None when it has none or `id` is stale.
+    #[inline]
+    pub fn conn_of(&self, id: PartyId) -> Option<ConnId> {
+        self.occupant(id)?.conn
+    }
+
+    /// The live party `id` names.
+    #[inline]
+    pub fn get(&self, id: PartyId) -> Option<&Party> {
+        self.occupant(id).map(|o| &o.party)
+    }
+
+    /// Mutable form of `get`.
+    #[inline]
+    pub fn get_mut(&mut self, id: PartyId) -> Option<&mut Party> {
+        self.occupant_mut(id).map(|o| &mut o.party)
+    }
+
+    /// The live user `id` names (None for an agent).
+    pub fn user(&self, id: PartyId) -> Option<&User> {
+        match self.get(id)? {
+            Party::User(u) => Some(u),
+            Party::Agent(_) => None,
+        }
+    }
+
+    /// Mutable form of `user`.
+    pub fn user_mut(&mut self, id: PartyId) -> Option<&mut User> {
+        match self.get_mut(id)? {
+            Party::User(u) => Some(u),
+            Party::Agent(_) => None,
+        }
+    }
+
+    /// The live agent `id` names (None for a user).
+    pub fn agent(&self, id: PartyId) -> Option<&Agent> {
+        match self.get(id)? {
+            Party::Agent(a) => Some(a),
+            Party::User(_) => None,
+        }
+    }
+
+    /// Mutable form of `agent`.
+    pub fn agent_mut(&mut self, id: PartyId) -> Option<&mut Agent> {
+        match self.get_mut(id)? {
+            Party::Agent(a) => Some(a),
+            Party::User(_) => None,
+        }
+    }
+
+    /// The party of `role` registered under the client-chosen `id`.
+    pub fn by_peer_id(&self, role: Role, id: &PeerId) -> Option<PartyId> {
+        self.ids(role).get(id).copied()
+    }
+
+    /// How many users are registered.
+    pub fn users(&self) -> usize {
+        self.users_by_id.len()
+    }
+
+    /// How many agents are registered.
+    pub fn agents(&self) -> usize {
+        self.agents_by_id.len()
+    }
+
+    /// The client-chosen id index of `role`.
+    fn ids(&self, role: Role) -> &HashMap<PeerId, PartyId> {
+        match role {
+            Role::User => &self.users_by_id,
+            Role::Agent => &self.agents_by_id,
+        }
+    }
+
+    /// Registers `party`, with no connection yet; None (and nothing changed) when its
+    /// client-chosen id is taken in its role.
+    pub fn insert(&mut self, party: Party) -> Option<PartyId> {
+        let ids = match party.role() {
+            Role::User => &mut self.users_by_id,
+            Role::Agent => &mut self.agents_by_id,
+        };
+        let Entry::Vacant(entry) = ids.entry(party.id().clone()) else {
+            return None;
+        };
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
+        let occupant = Occupant {
+            serial,
+            conn: None,
+            party,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) if slot < self.slots.len() => slot,
+            _ => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(occupant);
+        }
+        let id = PartyId { serial, slot };
+        entry.insert(id);
+        Some(id)
+    }
+
+    /// Binds `conn` and party `id` to each other; false (and nothing changed) when `id` is
+    /// stale or either side is already bound.
+    pub fn bind(&mut self, conn: ConnId, id: PartyId) -> bool {
+        if self.by_conn.contains_key(&conn) {
+            return false;
+        }
+        let Some(o) = self.occupant_mut(id) else {
+            return false;
+        };
+        if o.conn.is_some() {
+            return false;
+        }
+        o.conn = Some(conn);
+        self.by_conn.insert(conn, id);
+        true
+    }
+
+    /// Unbinds `conn` from its party, which stays registered with no connection; returns
+    /// that party, or None when `conn` was not bound.
+    pub fn unbind(&mut self, conn: ConnId) -> Option<PartyId> {
+        let id = self.by_conn.remove(&conn)?;
+        match self.occupant_mut(id) {
+            Some(o) => o.conn = None,
+            None => log::warn!("connection {conn:?} was bound to stale {id}; unbound"),
+        }
+        Some(id)
+    }
+
+    /// Removes party `id`: its client-chosen id is free again and its connection, if any,
+    /// unbound. None (and nothing changed) when `id` is stale.
+    pub fn remove(&mut self, id: PartyId) -> Option<Party> {
+        let o = self.slots.get_mut(id.slot)?;
+        if o.as_ref().is_none_or(|o| o.serial != id.serial) {
+            return None;
+        }
+        let o = o.take()?;
+        self.free_slots.push(id.slot);
+        if let Some(conn) = o.conn {
+            self.by_conn.remove(&conn);
+        }
+        let ids = match o.party.role() {
+            Role::User => &mut self.users_by_id,
+            Role::Agent => &mut self.agents_by_id,
+        };
+        match ids.remove(o.party.id()) {
+            Some(holder) if holder != id => {
+                log::warn!("{} of {id} was held by {holder}; left to it", o.party.id());
+                ids.insert(o.party.id().clone(), holder);
+            }
+            Some(_) => {}
+            None => log::warn!("{} of {id} was not indexed", o.party.id()),
+        }
+        Some(o.party)
+    }
+}
+
+#[cfg(test)]
+#[path = "party_tests.rs"]
+mod tests;

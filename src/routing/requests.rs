@@ -1,0 +1,382 @@
+//! The routing rules: one function per client event, called by `Router::handle_event`.
+//!
+//! Why: what each request does, and in which order it checks its payload, is the behaviour
+//! clients see; keeping the rules together (apart from the state they act on) makes that
+//! order easy to read and to extend with the call queue's events.
+//!
+//! Invariant: a rule checks everything before it changes anything, so a rejection (the Err it
+//! returns) leaves the router as it was and queues no output (the one exception, kept from
+//! before: a callAgent refused for want of an agent has used up a server-made room number).
+//! Only the sender is looked up by connection; everything else refers to parties by
+//! `PartyId`, and a send to a party looks up its connection at that moment.
+use super::data::MessageData;
+use super::event::{EndReason, ErrorCode, Rejection, Role, ServerEvent};
+use super::ids::{CallId, ConnId, IdRef, PeerId};
+use super::party::{Agent, Party, PartyId, User};
+use super::payload::{
+    bad_room, check_own_id, not_in_call, not_own_id, not_registered, object, optional_id,
+    required_id, wrong_role, Handled,
+};
+use super::router::{Output, Router};
+use log::warn;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// No agent (other than the sender) is free.
+fn no_agent(message: &'static str) -> Rejection {
+    Rejection::new(ErrorCode::NoAgentAvailable, message)
+}
+
+impl Router {
+    /// connectUser / connectAgent: registers `conn` as a new party of `role`.
+    pub(super) fn connect(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
+        let already = || {
+            Rejection::new(
+                ErrorCode::AlreadyRegistered,
+                "this connection is already registered",
+            )
+        };
+        if self.parties.party_of(conn).is_some() {
+            return Err(already());
+        }
+        let obj = object(data)?;
+        let id = required_id(&obj, "id")?;
+        let party = match role {
+            Role::User => Party::User(User {
+                id: id.clone(),
+                call: None,
+            }),
+            Role::Agent => Party::Agent(Agent {
+                id: id.clone(),
+                wants_calls: true,
+                calls: Vec::new(),
+                free_key: None,
+            }),
+        };
+        let Some(party) = self.parties.insert(party) else {
+            return Err(Rejection::with(
+                ErrorCode::IdInUse,
+                format!("{id} is held by another connection"),
+            ));
+        };
+        if !self.parties.bind(conn, party) {
+            warn!("{conn:?} could not be bound to its new {party}; registration undone");
+            self.parties.remove(party);
+            return Err(already());
+        }
+        self.refresh_free(party);
+        self.send(conn, ServerEvent::Registered { role, id });
+        let count = self.free.len();
+        self.send(conn, ServerEvent::AvailableAgents { count });
+        Ok(())
+    }
+
+    /// callAgent: routes the user to the agent free longest.
+    pub(super) fn call_agent(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
+        let (user_party, user) = self.user(conn)?;
+        let mut obj = object(data)?;
+        check_own_id(&obj, "userId", &user.id)?;
+        if user.call.is_some() {
+            return Err(Rejection::new(
+                ErrorCode::AlreadyInCall,
+                "this user is already in a call",
+            ));
+        }
+        let user_id = user.id.clone();
+        let room = match optional_id(&obj, "roomId")? {
+            Some(room) if self.calls.room_in_use(&room) => {
+                return Err(Rejection::with(
+                    ErrorCode::RoomInUse,
+                    format!("room {room} belongs to another call"),
+                ))
+            }
+            Some(room) => room,
+            // Numbered before the agent check, as always: a refused call uses up a number,
+            // which is harmless (numbers need only be unique).
+            None => self.calls.fresh_room(),
+        };
+        let agent_party = self
+            .free
+            .pick(&self.parties, None, None)
+            .ok_or_else(|| no_agent("no agent is available"))?;
+        let Some(agent) = self.parties.agent(agent_party) else {
+            warn!("free-agent queue names {agent_party}, not a live agent; call refused");
+            return Err(no_agent("no agent is available"));
+        };
+        let agent_id = agent.id.clone();
+        let call = self.calls.start(room.clone(), user_party, agent_party, now);
+        if let Some(u) = self.parties.user_mut(user_party) {
+            u.call = Some(call);
+        }
+        if let Some(a) = self.parties.agent_mut(agent_party) {
+            a.calls.push(call);
+        }
+        self.refresh_free(agent_party);
+        obj.insert("userId".into(), user_id.to_json());
+        obj.insert("roomId".into(), room.to_json());
+        obj.insert("agentId".into(), agent_id.to_json());
+        let obj = Rc::new(obj);
+        self.emit(Output::CallStarted { call });
+        self.send_to(agent_party, ServerEvent::CallAgent(obj.clone()));
+        self.send(conn, ServerEvent::CallAgent(obj));
+        Ok(())
+    }
+
+    /// rejectCall: the agent ends the call it was given; the user hears `callEnded`.
+    pub(super) fn reject_call(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
+        let obj = object(data)?;
+        let (_, agent) = self.agent(conn)?;
+        check_own_id(&obj, "agentId", &agent.id)?;
+        let call_id = self
+            .calls
+            .pick(&agent.calls, optional_id(&obj, "roomId")?.as_ref())?;
+        let Some(call) = self.end_call(now, call_id, EndReason::Rejected) else {
+            return Err(not_in_call());
+        };
+        self.send_to(
+            call.user,
+            ServerEvent::CallEnded {
+                room: call.room,
+                reason: EndReason::Rejected,
+                by: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// callTransfer: moves the agent's call to the named free agent, or the one free longest.
+    pub(super) fn call_transfer(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
+        let mut obj = object(data)?;
+        let (me, agent) = self.agent(conn)?;
+        let prev_id = agent.id.clone();
+        check_own_id(&obj, "agentId", &prev_id)?;
+        let call_id = self
+            .calls
+            .pick(&agent.calls, optional_id(&obj, "roomId")?.as_ref())?;
+        let wanted = optional_id(&obj, "toAgentId")?
+            .and_then(|id| self.parties.by_peer_id(Role::Agent, &id));
+        let no_other = || no_agent("no other agent is available");
+        let next = self
+            .free
+            .pick(&self.parties, wanted, Some(me))
+            .ok_or_else(no_other)?;
+        let Some(next_agent) = self.parties.agent(next) else {
+            warn!("free-agent queue names {next}, not a live agent; transfer refused");
+            return Err(no_other());
+        };
+        let next_id = next_agent.id.clone();
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return Err(not_in_call());
+        };
+        call.agent = next;
+        let (room, user) = (call.room.clone(), call.user);
+        if let Some(a) = self.parties.agent_mut(me) {
+            a.calls.retain(|c| *c != call_id);
+        }
+        if let Some(a) = self.parties.agent_mut(next) {
+            a.calls.push(call_id);
+        }
+        self.refresh_free(me);
+        self.refresh_free(next);
+        let user_id = self
+            .parties
+            .user(user)
+            .map_or(Value::Null, |u| u.id.to_json());
+        obj.insert("agentId".into(), prev_id.to_json());
+        obj.insert("roomId".into(), room.to_json());
+        obj.insert("userId".into(), user_id);
+        self.send_to(next, ServerEvent::CallTransfer(Rc::new(obj)));
+        let mut to_user = Map::new();
+        to_user.insert("agentId".into(), next_id.to_json());
+        to_user.insert("roomId".into(), room.to_json());
+        self.send_to(user, ServerEvent::CallTransfer(Rc::new(to_user)));
+        self.send(
+            conn,
+            ServerEvent::CallEnded {
+                room,
+                reason: EndReason::Transferred,
+                by: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// toggleAvailability: sets whether the agent takes calls.
+    pub(super) fn toggle_availability(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
+        let obj = object(data)?;
+        let (me, agent) = self.agent(conn)?;
+        check_own_id(&obj, "id", &agent.id)?;
+        check_own_id(&obj, "agentId", &agent.id)?;
+        let available = match obj.get("available") {
+            Some(Value::Bool(b)) => *b,
+            _ => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "available must be true or false",
+                ))
+            }
+        };
+        if let Some(a) = self.parties.agent_mut(me) {
+            a.wants_calls = available;
+        }
+        self.refresh_free(me);
+        Ok(())
+    }
+
+    /// userMessage / agentMessage: relays messageInput to the other party (the hot path: one
+    /// lookup of the sender, one of the call, one of the receiver's connection).
+    pub(super) fn message(
+        &mut self,
+        conn: ConnId,
+        role: Role,
+        data: Option<MessageData>,
+    ) -> Handled {
+        let bad = || {
+            Rejection::new(
+                ErrorCode::BadPayload,
+                "data must be an object with messageInput",
+            )
+        };
+        let msg = data.filter(|m| m.well_formed).ok_or_else(bad)?;
+        if msg.room_id == Some(IdRef::Invalid) {
+            return Err(bad_room());
+        }
+        let (calls, own, named): (&[CallId], _, _) = match (role, self.parties.on_conn(conn)) {
+            (_, None) => return Err(not_registered()),
+            (Role::User, Some((_, Party::User(u)))) => (u.call.as_slice(), &u.id, &msg.user_id),
+            (Role::Agent, Some((_, Party::Agent(a)))) => (&a.calls, &a.id, &msg.agent_id),
+            _ => return Err(wrong_role(role)),
+        };
+        if named.as_ref().is_some_and(|n| !n.is(own)) {
+            let key = if role == Role::User {
+                "userId"
+            } else {
+                "agentId"
+            };
+            return Err(not_own_id(key));
+        }
+        let is_room = msg.room_id.as_ref().map(|r| |p: &PeerId| r.is(p));
+        let (_, call) = self.calls.find(calls, is_room)?;
+        let message_input = msg
+            .message_input
+            .ok_or_else(|| Rejection::new(ErrorCode::BadPayload, "messageInput is missing"))?;
+        let message = message_input.to_owned();
+        let room = call.room.clone();
+        let (to, event) = match role {
+            Role::User => (call.agent, ServerEvent::UserMessage { room, message }),
+            Role::Agent => (call.user, ServerEvent::AgentMessage { room, message }),
+        };
+        self.send_to(to, event);
+        Ok(())
+    }
+
+    /// leaveCall: either party ends its call; both hear `callEnded`.
+    pub(super) fn leave_call(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
+        let obj = object(data)?;
+        let (role, call_id) = self.own_call(conn, &obj)?;
+        self.check_self_names(conn, &obj)?;
+        if let Some(agent_id) = optional_id(&obj, "agentId")? {
+            let call_agent = self.calls.get(call_id).map(|c| c.agent);
+            if self.parties.by_peer_id(Role::Agent, &agent_id) != call_agent {
+                return Err(Rejection::new(
+                    ErrorCode::Forbidden,
+                    "agentId is not the agent of this call",
+                ));
+            }
+        }
+        let Some(call) = self.end_call(now, call_id, EndReason::Left) else {
+            return Err(not_in_call());
+        };
+        for to in [call.user, call.agent] {
+            self.send_to(
+                to,
+                ServerEvent::CallEnded {
+                    room: call.room.clone(),
+                    reason: EndReason::Left,
+                    by: Some(role),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// mute: forwarded to the other party of the sender's call.
+    pub(super) fn mute(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
+        let mut obj = object(data)?;
+        let (role, call_id) = self.own_call(conn, &obj)?;
+        self.check_self_names(conn, &obj)?;
+        let Some(call) = self.calls.get(call_id) else {
+            return Err(not_in_call());
+        };
+        let to = match role {
+            Role::User => call.agent,
+            Role::Agent => call.user,
+        };
+        obj.insert("roomId".into(), call.room.to_json());
+        self.send_to(to, ServerEvent::Mute(Rc::new(obj)));
+        Ok(())
+    }
+
+    /// A user's `userId`, or an agent's `agentId`, if given, must be the sender's own.
+    fn check_self_names(&self, conn: ConnId, obj: &Map<String, Value>) -> Handled {
+        match self.parties.on_conn(conn) {
+            Some((_, Party::User(u))) => check_own_id(obj, "userId", &u.id),
+            Some((_, Party::Agent(a))) => check_own_id(obj, "agentId", &a.id),
+            None => Err(not_registered()),
+        }
+    }
+
+    /// The call the party on `conn` (either role) means by the optional roomId in `obj`.
+    fn own_call(
+        &self,
+        conn: ConnId,
+        obj: &Map<String, Value>,
+    ) -> Result<(Role, CallId), Rejection> {
+        let room = optional_id(obj, "roomId")?;
+        match self.parties.on_conn(conn) {
+            None => Err(not_registered()),
+            Some((_, Party::User(u))) => {
+                let c = u.call.ok_or_else(not_in_call)?;
+                Ok((Role::User, self.calls.pick(&[c], room.as_ref())?))
+            }
+            Some((_, Party::Agent(a))) => {
+                Ok((Role::Agent, self.calls.pick(&a.calls, room.as_ref())?))
+            }
+        }
+    }
+
+    /// The registered user on `conn`, with its party id.
+    fn user(&self, conn: ConnId) -> Result<(PartyId, &User), Rejection> {
+        match self.parties.on_conn(conn) {
+            Some((id, Party::User(u))) => Ok((id, u)),
+            Some((_, Party::Agent(_))) => Err(wrong_role(Role::User)),
+            None => Err(not_registered()),
+        }
+    }
+
+    /// The registered agent on `conn`, with its party id.
+    fn agent(&self, conn: ConnId) -> Result<(PartyId, &Agent), Rejection> {
+        match self.parties.on_conn(conn) {
+            Some((id, Party::Agent(a))) => Ok((id, a)),
+            Some((_, Party::User(_))) => Err(wrong_role(Role::Agent)),
+            None => Err(not_registered()),
+        }
+    }
+}

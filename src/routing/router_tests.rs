@@ -1,0 +1,244 @@
+//! Unit tests for `router`: unknown and stale ids, party bindings, timers.
+use super::*;
+use crate::routing::event::ErrorCode;
+use crate::routing::party::Agent;
+use serde_json::value::RawValue;
+
+/// Feeds one event with JSON `data` (or none); returns the result and the sends it queued.
+fn feed(
+    r: &mut Router,
+    now: Instant,
+    conn: u64,
+    event: ClientEvent,
+    data: Option<&str>,
+) -> (Handled, Vec<(ConnId, &'static str)>) {
+    let raw: Option<Box<RawValue>> = data.map(|d| serde_json::from_str(d).unwrap());
+    let res = r.handle_event(now, ConnId(conn), event, EventData::Raw(raw.as_deref()));
+    (res, sends(r))
+}
+
+/// Drains every output; returns the sends as (connection, event name).
+fn sends(r: &mut Router) -> Vec<(ConnId, &'static str)> {
+    std::iter::from_fn(|| r.poll_output())
+        .filter_map(|o| match o {
+            Output::Send { to, event } => Some((to, event.name())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Agent "a" on conn 1 and user "u" on conn 2 in a call in room "r", plus a free agent "b"
+/// on conn 3; every output drained.
+fn busy_router(now: Instant) -> Router {
+    let mut r = Router::new();
+    for (conn, event, data) in [
+        (1, ClientEvent::ConnectAgent, r#"{"id":"a"}"#),
+        (2, ClientEvent::ConnectUser, r#"{"id":"u"}"#),
+        (2, ClientEvent::CallAgent, r#"{"roomId":"r"}"#),
+        (3, ClientEvent::ConnectAgent, r#"{"id":"b"}"#),
+    ] {
+        assert!(feed(&mut r, now, conn, event, Some(data)).0.is_ok());
+    }
+    let _ = r.poll_available_agents();
+    r
+}
+
+/// Everything an observer of the router can see, polled without changing it.
+fn observable(r: &Router) -> (Stats, Option<Instant>, Option<usize>) {
+    (r.stats(), r.poll_timeout(), r.announced_available)
+}
+
+#[test]
+fn events_from_unknown_connections_are_refused_and_change_nothing() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    let before = observable(&r);
+    let payloads = [
+        None,
+        Some("null"),
+        Some("{}"),
+        Some(r#"{"roomId":"r","messageInput":"hi"}"#),
+        Some(r#"{"userId":"u","agentId":"a","roomId":"r"}"#),
+        Some(r#"{"available":true}"#),
+        Some(r#"{"toAgentId":"b","roomId":"r"}"#),
+        Some("[1,2]"),
+    ];
+    for event in ClientEvent::ALL {
+        if matches!(event, ClientEvent::ConnectUser | ClientEvent::ConnectAgent) {
+            continue;
+        }
+        for data in payloads {
+            for conn in [0, 4, 99, u64::MAX] {
+                let (res, out) = feed(&mut r, now, conn, event, data);
+                assert!(res.is_err(), "{event:?} {data:?} from {conn}");
+                assert!(out.is_empty());
+                assert_eq!(observable(&r), before);
+            }
+        }
+    }
+    assert_eq!(r.poll_available_agents(), None);
+    // The call still relays.
+    let (res, out) = feed(
+        &mut r,
+        now,
+        2,
+        ClientEvent::UserMessage,
+        Some(r#"{"messageInput":"hi"}"#),
+    );
+    assert!(res.is_ok());
+    assert_eq!(out, vec![(ConnId(1), "userMessage")]);
+}
+
+#[test]
+fn disconnects_of_unknown_connections_change_nothing() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    let before = observable(&r);
+    for conn in [0, 4, 99, u64::MAX] {
+        r.handle_disconnect(now, ConnId(conn));
+    }
+    assert!(r.poll_output().is_none());
+    assert_eq!(observable(&r), before);
+}
+
+#[test]
+fn a_disconnected_connection_is_unknown_afterwards() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    r.handle_disconnect(now, ConnId(1));
+    assert_eq!(sends(&mut r), vec![(ConnId(2), "callEnded")]);
+    let before = observable(&r);
+    r.handle_disconnect(now, ConnId(1));
+    let (res, out) = feed(
+        &mut r,
+        now,
+        1,
+        ClientEvent::AgentMessage,
+        Some(r#"{"messageInput":"hi"}"#),
+    );
+    assert_eq!(res.unwrap_err().code, ErrorCode::NotRegistered);
+    assert!(out.is_empty());
+    assert_eq!(observable(&r), before);
+}
+
+#[test]
+fn parties_are_bound_to_their_connections() {
+    let now = Instant::now();
+    let r = busy_router(now);
+    let a = r.parties.party_of(ConnId(1)).unwrap();
+    let u = r.parties.party_of(ConnId(2)).unwrap();
+    let b = r.parties.party_of(ConnId(3)).unwrap();
+    assert!(a != u && u != b && a != b);
+    assert_eq!(r.parties.conn_of(a), Some(ConnId(1)));
+    assert_eq!(r.parties.conn_of(u), Some(ConnId(2)));
+    let call = r.parties.user(u).unwrap().call.unwrap();
+    let call = r.calls.get(call).unwrap();
+    assert_eq!((call.user, call.agent), (u, a), "calls name parties");
+}
+
+#[test]
+fn sends_to_a_party_without_connection_are_dropped() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    // As a resumable session will: the agent's party stays, its connection is gone.
+    let a = r.parties.unbind(ConnId(1)).unwrap();
+    let (res, out) = feed(
+        &mut r,
+        now,
+        2,
+        ClientEvent::UserMessage,
+        Some(r#"{"messageInput":"hi"}"#),
+    );
+    assert!(res.is_ok());
+    assert!(out.is_empty(), "nothing goes to the unbound agent");
+    let (res, out) = feed(&mut r, now, 2, ClientEvent::LeaveCall, None);
+    assert!(res.is_ok());
+    assert_eq!(
+        out,
+        vec![(ConnId(2), "callEnded")],
+        "only the user hears it"
+    );
+    assert!(r.parties.agent(a).is_some_and(|a| a.calls.is_empty()));
+}
+
+#[test]
+fn a_stale_agent_in_the_free_queue_is_refused_not_followed() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    assert!(feed(
+        &mut r,
+        now,
+        2,
+        ClientEvent::ConnectUser,
+        Some(r#"{"id":"u"}"#)
+    )
+    .0
+    .is_ok());
+    // Break the invariant on purpose: queue an agent the registry does not know.
+    let mut ghost = Agent {
+        id: "ghost".into(),
+        wants_calls: true,
+        calls: Vec::new(),
+        free_key: None,
+    };
+    r.free
+        .refresh(crate::routing::party::PartyId::made_up(77), &mut ghost);
+    let stats = r.stats();
+    let (res, out) = feed(&mut r, now, 2, ClientEvent::CallAgent, None);
+    assert_eq!(res.unwrap_err().code, ErrorCode::NoAgentAvailable);
+    assert!(out.is_empty());
+    assert_eq!(r.stats(), stats);
+}
+
+#[test]
+fn ending_an_unknown_call_does_nothing() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    let before = observable(&r);
+    assert!(r.end_call(now, CallId(12345), EndReason::Left).is_none());
+    assert!(r.poll_output().is_none());
+    assert_eq!(observable(&r), before);
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_live_deadline() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    assert_eq!(r.poll_timeout(), None);
+    let later = now + Duration::from_secs(30);
+    r.timers.schedule(Timer::OfferExpiry(CallId(1)), later);
+    r.timers
+        .schedule(Timer::OfferExpiry(CallId(2)), now + Duration::from_secs(10));
+    assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(10)));
+    r.timers.cancel(Timer::OfferExpiry(CallId(2)));
+    assert_eq!(
+        r.poll_timeout(),
+        Some(later),
+        "a cancelled timer is not waited for"
+    );
+}
+
+#[test]
+fn handle_timeout_fires_due_timers_once() {
+    let now = Instant::now();
+    let mut r = busy_router(now);
+    let at = now + Duration::from_secs(5);
+    r.timers.schedule(Timer::OfferExpiry(CallId(1)), at);
+    r.timers
+        .schedule(Timer::OfferExpiry(CallId(2)), at + Duration::from_secs(5));
+    let stats = r.stats();
+    r.handle_timeout(now);
+    assert_eq!(r.poll_timeout(), Some(at), "early: nothing fires");
+    r.handle_timeout(at);
+    assert_eq!(r.poll_timeout(), Some(at + Duration::from_secs(5)));
+    r.handle_timeout(at);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at + Duration::from_secs(5)),
+        "twice: nothing more fires"
+    );
+    r.handle_timeout(at + Duration::from_secs(60));
+    assert_eq!(r.poll_timeout(), None);
+    assert!(r.poll_output().is_none(), "no rule uses timers yet");
+    assert_eq!(r.stats(), stats);
+}
