@@ -24,6 +24,7 @@ fn server_event() -> ServerEvent {
     ServerEvent::UserMessage {
         room: "r1".into(),
         message: raw,
+        attachments: None,
     }
 }
 

@@ -282,6 +282,16 @@ impl Sio {
         }
     }
 
+    /// The next text frame that is not a count broadcast.
+    fn recv_skipping_counts(&mut self) -> String {
+        loop {
+            let t = self.recv();
+            if !t.contains("\"getAvailableAgents\"") {
+                return t;
+            }
+        }
+    }
+
     /// Reads until the server closes, allowing only count broadcasts before it.
     fn expect_closed(&mut self) {
         loop {
@@ -309,6 +319,51 @@ impl Sio {
             }
             return (v[0].as_str().unwrap().to_owned(), v[1].clone());
         }
+    }
+}
+
+#[test]
+fn binary_attachments_reach_a_native_agent_as_base64_and_a_socketio_one_as_frames() {
+    let d = Daemon::start("");
+    let mut native = Client::agent(&d, json!("native"));
+    let mut user = Sio::connect(&d);
+    user.emit("connectUser", json!({"id": "u"}));
+    assert_eq!(user.event().0, "registered");
+    user.emit("callAgent", json!({"roomId": "r"}));
+    native.expect("callAgent");
+    assert_eq!(user.event().0, "callAgent");
+    // Two attachments, with an ack id: acked once both have come.
+    user.send(r#"452-7["userMessage",{"roomId":"r","messageInput":{"a":{"_placeholder":true,"num":0},"b":[{"_placeholder":true,"num":1}]}}]"#);
+    user.ws.send(Message::binary(vec![1u8, 2, 3, 4])).unwrap();
+    user.ws.send(Message::binary(vec![255u8])).unwrap();
+    assert_eq!(user.recv_skipping_counts(), r#"437[{"ok":true}]"#);
+    assert_eq!(
+        native.expect("userMessage"),
+        json!({"roomId": "r",
+               "messageInput": {"a": {"_placeholder": true, "num": 0},
+                                "b": [{"_placeholder": true, "num": 1}]},
+               "attachments": ["AQIDBA==", "/w=="]})
+    );
+    // A Socket.IO agent gets the header and the attachments as binary frames.
+    let mut sio_agent = Sio::connect(&d);
+    sio_agent.emit("connectAgent", json!({"id": "sio"}));
+    assert_eq!(sio_agent.event().0, "registered");
+    let mut user2 = Sio::connect(&d);
+    user2.emit("connectUser", json!({"id": "u2"}));
+    assert_eq!(user2.event().0, "registered");
+    user2.emit("callAgent", json!({"roomId": "r2"}));
+    assert_eq!(sio_agent.event().0, "callAgent");
+    assert_eq!(user2.event().0, "callAgent");
+    user2.send(r#"451-["userMessage",{"messageInput":{"f":{"_placeholder":true,"num":0}}}]"#);
+    user2.ws.send(Message::binary(vec![9u8; 3])).unwrap();
+    let header = sio_agent.recv_skipping_counts();
+    assert_eq!(
+        header,
+        r#"451-["userMessage",{"roomId":"r2","messageInput":{"f":{"_placeholder":true,"num":0}}}]"#
+    );
+    match sio_agent.ws.read().unwrap() {
+        Message::Binary(b) => assert_eq!(&b[..], &[9u8, 9, 9]),
+        m => panic!("expected the attachment, got {m:?}"),
     }
 }
 

@@ -115,10 +115,12 @@ fn every_server_event() -> Vec<ServerEvent> {
         ServerEvent::UserMessage {
             room: PeerId::Int(3),
             message: raw(),
+            attachments: None,
         },
         ServerEvent::AgentMessage {
             room: PeerId::Int(3),
             message: raw(),
+            attachments: None,
         },
         ServerEvent::Mute(map()),
         ServerEvent::error(

@@ -101,10 +101,19 @@ impl Server {
                 native::encode(event, &mut out);
                 self.write_text(token, out);
             }
-            Some(Route::Session(key)) => {
-                socketio::encode(event, &mut out);
-                self.session_push_bytes(key, out);
-            }
+            Some(Route::Session(key)) => match event.attachments() {
+                None => {
+                    socketio::encode(event, &mut out);
+                    self.session_push_bytes(key, out);
+                }
+                Some(attachments) => {
+                    socketio::encode_binary(event, attachments.len(), &mut out);
+                    self.session_push_bytes(key, out);
+                    for a in attachments.iter() {
+                        self.session_push_binary(key, a.clone());
+                    }
+                }
+            },
             None => debug!("{to:?} is gone; an event for it is dropped"),
         }
     }

@@ -231,8 +231,10 @@ impl Server {
         };
         for packet in text.split(eio::SEPARATOR) {
             match eio::decode_packet(packet) {
-                Ok(_) => self.session_packet(now, id, Via::Carrier, packet),
-                Err(eio::EioError::Binary) => {} // attachments of a refused binary event
+                // Binary packets (`b<base64>`) are attachments: the session reads them.
+                Ok(_) | Err(eio::EioError::Binary) => {
+                    self.session_packet(now, id, Via::Carrier, packet)
+                }
                 Err(_) => return self.body_refused(now, token, &head, 400),
             }
             if self.sessions.get(id).is_none_or(|s| s.eio.is_closed()) {
@@ -431,10 +433,25 @@ impl Server {
 
     /// Queues one encoded packet for a session, over whatever carries it now.
     pub(super) fn session_push(&mut self, id: usize, packet: Utf8Bytes) {
+        if let Some(push) = self.sessions.get_mut(id).map(|s| s.eio.push(packet)) {
+            self.carry_push(id, push);
+        }
+    }
+
+    /// Queues one binary packet (an attachment) for a session.
+    pub(super) fn session_push_binary(&mut self, id: usize, bytes: Bytes) {
+        if let Some(push) = self.sessions.get_mut(id).map(|s| s.eio.push_binary(bytes)) {
+            self.carry_push(id, push);
+        }
+    }
+
+    /// Does what the session asked for a pushed packet: write it, list a held poll for the
+    /// end of the turn, or carry out the close a full queue caused.
+    fn carry_push(&mut self, id: usize, push: Push) {
         let Some(slot) = self.sessions.get_mut(id) else {
             return;
         };
-        match slot.eio.push(packet) {
+        match push {
             Push::Carrier(p) => {
                 if let Some(t) = slot.ws {
                     self.write_message(t, p);
@@ -449,13 +466,11 @@ impl Server {
                 slot.listed = true;
                 self.sessions.ready.push(id);
             }
-            Push::Queued { .. } => {}
-            Push::Done => {
-                if slot.eio.is_closed() {
-                    self.metrics.slow_consumer();
-                    let now = self.now;
-                    self.drain_session(now, id);
-                }
+            Push::Queued { .. } | Push::Done => {}
+            Push::Overflow => {
+                self.metrics.slow_consumer();
+                let now = self.now;
+                self.drain_session(now, id);
             }
         }
     }

@@ -99,7 +99,7 @@ pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"event\":\"");
     out.extend_from_slice(event.name().as_bytes());
     out.extend_from_slice(b"\",\"data\":");
-    event.write_data(out);
+    event.write_data_inline(out);
     out.push(b'}');
 }
 

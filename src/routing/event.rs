@@ -1,6 +1,7 @@
 //! The vocabulary of the core: what clients ask (`ClientEvent`), what the router sends
 //! (`ServerEvent`) and why a request is refused (`Rejection`). Framing-free: a server event
 //! writes only its `data` JSON; the protocol layer wraps it in an envelope.
+use super::data::Attachments;
 use super::ids::PeerId;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -214,15 +215,17 @@ pub enum ServerEvent {
         reason: EndReason,
         by: Option<Role>,
     },
-    /// `userMessage {roomId, messageInput}`
+    /// `userMessage {roomId, messageInput}`, with the binary attachments it came with.
     UserMessage {
         room: PeerId,
         message: Box<RawValue>,
+        attachments: Option<Attachments>,
     },
-    /// `agentMessage {roomId, messageInput}`
+    /// `agentMessage {roomId, messageInput}`, with the binary attachments it came with.
     AgentMessage {
         room: PeerId,
         message: Box<RawValue>,
+        attachments: Option<Attachments>,
     },
     /// `mute` with the data as sent plus roomId.
     Mute(Rc<Map<String, Value>>),
@@ -309,8 +312,8 @@ impl ServerEvent {
                     by: *by,
                 },
             ),
-            ServerEvent::UserMessage { room, message }
-            | ServerEvent::AgentMessage { room, message } => {
+            ServerEvent::UserMessage { room, message, .. }
+            | ServerEvent::AgentMessage { room, message, .. } => {
                 // The hot path, written by hand: `{"roomId":ROOM,"messageInput":RAW}`.
                 out.extend_from_slice(b"{\"roomId\":");
                 let r = serde_json::to_writer(&mut *out, room);
@@ -330,6 +333,43 @@ impl ServerEvent {
         };
         // Serializing these types into a Vec cannot fail: no maps with non-string keys.
         debug_assert!(r.is_ok());
+    }
+
+    /// The binary attachments of a relayed message, if it has any.
+    pub fn attachments(&self) -> Option<&Attachments> {
+        match self {
+            ServerEvent::UserMessage { attachments, .. }
+            | ServerEvent::AgentMessage { attachments, .. } => {
+                attachments.as_ref().filter(|a| !a.is_empty())
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends the `data` JSON with any attachments inline, base64-encoded under
+    /// `"attachments"` (for receivers that take no binary frames: the native protocol).
+    pub fn write_data_inline(&self, out: &mut Vec<u8>) {
+        use base64::Engine as _;
+        self.write_data(out);
+        let Some(attachments) = self.attachments() else {
+            return;
+        };
+        // Reopen the object written above: `{...}` becomes `{...,"attachments":[...]}`.
+        out.pop();
+        out.extend_from_slice(b",\"attachments\":[");
+        for (i, a) in attachments.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(a)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"]}");
     }
 
     /// The error event for a rejection of `event` (None when the name was unreadable).

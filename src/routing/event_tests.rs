@@ -40,7 +40,8 @@ fn data_shapes() {
     assert_eq!(
         data(&ServerEvent::UserMessage {
             room: "r".into(),
-            message: raw
+            message: raw,
+            attachments: None,
         }),
         r#"{"roomId":"r","messageInput":{"a":[1,2]}}"#
     );
@@ -48,14 +49,16 @@ fn data_shapes() {
     assert_eq!(
         data(&ServerEvent::AgentMessage {
             room: PeerId::Int(-7),
-            message: raw.clone()
+            message: raw.clone(),
+            attachments: None,
         }),
         r#"{"roomId":-7,"messageInput":"hi"}"#
     );
     assert_eq!(
         data(&ServerEvent::AgentMessage {
             room: "q\"\\\u{1}é".into(),
-            message: raw
+            message: raw,
+            attachments: None,
         }),
         r#"{"roomId":"q\"\\\u0001é","messageInput":"hi"}"#
     );
@@ -76,4 +79,39 @@ fn long_event_names_are_cut_on_char_boundary() {
         ServerEvent::Error { event: Some(n), .. } => assert!(n.len() <= 64),
         _ => panic!(),
     }
+}
+
+#[test]
+fn attachments_go_inline_as_base64_for_native_receivers_only() {
+    let raw: Box<RawValue> =
+        serde_json::from_str(r#"{"file":{"_placeholder":true,"num":0}}"#).unwrap();
+    let e = ServerEvent::UserMessage {
+        room: "r".into(),
+        message: raw,
+        attachments: Some(vec![bytes::Bytes::from_static(&[1, 2, 3, 4])].into()),
+    };
+    assert_eq!(e.attachments().map(|a| a.len()), Some(1));
+    // The Socket.IO header keeps only the placeholders; the bytes follow as attachments.
+    assert_eq!(
+        data(&e),
+        r#"{"roomId":"r","messageInput":{"file":{"_placeholder":true,"num":0}}}"#
+    );
+    let mut inline = Vec::new();
+    e.write_data_inline(&mut inline);
+    assert_eq!(
+        String::from_utf8(inline).unwrap(),
+        r#"{"roomId":"r","messageInput":{"file":{"_placeholder":true,"num":0}},"attachments":["AQIDBA=="]}"#
+    );
+    let plain = ServerEvent::AgentMessage {
+        room: "r".into(),
+        message: serde_json::from_str("1").unwrap(),
+        attachments: Some(Vec::new().into()),
+    };
+    let mut inline = Vec::new();
+    plain.write_data_inline(&mut inline);
+    assert_eq!(
+        inline,
+        data(&plain).into_bytes(),
+        "no empty attachments key"
+    );
 }

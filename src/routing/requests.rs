@@ -274,9 +274,24 @@ impl Router {
             .ok_or_else(|| Rejection::new(ErrorCode::BadPayload, "messageInput is missing"))?;
         let message = message_input.to_owned();
         let room = call.room.clone();
+        let attachments = msg.attachments;
         let (to, event) = match role {
-            Role::User => (call.agent, ServerEvent::UserMessage { room, message }),
-            Role::Agent => (call.user, ServerEvent::AgentMessage { room, message }),
+            Role::User => (
+                call.agent,
+                ServerEvent::UserMessage {
+                    room,
+                    message,
+                    attachments,
+                },
+            ),
+            Role::Agent => (
+                call.user,
+                ServerEvent::AgentMessage {
+                    room,
+                    message,
+                    attachments,
+                },
+            ),
         };
         self.send_to(to, event);
         Ok(())

@@ -123,6 +123,9 @@ pub enum Push {
     Queued { answer: bool },
     /// Nothing to do (closed, or it went into the output queue).
     Done,
+    /// The queue is over max_queued_bytes: the session has closed as a slow consumer
+    /// (drain its outputs).
+    Overflow,
 }
 
 /// A Socket.IO packet for the router.
@@ -289,7 +292,7 @@ impl EioSession {
                         self.config.max_queued_bytes
                     );
                     self.close(CloseReason::SlowConsumer);
-                    return Push::Done;
+                    return Push::Overflow;
                 }
                 if !self.queue.is_empty() {
                     eio::encode_separator(&mut self.queue);
@@ -572,7 +575,10 @@ impl EioSession {
                     self.out.push_back(SessionOutput::AnswerHeld(body));
                 }
             }
-            Push::Queued { answer: false } | Push::Done | Push::CarrierBinary(_) => {}
+            Push::Queued { answer: false }
+            | Push::Done
+            | Push::Overflow
+            | Push::CarrierBinary(_) => {}
         }
     }
 

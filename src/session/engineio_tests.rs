@@ -272,7 +272,7 @@ fn a_polling_queue_over_the_limit_is_a_slow_consumer() {
     let mut s = connected_polling(t0);
     let big = format!("42[\"{}\"]", "x".repeat(60));
     assert_eq!(s.push(big.clone().into()), Push::Queued { answer: false });
-    assert_eq!(s.push(big.into()), Push::Done);
+    assert_eq!(s.push(big.into()), Push::Overflow);
     assert_eq!(
         drain(&mut s),
         vec![SessionOutput::Closed(CloseReason::SlowConsumer)]
