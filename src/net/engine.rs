@@ -23,8 +23,6 @@ use std::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Utf8Bytes;
 
-/// Socket.IO mount path (socket.io-client's default `path`).
-pub const SOCKETIO_PATH: &str = "/socket.io/";
 /// Methods the original's CORS settings allow.
 const CORS_METHODS: &str = "GET, POST, PATCH, PUT";
 

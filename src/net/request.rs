@@ -4,7 +4,6 @@
 //! §9.3, §9.6). Invariant: a reply says `Connection: close` exactly when the connection will
 //! be closed after it, and a request is answered once.
 use super::conn::{BodyRead, Framing, Phase};
-use super::engine::SOCKETIO_PATH;
 use super::http::{self, ChunkStatus, Head, Parsed};
 use super::server::Server;
 use crate::metrics::RejectReason;
@@ -14,6 +13,8 @@ use std::time::Instant;
 
 /// Native WebSocket endpoint path.
 pub const NATIVE_PATH: &str = "/ws";
+/// Socket.IO mount path (socket.io-client's default `path`).
+pub const SOCKETIO_PATH: &str = "/socket.io/";
 
 /// How the connection continues after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
