@@ -286,6 +286,7 @@ impl Server {
                 self.conns.kill(token);
                 continue;
             }
+            let interest_changed = blocked != conn.write_interest;
             if next_request {
                 // Keep-alive: back to reading the next request.
                 conn.next_request();
@@ -293,7 +294,9 @@ impl Server {
                 let at = now + self.config.limits.handshake_timeout;
                 self.set_deadline(token, at);
             }
-            self.write_interest(token, blocked);
+            if interest_changed {
+                self.write_interest(token, blocked);
+            }
         }
     }
 
@@ -303,9 +306,6 @@ impl Server {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if blocked == conn.write_interest {
-            return;
-        }
         let interest = match blocked {
             true => Interest::READABLE | Interest::WRITABLE,
             false => Interest::READABLE,
