@@ -12,6 +12,8 @@ pub enum Scenario {
     Connect,
     /// Plain WebSocket echo (examples/echo_baseline.rs): K in flight per connection.
     Echo,
+    /// More users than agents, calls of random length: a server that queues (supportd only).
+    Queue,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -94,12 +96,29 @@ pub struct Args {
     /// generator threads (1 = tokio current_thread runtime)
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// timeout for one connection setup / registration, milliseconds
+    /// timeout for one connection setup / registration, milliseconds (queue: also the
+    /// longest wait for an assignment before the user gives up, cancels and calls again)
     #[arg(long, default_value_t = 10000)]
     pub timeout_ms: u64,
     /// calls: per-attempt timeout waiting for the callAgent reply (and callEnded), milliseconds
+    /// (queue: the wait for callEnded after leaveCall)
     #[arg(long, default_value_t = 1000)]
     pub call_timeout_ms: u64,
+    /// queue: user connections (each calls again as soon as its call has ended)
+    #[arg(long, default_value_t = 400)]
+    pub users: usize,
+    /// queue: agent connections (each accepts every call)
+    #[arg(long, default_value_t = 20)]
+    pub agents: usize,
+    /// queue: shortest call, milliseconds (call lengths are uniform in [min, max])
+    #[arg(long, default_value_t = 50)]
+    pub call_ms_min: u64,
+    /// queue: longest call, milliseconds
+    #[arg(long, default_value_t = 500)]
+    pub call_ms_max: u64,
+    /// queue: seed of the call lengths (default: from the clock; the JSON line has it)
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// free-form label copied into the JSON line
     #[arg(long)]
     pub label: Option<String>,

@@ -2,7 +2,7 @@
 //! Socket.IO v5 / Engine.IO v4 servers (supportd's endpoint or the original
 //! Node server), and for a plain WebSocket echo server (the ceiling baseline).
 //!
-//! Scenarios: relay, calls, connect, echo. Every run is bounded in time and
+//! Scenarios: relay, calls, connect, echo, queue. Every run is bounded in time and
 //! count, stops by itself, and only ever targets loopback addresses.
 //! At the end it prints a human summary and then ONE JSON line with every figure.
 //!
@@ -17,6 +17,7 @@ mod connect;
 mod ctx;
 mod echo;
 mod measure;
+mod queue;
 mod relay;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde_json::json;
 
-use crate::cli::{Args, Proto, Scenario};
+use crate::cli::{Args, Kind, Proto, Scenario};
 use crate::conn::parse_target;
 use crate::ctx::{Counters, Ctx};
 use crate::measure::base;
@@ -74,7 +75,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let caps: [(bool, &str); 4] = [
+    if args.scenario == Scenario::Queue && args.server_kind == Kind::Original {
+        eprintln!("error: the queue scenario needs a server that queues (--server-kind supportd); the original has no queue");
+        std::process::exit(2);
+    }
+    let caps: [(bool, &str); 5] = [
         (args.pairs <= 100_000, "--pairs at most 100000"),
         (args.conns <= 200_000, "--conns at most 200000"),
         (
@@ -90,6 +95,13 @@ fn main() {
                 && args.size <= 1_000_000,
             "--warmup <= 120, --hold <= 600, --inflight <= 1024, --size <= 1000000",
         ),
+        (
+            args.users <= 200_000
+                && args.agents <= 100_000
+                && args.call_ms_min <= args.call_ms_max
+                && args.call_ms_max <= 600_000,
+            "--users <= 200000, --agents <= 100000, --call-ms-min <= --call-ms-max <= 600000",
+        ),
     ];
     for (ok, msg) in caps {
         if !ok {
@@ -101,17 +113,22 @@ fn main() {
     let need = match args.scenario {
         Scenario::Connect => args.conns + 64,
         Scenario::Echo => args.pairs + 64,
+        Scenario::Queue => args.users + args.agents + 64,
         _ => 2 * args.pairs + 64,
     };
     if (soft as usize) < need {
         eprintln!("warning: RLIMIT_NOFILE is {soft} (hard {hard}) but about {need} descriptors are needed; raise the hard limit first (ulimit -Hn)");
     }
     // Watchdog: every run stops by itself.
+    let clients = match args.scenario {
+        Scenario::Queue => args.users + args.agents,
+        _ => args.conns.max(2 * args.pairs),
+    };
     let bound = 60.0
         + args.warmup
         + args.duration
         + args.hold
-        + (args.conns.max(2 * args.pairs) as f64 / 200.0)
+        + (clients as f64 / 200.0)
         + 2.0 * args.timeout_ms as f64 / 1000.0;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(bound));
@@ -141,6 +158,7 @@ fn main() {
             Scenario::Echo => echo::run(ctx.clone()).await,
             Scenario::Calls => calls::run(ctx.clone()).await,
             Scenario::Connect => connect::run(ctx.clone()).await,
+            Scenario::Queue => queue::run(ctx.clone()).await,
         }
     });
     let c = &ctx.counters;
@@ -181,6 +199,15 @@ fn main() {
             "sources": args.sources, "threads": args.threads, "server_pid": args.server_pid,
         }),
     );
+    if args.scenario == Scenario::Queue {
+        let p = m["params"].as_object_mut().unwrap();
+        p.insert("users".into(), json!(args.users));
+        p.insert("agents".into(), json!(args.agents));
+        p.insert("call_ms_min".into(), json!(args.call_ms_min));
+        p.insert("call_ms_max".into(), json!(args.call_ms_max));
+        p.insert("timeout_ms".into(), json!(args.timeout_ms));
+        p.insert("call_timeout_ms".into(), json!(args.call_timeout_ms));
+    }
     m.insert("errors".into(), json!(errors));
     m.insert("error_codes".into(), json!(*c.error_codes.lock().unwrap()));
     m.insert("disconnects".into(), json!(c.disconnects.load(Relaxed)));
