@@ -149,7 +149,7 @@ run() {
       --server-pid "$SERVER_PID" --label "$name/$server" > "$log" 2>&1; then :; else
     echo "    (run exited non-zero, see $log)"
   fi
-  grep -v '^{' "$log" | sed 's/^/    /' | tail -8
+  grep -v '^{' "$log" | sed 's/^/    /' | tail -12
   grep '^{' "$log" | tail -1 >> "$RESULTS" || true
   cleanup
   sleep 1
