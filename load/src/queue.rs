@@ -91,14 +91,13 @@ fn room_json(room: &str) -> String {
     format!("{{\"roomId\":{}}}", serde_json::to_string(room).unwrap())
 }
 
-/// Counts what every phase treats alike; true if the event was one of those.
-fn common(ctx: &Ctx, ev: &Ev, w: Window) -> bool {
+/// Counts what every phase treats alike (getAvailableAgents, error); ignores the rest.
+fn common(ctx: &Ctx, ev: &Ev, w: Window) {
     match ev.name.as_str() {
         "getAvailableAgents" => ctx.counters.gaa(Some(w)),
         "error" => ctx.counters.error_event(&ev.data),
-        _ => return false,
+        _ => {}
     }
-    true
 }
 
 enum Waited {
@@ -119,9 +118,7 @@ async fn idle(ctx: &Ctx, c: &mut Conn, until: Instant, w: Window) -> bool {
         match timeout_at(until.into(), c.recv()).await {
             Err(_) => return true,
             Ok(Err(_)) => return false,
-            Ok(Ok(ev)) => {
-                common(ctx, &ev, w);
-            }
+            Ok(Ok(ev)) => common(ctx, &ev, w),
         }
     }
 }
@@ -219,9 +216,7 @@ async fn user(
                         break Waited::Refused(code);
                     }
                 }
-                _ => {
-                    common(&ctx, &ev, w);
-                }
+                _ => common(&ctx, &ev, w),
             }
         };
         match waited {
@@ -298,9 +293,7 @@ async fn user(
                     st.requeued.fetch_add(1, Relaxed);
                     break;
                 }
-                _ => {
-                    common(&ctx, &ev, w);
-                }
+                _ => common(&ctx, &ev, w),
             }
         }
         if !leave(&ctx, &mut c, &room, w).await {
