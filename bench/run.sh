@@ -11,6 +11,8 @@
 #   --conns N      connections for the connect scenario (default 10000)
 #   --repeat N     run every scenario N times, servers interleaved; the table shows the
 #                  median run of each cell and the range (for noisy shared machines)
+#   (scenarios: relay K=1, relay K=16, calls, connect, echo K=1/K=16 and, against supportd
+#    if it queues, queue)
 #
 # File descriptors: the script raises the hard limit itself (`ulimit -Hn`, which
 # needs root or CAP_SYS_RESOURCE) and then the soft limit; servers and the load
@@ -18,6 +20,9 @@
 # limit. 100,000 connections need ~100k descriptors in each of supportd and the
 # tool; source addresses are spread over 127.0.0.1..16 to pass the ~28k
 # ephemeral-port limit per source address.
+#
+# The queue scenario (more users than agents) runs against supportd only, and only if a
+# probe shows that it queues (`callAgent` with no free agent answered by `queued`).
 #
 # With 2+ cores, the server runs on CPU 0 and the generator on CPU 1 (taskset).
 set -euo pipefail
@@ -38,7 +43,7 @@ while [ $# -gt 0 ]; do
     --only-original) RUN_SUPPORTD=0; RUN_ECHO=0 ;;
     --no-echo) RUN_ECHO=0 ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -144,7 +149,7 @@ run() {
       --server-pid "$SERVER_PID" --label "$name/$server" > "$log" 2>&1; then :; else
     echo "    (run exited non-zero, see $log)"
   fi
-  grep -v '^{' "$log" | sed 's/^/    /' | tail -8
+  grep -v '^{' "$log" | sed 's/^/    /' | tail -12
   grep '^{' "$log" | tail -1 >> "$RESULTS" || true
   cleanup
   sleep 1
@@ -165,6 +170,19 @@ if [ "$RUN_SUPPORTD" = 1 ]; then
   cleanup
 fi
 
+# Does supportd queue callers when every agent is busy? Probe with 4 users and 1 agent.
+QUEUE=0
+if [ "$RUN_SUPPORTD" = 1 ]; then
+  start_supportd
+  if timeout 30 "$LOAD" queue --users 4 --agents 1 --duration 1 --warmup 0.2 --call-ms-min 100 --call-ms-max 100 \
+       --timeout-ms 3000 --url "ws://127.0.0.1:$PORT/ws" 2>/dev/null | grep -q '"queued_frames":[1-9]'; then
+    QUEUE=1; echo "supportd queues: queue scenario included"
+  else
+    echo "supportd does not queue (no \`queued\` reply): queue scenario skipped"
+  fi
+  cleanup
+fi
+
 for rep in $(seq 1 "$REPEAT"); do
   [ "$REPEAT" -gt 1 ] && echo "=== repetition $rep of $REPEAT"
   for s in "${SERVERS[@]}"; do
@@ -172,6 +190,9 @@ for rep in $(seq 1 "$REPEAT"); do
     run relay_k16 "$s" -- relay --pairs 100 --inflight 16 "${D[@]}"
     run calls     "$s" -- calls --pairs 100 "${D[@]}"
     run connect   "$s" -- connect --conns "$CONNS" --batch 200 --hold 2
+    if [ "$QUEUE" = 1 ] && [ "${s#supportd}" != "$s" ]; then  # supportd and supportd-sio only
+      run queue   "$s" -- queue --users 400 --agents 20 --call-ms-min 50 --call-ms-max 500 "${D[@]}"
+    fi
   done
   if [ "$RUN_ECHO" = 1 ]; then
     run relay_k1  echo -- echo --pairs 100 --inflight 1 "${D[@]}"

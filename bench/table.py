@@ -54,6 +54,7 @@ metrics = [
     ("max us", lambda r: lat(r, "max")),
     ("RSS/conn bytes", lambda r: r.get("rss_per_conn")),
     ("gAA per client", lambda r: r.get("gaa_per_client")),
+    ("queued per user", lambda r: (r.get("queued_per_user") or {}).get("mean")),
     ("errors+timeouts", lambda r: (r.get("errors") or 0) + (r.get("timeouts") or 0) + (r.get("disconnects") or 0) + (r.get("failed") or 0)),
 ]
 ratio_pairs = [(s, "original") for s in servers if s.startswith("supportd")] + [("echo", "supportd")]
