@@ -22,6 +22,8 @@ mod report;
 mod requests;
 mod router;
 mod select;
+#[cfg(test)]
+mod testkit;
 mod timer;
 
 pub use config::{RoutingConfig, Strategy};
