@@ -15,6 +15,7 @@ mod data;
 mod dispatch;
 mod event;
 mod ids;
+mod invariants;
 mod party;
 mod payload;
 mod queue;
@@ -33,5 +34,6 @@ pub use event::{
     ServerEvent,
 };
 pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
+pub use invariants::UserPlace;
 pub use report::{AgentState, OfferResult, QueueOutcome};
 pub use router::{Output, Router, Stats};

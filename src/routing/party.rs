@@ -269,6 +269,20 @@ impl Parties {
         self.ids(role).get(id).copied()
     }
 
+    /// Every live party with its id, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (PartyId, &Party)> {
+        self.slots.iter().enumerate().filter_map(|(slot, o)| {
+            let o = o.as_ref()?;
+            Some((
+                PartyId {
+                    serial: o.serial,
+                    slot,
+                },
+                &o.party,
+            ))
+        })
+    }
+
     /// How many users are registered.
     pub fn users(&self) -> usize {
         self.users_by_id.len()
