@@ -7,9 +7,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use serde_json::value::RawValue;
 use std::hint::black_box;
 use std::io::{self, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use supportd::protocol::native;
-use supportd::routing::{ClientEvent, ConnId, EventData, Output, Router, ServerEvent};
+use supportd::routing::{
+    ClientEvent, ConnId, EventData, Output, Router, RoutingConfig, ServerEvent,
+};
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
@@ -38,7 +40,12 @@ fn drain(router: &mut Router) -> usize {
 
 /// A router with `agents` registered (and free) agents and one registered user.
 fn router_with(now: Instant, agents: u64) -> Router {
-    let mut router = Router::new();
+    // Broadcast counts every turn (as before the rate limit), so each cycle sees its count.
+    let config = RoutingConfig {
+        availability_interval: Duration::ZERO,
+        ..RoutingConfig::default()
+    };
+    let mut router = Router::with_config(config, 1);
     for i in 0..agents {
         let data = raw(&format!(r#"{{"id":"agent-{i}"}}"#));
         router
@@ -60,7 +67,7 @@ fn router_with(now: Instant, agents: u64) -> Router {
         )
         .expect("user registers");
     drain(&mut router);
-    let _ = router.poll_available_agents();
+    let _ = router.poll_available_agents(now);
     assert_eq!(router.stats().available_agents, agents as usize);
     router
 }
@@ -79,7 +86,7 @@ fn relay_user_message(c: &mut Criterion) {
         )
         .expect("call starts");
     drain(&mut router);
-    let _ = router.poll_available_agents();
+    let _ = router.poll_available_agents(now);
 
     assert_eq!(MESSAGE.len(), 64);
     let data = raw(&format!(
@@ -133,17 +140,18 @@ fn call_setup_flat_cost(c: &mut Criterion) {
                 .handle_event(now, USER, ClientEvent::CallAgent, EventData::Raw(None))
                 .unwrap();
             let started = drain(router);
-            let avail = router.poll_available_agents();
+            let avail = router.poll_available_agents(now);
             router
                 .handle_event(now, USER, ClientEvent::LeaveCall, EventData::Raw(None))
                 .unwrap();
             let ended = drain(router);
-            let avail2 = router.poll_available_agents();
+            let avail2 = router.poll_available_agents(now);
             (started, avail, ended, avail2)
         };
-        // callAgent: CallStarted + 2 sends; leaveCall: CallFinished + 2 sends.
+        // callAgent: CallStarted + QueueLeft (answered at once) + 2 sends; leaveCall:
+        // CallFinished + 2 sends.
         let n = agents as usize;
-        assert_eq!(cycle(&mut router), (3, Some(n - 1), 3, Some(n)));
+        assert_eq!(cycle(&mut router), (4, Some(n - 1), 3, Some(n)));
         group.bench_with_input(BenchmarkId::from_parameter(agents), &agents, |b, _| {
             b.iter(|| black_box(cycle(&mut router)))
         });

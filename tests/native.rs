@@ -219,9 +219,14 @@ fn reject_ends_call_and_frees_agent() {
     u.expect("callAgent");
     a.expect_count(0);
     a.send("rejectCall", json!({"agentId": "a", "roomId": "r"}));
+    // The agent hears it; the user is put back first in line, never to the same agent.
     assert_eq!(
-        u.expect("callEnded"),
+        a.expect("callEnded"),
         json!({"roomId":"r","reason":"rejected"})
+    );
+    assert_eq!(
+        u.expect("queued"),
+        json!({"roomId":"r","position":1,"queueLength":1,"reason":"rejected"})
     );
     a.expect_count(1);
     a.send("rejectCall", json!({}));
@@ -232,8 +237,17 @@ fn reject_ends_call_and_frees_agent() {
 fn call_errors() {
     let d = Daemon::start("");
     let mut u = Client::user(&d, json!("u"));
+    // No agent: the user waits in the queue (queue = true by default) and may cancel.
     u.send("callAgent", json!({}));
-    u.expect_error("no_agent_available");
+    let q = u.expect("queued");
+    assert_eq!(
+        (q["position"].clone(), q["queueLength"].clone()),
+        (json!(1), json!(1))
+    );
+    u.send("callAgent", json!({}));
+    u.expect_error("already_in_call");
+    u.send("leaveCall", json!({}));
+    assert_eq!(u.expect("callEnded")["reason"], "cancelled");
     u.send("callAgent", json!({"userId": "someone-else"}));
     u.expect_error("forbidden");
     u.send("callAgent", json!({"roomId": {"x": 1}}));
@@ -336,11 +350,10 @@ fn toggle_availability_controls_routing() {
     a.send("toggleAvailability", json!({"id": "a", "available": false}));
     a.expect_count(0);
     u.expect_count(0);
-    u.send("callAgent", json!({}));
-    u.expect_error("no_agent_available");
-    a.send("toggleAvailability", json!({"available": true}));
-    a.expect_count(1);
     u.send("callAgent", json!({"roomId": "r"}));
+    u.expect("queued");
+    // Available again: the waiting user is assigned at once.
+    a.send("toggleAvailability", json!({"available": true}));
     a.expect("callAgent");
     u.expect("callAgent");
     // Busy agent goes unavailable: after the call it stays unavailable.
@@ -351,7 +364,7 @@ fn toggle_availability_controls_routing() {
     u.expect_quiet(200);
     let mut u2 = Client::user(&d, json!("u2"));
     u2.send("callAgent", json!({}));
-    u2.expect_error("no_agent_available");
+    u2.expect("queued");
 }
 
 #[test]
@@ -418,7 +431,9 @@ fn user_disconnect_mid_call_ends_it_for_the_agent() {
 }
 
 #[test]
-fn agent_disconnect_mid_call_ends_it_for_the_user() {
+fn agent_disconnect_mid_call_puts_the_user_back_in_line() {
+    // The call queue's default (requeue_on_agent_loss): the user is not lost but waits for
+    // the next agent, who gets it on registering.
     let d = Daemon::start("");
     let mut a = Client::agent(&d, json!("a"));
     let mut u = Client::user(&d, json!("u"));
@@ -427,14 +442,16 @@ fn agent_disconnect_mid_call_ends_it_for_the_user() {
     u.expect("callAgent");
     a.ws.close(None).unwrap();
     assert_eq!(
-        u.expect("callEnded"),
-        json!({"roomId":"r","reason":"disconnected"})
+        u.expect("queued"),
+        json!({"roomId":"r","position":1,"queueLength":1,"reason":"agent_disconnected"})
     );
     u.send("userMessage", json!({"messageInput": "hello?"}));
     u.expect_error("not_in_call");
     u.send("callAgent", json!({}));
-    u.expect_error("no_agent_available");
-    let _a = Client::agent(&d, json!("a"));
+    u.expect_error("already_in_call");
+    let mut a = Client::agent(&d, json!("a"));
+    assert_eq!(a.expect("callAgent")["roomId"], "r");
+    assert_eq!(u.expect("callAgent")["agentId"], "a");
 }
 
 #[test]
@@ -584,11 +601,11 @@ fn slow_consumer_is_dropped_not_buffered() {
     if !dropped {
         d.wait_log("slow consumer");
     }
-    // The user learns the call ended.
+    // The user learns its agent is gone: it is put back in line (requeue_on_agent_loss).
     loop {
         let (e, v) = u.recv();
-        if e == "callEnded" {
-            assert_eq!(v["reason"], "disconnected");
+        if e == "queued" {
+            assert_eq!(v["reason"], "agent_disconnected");
             break;
         }
     }

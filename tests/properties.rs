@@ -3,10 +3,13 @@
 //! the frame (one JSON pass) routes exactly as the same data parsed on its own.
 use proptest::prelude::*;
 use serde_json::value::RawValue;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use supportd::net::http;
 use supportd::protocol::{engineio, native, socketio};
-use supportd::routing::{ClientEvent, ConnId, IdRef, MessageData, Output, Router, ServerEvent};
+use supportd::routing::{
+    ClientEvent, ConnId, IdRef, MessageData, Output, Router, RoutingConfig, ServerEvent,
+};
 
 fn id_json() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -80,8 +83,147 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// A step of the call-queue properties: well-formed requests (so that calls, offers and
+/// queues actually happen), disconnects and time jumps.
+#[derive(Debug, Clone)]
+enum QStep {
+    Event(u64, &'static str, String),
+    Disconnect(u64),
+    Wait(u64),
+}
+
+/// Conns 0..3 tend to be agents, 3..8 users; any conn may send anything.
+fn queue_step() -> impl Strategy<Value = QStep> {
+    let agent = 0u64..3;
+    let user = 3u64..8;
+    let conn = 0u64..8;
+    prop_oneof![
+        2 => agent.clone().prop_map(|c| QStep::Event(c, "connectAgent", format!(r#"{{"id":{c}}}"#))),
+        2 => user.clone().prop_map(|c| QStep::Event(c, "connectUser", format!(r#"{{"id":{c}}}"#))),
+        4 => user.clone().prop_map(|c| QStep::Event(c, "callAgent", "{}".into())),
+        2 => user.clone().prop_map(|c| QStep::Event(c, "leaveCall", "{}".into())),
+        1 => user.prop_map(|c| QStep::Event(c, "userMessage", r#"{"messageInput":"x"}"#.into())),
+        3 => agent.clone().prop_map(|c| QStep::Event(c, "acceptCall", "{}".into())),
+        2 => agent.clone().prop_map(|c| QStep::Event(c, "rejectCall", "{}".into())),
+        1 => agent.clone().prop_map(|c| QStep::Event(c, "leaveCall", "{}".into())),
+        1 => agent.clone().prop_map(|c| QStep::Event(c, "callTransfer", r#"{"toQueue":true}"#.into())),
+        1 => agent.clone().prop_map(|c| QStep::Event(c, "callTransfer", "{}".into())),
+        2 => (agent, any::<bool>()).prop_map(|(c, b)| {
+            QStep::Event(c, "toggleAvailability", format!(r#"{{"available":{b}}}"#))
+        }),
+        2 => conn.prop_map(QStep::Disconnect),
+        4 => prop_oneof![0u64..200, 0u64..8000].prop_map(QStep::Wait),
+    ]
+}
+
+/// A routing config with every knob drawn (small durations, so timers fire).
+fn routing_config() -> impl Strategy<Value = RoutingConfig> {
+    let ms = |max: u64| prop_oneof![Just(0u64), 1..max].prop_map(Duration::from_millis);
+    let opt = |max: u64| proptest::option::of((1..max).prop_map(Duration::from_millis));
+    (
+        (any::<bool>(), 0usize..4, opt(20_000), ms(2000)),
+        (
+            0usize..supportd::routing::Strategy::ALL.len(),
+            opt(6000),
+            0u32..3,
+            ms(5000),
+        ),
+        (any::<bool>(), ms(5000), ms(300)),
+    )
+        .prop_map(
+            |(
+                (queue, max_len, max_wait, upd),
+                (st, offer, no_answer, reject),
+                (requeue, wrap, avail),
+            )| {
+                RoutingConfig {
+                    queue,
+                    max_queue_length: max_len,
+                    max_wait,
+                    queue_update_interval: upd,
+                    strategy: supportd::routing::Strategy::ALL[st],
+                    offer_timeout: offer,
+                    max_no_answer: no_answer,
+                    reject_delay: reject,
+                    requeue_on_agent_loss: requeue,
+                    wrap_up: wrap,
+                    availability_interval: avail,
+                }
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// On random configs and sequences with time jumps: an agent holds at most one call or
+    /// offer, a user is in at most one of call, offer, queue, no ready agent is idle while
+    /// a user it may take waits, the count matches the states (and the broadcast ends on
+    /// it), and every user who asked is in exactly one place until it hears callEnded or
+    /// disconnects.
+    #[test]
+    fn the_call_queue_keeps_its_invariants(
+        config in routing_config(),
+        reload in proptest::option::of(routing_config()),
+        steps in proptest::collection::vec(queue_step(), 1..80),
+    ) {
+        let mut router = Router::with_config(config, 9);
+        let mut now = Instant::now();
+        let mut asked: HashSet<u64> = HashSet::new();
+        let mut announced = Some(0);
+        let half = steps.len() / 2;
+        for (i, s) in steps.into_iter().enumerate() {
+            if i == half {
+                if let Some(c) = reload {
+                    router.set_config(now, c);
+                }
+            }
+            match &s {
+                QStep::Event(conn, name, data) => {
+                    let raw: Box<RawValue> = serde_json::from_str(data).expect("JSON");
+                    let ev = ClientEvent::from_name(name).expect("known event");
+                    let r = router.handle_event(now, ConnId(*conn), ev, Some(&*raw).into());
+                    if ev == ClientEvent::CallAgent && r.is_ok() {
+                        asked.insert(*conn);
+                    }
+                }
+                QStep::Disconnect(conn) => {
+                    router.handle_disconnect(now, ConnId(*conn));
+                    asked.remove(conn);
+                }
+                QStep::Wait(ms) => {
+                    now += Duration::from_millis(*ms);
+                    router.handle_timeout(now);
+                }
+            }
+            let mut ended = HashSet::new();
+            while let Some(o) = router.poll_output() {
+                if let Output::Send { to, event: ServerEvent::CallEnded { .. } } = o {
+                    ended.insert(to.0);
+                }
+            }
+            if let Some(n) = router.poll_available_agents(now) {
+                announced = Some(n);
+            }
+            if let Err(e) = router.check_invariants() {
+                return Err(TestCaseError::fail(format!("after {s:?}: {e}")));
+            }
+            for c in 0..8 {
+                let place = router.user_place(ConnId(c));
+                if place.is_some() {
+                    prop_assert!(asked.contains(&c), "user {} placed without asking", c);
+                } else if asked.remove(&c) {
+                    prop_assert!(ended.contains(&c), "user {} vanished after {:?}", c, s);
+                }
+            }
+        }
+        // The broadcast count ends on the current value once the interval has passed.
+        now += Duration::from_secs(1);
+        if let Some(n) = router.poll_available_agents(now) {
+            announced = Some(n);
+        }
+        prop_assert_eq!(announced, Some(router.stats().available_agents));
+    }
 
     #[test]
     fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {

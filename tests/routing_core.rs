@@ -3,7 +3,8 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use supportd::routing::{
-    ClientEvent, ConnId, EndReason, ErrorCode, EventData, Output, Router, ServerEvent, Stats,
+    ClientEvent, ConnId, EndReason, ErrorCode, EventData, Output, Router, RoutingConfig,
+    ServerEvent, Stats,
 };
 
 /// A router on a virtual clock, with helpers that drain every output.
@@ -14,8 +15,12 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with(RoutingConfig::default())
+    }
+
+    fn with(config: RoutingConfig) -> Harness {
         Harness {
-            router: Router::new(),
+            router: Router::with_config(config, 0),
             now: Instant::now(),
         }
     }
@@ -98,24 +103,28 @@ fn rejections_change_nothing() {
         assert!(h.feed(*conn, ev, d.clone()).is_err(), "{ev} {d}");
     }
     assert_eq!(h.router.stats(), before);
-    assert_eq!(h.router.poll_available_agents(), Some(1));
+    assert_eq!(h.router.poll_available_agents(h.now), Some(1));
 }
 
 #[test]
 fn count_is_coalesced_per_poll() {
     let mut h = Harness::new();
-    assert_eq!(h.router.poll_available_agents(), None);
+    assert_eq!(h.router.poll_available_agents(h.now), None);
     h.feed(1, "connectAgent", json!({"id": "a"})).unwrap();
     h.feed(2, "connectAgent", json!({"id": "b"})).unwrap();
     h.feed(1, "toggleAvailability", json!({"available": false}))
         .unwrap();
-    assert_eq!(h.router.poll_available_agents(), Some(1));
-    assert_eq!(h.router.poll_available_agents(), None);
+    assert_eq!(h.router.poll_available_agents(h.now), Some(1));
+    assert_eq!(h.router.poll_available_agents(h.now), None);
     h.feed(1, "toggleAvailability", json!({"available": true}))
         .unwrap();
     h.feed(1, "toggleAvailability", json!({"available": false}))
         .unwrap();
-    assert_eq!(h.router.poll_available_agents(), None, "net change is zero");
+    assert_eq!(
+        h.router.poll_available_agents(h.now),
+        None,
+        "net change is zero"
+    );
 }
 
 #[test]
@@ -140,7 +149,11 @@ fn call_duration_follows_the_virtual_clock() {
 
 #[test]
 fn disconnect_frees_ids_and_ends_calls() {
-    let mut h = Harness::new();
+    // Today's end of the call (no re-routing of the user).
+    let mut h = Harness::with(RoutingConfig {
+        requeue_on_agent_loss: false,
+        ..RoutingConfig::default()
+    });
     h.feed(1, "connectAgent", json!({"id": "a"})).unwrap();
     h.feed(2, "connectUser", json!({"id": "u"})).unwrap();
     h.feed(2, "callAgent", json!({"roomId": "r"})).unwrap();
@@ -160,7 +173,8 @@ fn disconnect_frees_ids_and_ends_calls() {
             users: 1,
             agents: 0,
             available_agents: 0,
-            active_calls: 0
+            active_calls: 0,
+            ..Stats::default()
         }
     );
     // Twice is harmless; unknown connections too.

@@ -20,10 +20,11 @@ mod tables;
 use std::time::Duration;
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
-use crate::routing::{self, ClientEvent, ServerEvent};
+use crate::routing::{self, AgentState, ClientEvent, OfferResult, QueueOutcome, ServerEvent};
 
 pub use server::{health, now_ms, render, serve, stamp, HEALTH_MAX_AGE_MS};
 
@@ -110,6 +111,13 @@ pub struct Metrics {
     pub slow_consumers: IntCounter,
     /// `support_call_duration_seconds`.
     pub call_duration: Histogram,
+    /// `support_queue_length`: users waiting for an agent (offers pending included).
+    pub queue_length: IntGauge,
+    /// `support_agents{state}`, indexed like `AgentState::ALL`.
+    agents: [IntGauge; AgentState::ALL.len()],
+    /// `support_queue_wait_seconds{outcome}`, indexed like `QueueOutcome::ALL`.
+    queue_wait: [Histogram; QueueOutcome::ALL.len()],
+    offers: tables::Offers,
     open_connections: [IntGauge; Transport::COUNT],
     received: tables::Received,
     sent: tables::Sent,
@@ -228,6 +236,34 @@ impl Metrics {
         .expect("valid histogram"); // ok: static
         reg(Box::new(call_duration.clone()));
 
+        let queue_length = gauge(
+            n::QUEUE_LENGTH,
+            "Users waiting for an agent (offers pending included).",
+        );
+        let by_state = gauge_vec(n::AGENTS, "Registered agents by state.", n::LABEL_STATE);
+        let agents = std::array::from_fn(|i| {
+            by_state.with_label_values(&[tables::state_label(AgentState::ALL[i])])
+        });
+        let waits = HistogramVec::new(
+            HistogramOpts::new(
+                n::QUEUE_WAIT,
+                "Time from callAgent to the end of the wait, by outcome, in seconds.",
+            )
+            .buckets(n::QUEUE_WAIT_BUCKETS.to_vec()),
+            &[n::LABEL_OUTCOME],
+        )
+        .expect("valid histogram vec"); // ok: static
+        reg(Box::new(waits.clone()));
+        let queue_wait = std::array::from_fn(|i| {
+            waits.with_label_values(&[tables::outcome_label(QueueOutcome::ALL[i])])
+        });
+        let offers_vec = counter_vec(
+            n::OFFERS,
+            "Call offers to agents, by result.",
+            n::LABEL_RESULT,
+        );
+        let offers = tables::Offers::new(&offers_vec);
+
         let reloads = counter_vec(
             n::CONFIG_RELOADS,
             "Configuration reloads (SIGHUP), by result.",
@@ -263,6 +299,10 @@ impl Metrics {
             calls_started,
             slow_consumers,
             call_duration,
+            queue_length,
+            agents,
+            queue_wait,
+            offers,
             open_connections,
             received,
             sent,
@@ -322,6 +362,35 @@ impl Metrics {
     pub fn call_finished(&self, reason: routing::EndReason, duration: Duration) {
         self.finished.get(&reason).inc();
         self.call_duration.observe(duration.as_secs_f64());
+    }
+
+    /// A user's wait for an agent ended with `outcome` after `waited`.
+    pub fn queue_left(&self, outcome: QueueOutcome, waited: Duration) {
+        self.queue_wait[outcome as usize].observe(waited.as_secs_f64());
+    }
+
+    /// An offer to an agent ended with `result`.
+    pub fn offer(&self, result: OfferResult) {
+        self.offers.get(&result).inc();
+    }
+
+    /// `support_agents{state}`.
+    pub fn agents(&self, state: AgentState) -> &IntGauge {
+        &self.agents[state as usize]
+    }
+
+    /// Mirrors every routing count into its gauge: users, agents, available agents, active
+    /// calls, queue length and agents by state.
+    pub fn set_routing_gauges(&self, s: &routing::Stats) {
+        let g = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.connected_users.set(g(s.users));
+        self.connected_agents.set(g(s.agents));
+        self.available_agents.set(g(s.available_agents));
+        self.active_calls.set(g(s.active_calls));
+        self.queue_length.set(g(s.queue_length));
+        for (gauge, n) in self.agents.iter().zip(s.agents_by_state) {
+            gauge.set(g(n));
+        }
     }
 
     /// A call started.

@@ -6,6 +6,8 @@ pub const CONNECTED_AGENTS: &str = "support_connected_agents";
 pub const AVAILABLE_AGENTS: &str = "support_available_agents";
 pub const ACTIVE_CALLS: &str = "support_active_calls";
 pub const OPEN_CONNECTIONS: &str = "support_open_connections";
+pub const QUEUE_LENGTH: &str = "support_queue_length";
+pub const AGENTS: &str = "support_agents";
 
 // Counters.
 pub const EVENTS_RECEIVED: &str = "support_events_received_total";
@@ -16,12 +18,19 @@ pub const CALLS_ENDED: &str = "support_calls_ended_total";
 pub const CONFIG_RELOADS: &str = "support_config_reloads_total";
 pub const SLOW_CONSUMERS: &str = "support_slow_consumers_total";
 pub const CONNECTIONS_REJECTED: &str = "support_connections_rejected_total";
+pub const OFFERS: &str = "support_offers_total";
 
 // Histograms.
 pub const CALL_DURATION: &str = "support_call_duration_seconds";
 /// Bucket upper bounds (seconds) of [`CALL_DURATION`]: 1 s up to 4 h.
 pub const CALL_DURATION_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+];
+
+pub const QUEUE_WAIT: &str = "support_queue_wait_seconds";
+/// Bucket upper bounds (seconds) of [`QUEUE_WAIT`]: 0.1 s up to 30 min.
+pub const QUEUE_WAIT_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0,
 ];
 
 /// Every metric family supportd defines (the process collector's
@@ -41,6 +50,10 @@ pub const ALL_NAMES: &[&str] = &[
     SLOW_CONSUMERS,
     CONNECTIONS_REJECTED,
     CALL_DURATION,
+    QUEUE_LENGTH,
+    AGENTS,
+    OFFERS,
+    QUEUE_WAIT,
 ];
 
 // Label names.
@@ -49,6 +62,8 @@ pub const LABEL_EVENT: &str = "event";
 pub const LABEL_CODE: &str = "code";
 pub const LABEL_REASON: &str = "reason";
 pub const LABEL_RESULT: &str = "result";
+pub const LABEL_OUTCOME: &str = "outcome";
+pub const LABEL_STATE: &str = "state";
 
 /// The catch-all label value for `event`, `code` and `reason`.
 pub const OTHER: &str = "other";
@@ -76,6 +91,12 @@ pub const EVENT_REGISTERED: &str = "registered";
 pub const EVENT_GET_AVAILABLE_AGENTS: &str = "getAvailableAgents";
 pub const EVENT_CALL_ENDED: &str = "callEnded";
 pub const EVENT_ERROR: &str = "error";
+pub const EVENT_ACCEPT_CALL: &str = "acceptCall";
+pub const EVENT_QUEUED: &str = "queued";
+pub const EVENT_CALL_OFFERED: &str = "callOffered";
+pub const EVENT_OFFER_EXPIRED: &str = "offerExpired";
+pub const EVENT_WRAP_UP: &str = "wrapUp";
+pub const EVENT_AVAILABILITY_CHANGED: &str = "availabilityChanged";
 
 /// Every `event` value: the fixed label set of both `support_events_*_total` families
 /// (each family has every value, whether or not it can occur there).
@@ -94,6 +115,12 @@ pub const EVENT_VALUES: &[&str] = &[
     EVENT_GET_AVAILABLE_AGENTS,
     EVENT_CALL_ENDED,
     EVENT_ERROR,
+    EVENT_ACCEPT_CALL,
+    EVENT_QUEUED,
+    EVENT_CALL_OFFERED,
+    EVENT_OFFER_EXPIRED,
+    EVENT_WRAP_UP,
+    EVENT_AVAILABILITY_CHANGED,
     OTHER,
 ];
 
@@ -111,6 +138,7 @@ pub const CODE_ALREADY_IN_CALL: &str = "already_in_call";
 pub const CODE_ROOM_IN_USE: &str = "room_in_use";
 pub const CODE_NO_AGENT_AVAILABLE: &str = "no_agent_available";
 pub const CODE_BINARY_UNSUPPORTED: &str = "binary_unsupported";
+pub const CODE_QUEUE_FULL: &str = "queue_full";
 
 /// Every `code` value: the fixed label set of `support_errors_total`.
 pub const CODE_VALUES: &[&str] = &[
@@ -127,6 +155,7 @@ pub const CODE_VALUES: &[&str] = &[
     CODE_ROOM_IN_USE,
     CODE_NO_AGENT_AVAILABLE,
     CODE_BINARY_UNSUPPORTED,
+    CODE_QUEUE_FULL,
     OTHER,
 ];
 
@@ -135,6 +164,8 @@ pub const END_LEFT: &str = "left";
 pub const END_REJECTED: &str = "rejected";
 pub const END_TRANSFERRED: &str = "transferred";
 pub const END_DISCONNECTED: &str = "disconnected";
+pub const END_CANCELLED: &str = "cancelled";
+pub const END_TIMEOUT: &str = "timeout";
 
 /// Every `reason` value of `support_calls_ended_total` (its fixed label set).
 pub const END_VALUES: &[&str] = &[
@@ -142,8 +173,28 @@ pub const END_VALUES: &[&str] = &[
     END_REJECTED,
     END_TRANSFERRED,
     END_DISCONNECTED,
+    END_CANCELLED,
+    END_TIMEOUT,
     OTHER,
 ];
+
+// `outcome` values of support_queue_wait_seconds (`routing::QueueOutcome`).
+pub const OUTCOME_ANSWERED: &str = "answered";
+pub const OUTCOME_CANCELLED: &str = "cancelled";
+pub const OUTCOME_TIMEOUT: &str = "timeout";
+pub const OUTCOME_DISCONNECTED: &str = "disconnected";
+
+// `result` values of support_offers_total (`routing::OfferResult`).
+pub const OFFER_ACCEPTED: &str = "accepted";
+pub const OFFER_REJECTED: &str = "rejected";
+pub const OFFER_EXPIRED: &str = "expired";
+
+// `state` values of support_agents (`routing::AgentState`).
+pub const STATE_READY: &str = "ready";
+pub const STATE_BUSY: &str = "busy";
+pub const STATE_OFFERED: &str = "offered";
+pub const STATE_WRAP_UP: &str = "wrap_up";
+pub const STATE_AWAY: &str = "away";
 
 // `result` values of support_config_reloads_total.
 pub const RELOAD_SUCCESS: &str = "success";

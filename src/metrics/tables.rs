@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use prometheus::{IntCounter, IntCounterVec};
 
 use super::names as n;
-use crate::routing::{ClientEvent, EndReason, ErrorCode, ServerEvent};
+use crate::routing::{
+    AgentState, ClientEvent, EndReason, ErrorCode, OfferResult, QueueOutcome, ServerEvent,
+};
 
 /// A value that picks one counter of a labelled family: its slot, and each slot's label.
 pub(super) trait Slot {
@@ -60,7 +62,56 @@ macro_rules! assert_declaration_order {
     )+};
 }
 
-assert_declaration_order!(ClientEvent, ErrorCode, EndReason);
+assert_declaration_order!(
+    ClientEvent,
+    ErrorCode,
+    EndReason,
+    QueueOutcome,
+    OfferResult,
+    AgentState
+);
+
+/// The `outcome` label of a finished wait.
+pub(super) const fn outcome_label(o: QueueOutcome) -> &'static str {
+    match o {
+        QueueOutcome::Answered => n::OUTCOME_ANSWERED,
+        QueueOutcome::Cancelled => n::OUTCOME_CANCELLED,
+        QueueOutcome::Timeout => n::OUTCOME_TIMEOUT,
+        QueueOutcome::Disconnected => n::OUTCOME_DISCONNECTED,
+    }
+}
+
+/// The `result` label of a finished offer.
+pub(super) const fn offer_label(r: OfferResult) -> &'static str {
+    match r {
+        OfferResult::Accepted => n::OFFER_ACCEPTED,
+        OfferResult::Rejected => n::OFFER_REJECTED,
+        OfferResult::Expired => n::OFFER_EXPIRED,
+    }
+}
+
+/// The `state` label of an agent state.
+pub(super) const fn state_label(s: AgentState) -> &'static str {
+    match s {
+        AgentState::Ready => n::STATE_READY,
+        AgentState::Busy => n::STATE_BUSY,
+        AgentState::Offered => n::STATE_OFFERED,
+        AgentState::WrapUp => n::STATE_WRAP_UP,
+        AgentState::Away => n::STATE_AWAY,
+    }
+}
+
+/// Offer results by discriminant.
+impl Slot for OfferResult {
+    const COUNT: usize = OfferResult::ALL.len();
+    #[inline]
+    fn slot(&self) -> usize {
+        *self as usize
+    }
+    fn label(i: usize) -> &'static str {
+        offer_label(OfferResult::ALL[i])
+    }
+}
 
 /// The `event` label of a received event; `None` (an unknown event name) is "other".
 pub(super) const fn received_label(event: Option<ClientEvent>) -> &'static str {
@@ -75,6 +126,7 @@ pub(super) const fn received_label(event: Option<ClientEvent>) -> &'static str {
         Some(ClientEvent::AgentMessage) => n::EVENT_AGENT_MESSAGE,
         Some(ClientEvent::LeaveCall) => n::EVENT_LEAVE_CALL,
         Some(ClientEvent::Mute) => n::EVENT_MUTE,
+        Some(ClientEvent::AcceptCall) => n::EVENT_ACCEPT_CALL,
         None => n::OTHER,
     }
 }
@@ -95,7 +147,7 @@ impl Slot for Option<ClientEvent> {
 }
 
 /// The `event` labels of the server events, by [`Slot::slot`].
-const SENT_LABELS: [&str; 9] = [
+const SENT_LABELS: [&str; 14] = [
     n::EVENT_REGISTERED,
     n::EVENT_GET_AVAILABLE_AGENTS,
     n::EVENT_CALL_AGENT,
@@ -105,6 +157,11 @@ const SENT_LABELS: [&str; 9] = [
     n::EVENT_AGENT_MESSAGE,
     n::EVENT_MUTE,
     n::EVENT_ERROR,
+    n::EVENT_QUEUED,
+    n::EVENT_CALL_OFFERED,
+    n::EVENT_OFFER_EXPIRED,
+    n::EVENT_WRAP_UP,
+    n::EVENT_AVAILABILITY_CHANGED,
 ];
 
 /// Server events in declaration order.
@@ -122,6 +179,11 @@ impl Slot for ServerEvent {
             ServerEvent::AgentMessage { .. } => 6,
             ServerEvent::Mute(_) => 7,
             ServerEvent::Error { .. } => 8,
+            ServerEvent::Queued { .. } => 9,
+            ServerEvent::CallOffered(_) => 10,
+            ServerEvent::OfferExpired { .. } => 11,
+            ServerEvent::WrapUp { .. } => 12,
+            ServerEvent::AvailabilityChanged { .. } => 13,
         }
     }
     fn label(i: usize) -> &'static str {
@@ -145,6 +207,7 @@ pub(super) const fn code_label(code: ErrorCode) -> &'static str {
         ErrorCode::RoomInUse => n::CODE_ROOM_IN_USE,
         ErrorCode::NoAgentAvailable => n::CODE_NO_AGENT_AVAILABLE,
         ErrorCode::BinaryUnsupported => n::CODE_BINARY_UNSUPPORTED,
+        ErrorCode::QueueFull => n::CODE_QUEUE_FULL,
     }
 }
 
@@ -167,6 +230,8 @@ pub(super) const fn end_label(reason: EndReason) -> &'static str {
         EndReason::Rejected => n::END_REJECTED,
         EndReason::Transferred => n::END_TRANSFERRED,
         EndReason::Disconnected => n::END_DISCONNECTED,
+        EndReason::Cancelled => n::END_CANCELLED,
+        EndReason::Timeout => n::END_TIMEOUT,
     }
 }
 
@@ -190,3 +255,5 @@ pub(super) type Sent = Table<ServerEvent, { SENT_LABELS.len() }>;
 pub(super) type Rejected = Table<ErrorCode, { ErrorCode::ALL.len() }>;
 /// `support_calls_ended_total` by end reason.
 pub(super) type Finished = Table<EndReason, { EndReason::ALL.len() }>;
+/// `support_offers_total` by result.
+pub(super) type Offers = Table<OfferResult, { OfferResult::ALL.len() }>;

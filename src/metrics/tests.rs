@@ -127,6 +127,25 @@ fn every_server_event() -> Vec<ServerEvent> {
             Rejection::new(routing::ErrorCode::Forbidden, "no"),
             Some("mute"),
         ),
+        ServerEvent::Queued {
+            room: PeerId::Int(3),
+            position: 1,
+            queue_length: 1,
+            estimated_wait_secs: None,
+            reason: None,
+        },
+        ServerEvent::CallOffered(map()),
+        ServerEvent::OfferExpired {
+            room: PeerId::Int(3),
+        },
+        ServerEvent::WrapUp {
+            room: PeerId::Int(3),
+            duration_ms: 5,
+        },
+        ServerEvent::AvailabilityChanged {
+            available: false,
+            reason: routing::AvailabilityReason::NoAnswer,
+        },
     ]
 }
 
@@ -278,8 +297,9 @@ fn enum_lookups() {
     }
 }
 
-/// The exported `event`, `code` and `reason` label sets, pinned: these are the values
-/// the removed label enums (`Event`, `ErrorCode`, `EndReason`) had, in their order.
+/// The exported `event`, `code` and `reason` label sets, pinned: the values the removed
+/// label enums (`Event`, `ErrorCode`, `EndReason`) had, in their order, then those the call
+/// queue added.
 #[test]
 fn fixed_label_sets_are_unchanged() {
     assert_eq!(
@@ -299,6 +319,12 @@ fn fixed_label_sets_are_unchanged() {
             "getAvailableAgents",
             "callEnded",
             "error",
+            "acceptCall",
+            "queued",
+            "callOffered",
+            "offerExpired",
+            "wrapUp",
+            "availabilityChanged",
             "other",
         ]
     );
@@ -318,12 +344,21 @@ fn fixed_label_sets_are_unchanged() {
             "room_in_use",
             "no_agent_available",
             "binary_unsupported",
+            "queue_full",
             "other",
         ]
     );
     assert_eq!(
         n::END_VALUES,
-        ["left", "rejected", "transferred", "disconnected", "other"]
+        [
+            "left",
+            "rejected",
+            "transferred",
+            "disconnected",
+            "cancelled",
+            "timeout",
+            "other"
+        ]
     );
 }
 
@@ -521,4 +556,64 @@ fn server_over_tcp() {
     assert!(r.starts_with("HTTP/1.1 405 "), "{r}");
     let r = get(addr, "garbage\r\n\r\n");
     assert!(r.is_empty() || r.starts_with("HTTP/1.1 400 "), "{r}");
+}
+
+#[test]
+fn routing_families_are_exported_and_fed_by_the_routing_enums() {
+    let m = Metrics::new();
+    let text = text_of(&m);
+    assert!(has_sample(&text, n::QUEUE_LENGTH, "0"));
+    for s in routing::AgentState::ALL {
+        let sample = format!("{}{{{}=\"{}\"}}", n::AGENTS, n::LABEL_STATE, s.as_str());
+        assert!(has_sample(&text, &sample, "0"), "{sample}");
+    }
+    for r in routing::OfferResult::ALL {
+        let sample = format!("{}{{{}=\"{}\"}}", n::OFFERS, n::LABEL_RESULT, r.as_str());
+        assert!(has_sample(&text, &sample, "0"), "{sample}");
+    }
+    for o in routing::QueueOutcome::ALL {
+        let sample = format!(
+            "{}_count{{{}=\"{}\"}}",
+            n::QUEUE_WAIT,
+            n::LABEL_OUTCOME,
+            o.as_str()
+        );
+        assert!(has_sample(&text, &sample, "0"), "{sample}");
+    }
+    assert_eq!(n::QUEUE_WAIT_BUCKETS.last(), Some(&1800.0));
+
+    m.queue_left(routing::QueueOutcome::Timeout, Duration::from_secs(45));
+    m.offer(routing::OfferResult::Expired);
+    m.offer(routing::OfferResult::Expired);
+    let mut stats = routing::Stats {
+        queue_length: 3,
+        agents: 4,
+        ..Default::default()
+    };
+    stats.agents_by_state[routing::AgentState::WrapUp as usize] = 4;
+    m.set_routing_gauges(&stats);
+    let text = text_of(&m);
+    assert!(has_sample(&text, n::QUEUE_LENGTH, "3"));
+    assert!(has_sample(&text, n::CONNECTED_AGENTS, "4"));
+    assert!(has_sample(&text, "support_agents{state=\"wrap_up\"}", "4"));
+    assert!(has_sample(
+        &text,
+        "support_offers_total{result=\"expired\"}",
+        "2"
+    ));
+    assert!(has_sample(
+        &text,
+        "support_queue_wait_seconds_count{outcome=\"timeout\"}",
+        "1"
+    ));
+    assert!(has_sample(
+        &text,
+        "support_queue_wait_seconds_bucket{outcome=\"timeout\",le=\"30\"}",
+        "0"
+    ));
+    assert!(has_sample(
+        &text,
+        "support_queue_wait_seconds_bucket{outcome=\"timeout\",le=\"60\"}",
+        "1"
+    ));
 }

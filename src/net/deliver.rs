@@ -71,6 +71,8 @@ impl Server {
         while let Some(output) = self.router.poll_output() {
             match output {
                 Output::Send { to, event } => self.send(to, &event),
+                Output::QueueLeft { outcome, waited } => self.metrics.queue_left(outcome, waited),
+                Output::Offer { result } => self.metrics.offer(result),
                 Output::CallStarted { call } => {
                     self.metrics.call_started();
                     debug!("call {} started", call.0)
@@ -120,7 +122,7 @@ impl Server {
 
     /// Sends the free-agent count to every peer, once per turn at most.
     pub(super) fn broadcast_available(&mut self) {
-        let Some(count) = self.router.poll_available_agents() else {
+        let Some(count) = self.router.poll_available_agents(self.now) else {
             return;
         };
         let event = ServerEvent::AvailableAgents { count };

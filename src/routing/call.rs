@@ -1,28 +1,21 @@
 //! Calls and the rooms they own.
 //!
-//! Why: a call is its own record, with an explicit state, between two parties named by
-//! `PartyId` (never by connection), so that later changes can add states (an offer waiting
-//! for the agent, the agent's wrap-up) and parties that outlive their connection without
-//! touching how calls are found.
+//! Why: a call is its own record between two connected parties named by `PartyId` (never by
+//! connection), so that parties can outlive their connection without touching how calls are
+//! found. A user still waiting (queued, or under an offer) has no call but a queue ticket
+//! (`queue`), whose id comes from here and whose room is reserved here, so rooms stay unique
+//! across calls and tickets alike.
 //!
-//! Invariants: `rooms[r] == c` exactly when call `c` exists and its room is `r` (a room
-//! belongs to at most one call); call ids are never reused.
+//! Invariants: `rooms[r] == c` exactly when call or ticket `c` exists and its room is `r` (a
+//! room belongs to at most one call or ticket); call and ticket ids are never reused.
 use super::event::Rejection;
 use super::ids::{CallId, PeerId};
 use super::party::PartyId;
 use super::payload::{not_in_call, not_your_room, room_required};
+use super::queue::Request;
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::time::Instant;
-
-/// Where a call is in its life. Today a call is active from the moment it is routed; the call
-/// queue will add `Offered` (routed to an agent who has not accepted yet) and wrap-up will add
-/// `WrapUp` (over for the user, the agent still busy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CallState {
-    /// User and agent are connected and talking.
-    Active,
-}
 
 /// One call between a user and an agent.
 #[derive(Debug, Clone)]
@@ -33,11 +26,10 @@ pub(super) struct Call {
     pub agent: PartyId,
     /// When the call was routed, for its duration.
     pub started: Instant,
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "read once offers and wrap-up add states")
-    )]
-    pub state: CallState,
+    /// When the current agent got it (the call's start, or its transfer), for talk time.
+    pub agent_since: Instant,
+    /// The user's request, kept to route the user again (rejected, agent lost, transferred).
+    pub request: Request,
 }
 
 /// Every call, and the room index.
@@ -84,12 +76,47 @@ impl Calls {
         }
     }
 
-    /// Starts an active call in `room` (which the caller checked is free) and returns its id.
-    pub fn start(&mut self, room: PeerId, user: PartyId, agent: PartyId, now: Instant) -> CallId {
+    /// A fresh call (or ticket) id.
+    pub fn new_id(&mut self) -> CallId {
         let id = CallId(self.next_call);
         self.next_call = self.next_call.wrapping_add(1);
+        id
+    }
+
+    /// Reserves `room` (which the caller checked is free, or holds already) for ticket `id`.
+    pub fn reserve(&mut self, room: PeerId, id: CallId) {
+        self.rooms.insert(room, id);
+    }
+
+    /// Frees `room` if ticket `id` holds it.
+    pub fn release(&mut self, room: &PeerId, id: CallId) {
+        if self.rooms.get(room) == Some(&id) {
+            self.rooms.remove(room);
+        }
+    }
+
+    /// Starts a call in `room` (which the caller checked is free) and returns its id.
+    #[cfg(test)]
+    pub fn start(&mut self, room: PeerId, user: PartyId, agent: PartyId, now: Instant) -> CallId {
+        let id = self.new_id();
+        self.start_as(id, room, user, agent, now, Request::default());
+        id
+    }
+
+    /// Starts call `id` in `room` (free, or reserved for ticket `id`) for `request`.
+    pub fn start_as(
+        &mut self,
+        id: CallId,
+        room: PeerId,
+        user: PartyId,
+        agent: PartyId,
+        now: Instant,
+        request: Request,
+    ) {
         if let Some(old) = self.rooms.insert(room.clone(), id) {
-            log::warn!("room {room} of {old:?} given to {id:?}");
+            if old != id {
+                log::warn!("room {room} of {old:?} given to {id:?}");
+            }
         }
         self.calls.insert(
             id,
@@ -98,10 +125,10 @@ impl Calls {
                 user,
                 agent,
                 started: now,
-                state: CallState::Active,
+                agent_since: now,
+                request,
             },
         );
-        id
     }
 
     /// Removes call `id` and frees its room; None (and nothing changed) when it is gone.

@@ -22,11 +22,12 @@ pub enum ClientEvent {
     AgentMessage,
     LeaveCall,
     Mute,
+    AcceptCall,
 }
 
 impl ClientEvent {
     /// Every client event, for tables indexed by event.
-    pub const ALL: [ClientEvent; 10] = [
+    pub const ALL: [ClientEvent; 11] = [
         ClientEvent::ConnectUser,
         ClientEvent::ConnectAgent,
         ClientEvent::CallAgent,
@@ -37,6 +38,7 @@ impl ClientEvent {
         ClientEvent::AgentMessage,
         ClientEvent::LeaveCall,
         ClientEvent::Mute,
+        ClientEvent::AcceptCall,
     ];
 
     /// Looks up an event by its wire name.
@@ -52,6 +54,7 @@ impl ClientEvent {
             "agentMessage" => ClientEvent::AgentMessage,
             "leaveCall" => ClientEvent::LeaveCall,
             "mute" => ClientEvent::Mute,
+            "acceptCall" => ClientEvent::AcceptCall,
             _ => return None,
         })
     }
@@ -69,6 +72,7 @@ impl ClientEvent {
             ClientEvent::AgentMessage => "agentMessage",
             ClientEvent::LeaveCall => "leaveCall",
             ClientEvent::Mute => "mute",
+            ClientEvent::AcceptCall => "acceptCall",
         }
     }
 }
@@ -89,11 +93,12 @@ pub enum ErrorCode {
     RoomInUse,
     NoAgentAvailable,
     BinaryUnsupported,
+    QueueFull,
 }
 
 impl ErrorCode {
     /// Every code, for tables indexed by code.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::BadJson,
         ErrorCode::BadMessage,
         ErrorCode::UnknownEvent,
@@ -107,6 +112,7 @@ impl ErrorCode {
         ErrorCode::RoomInUse,
         ErrorCode::NoAgentAvailable,
         ErrorCode::BinaryUnsupported,
+        ErrorCode::QueueFull,
     ];
 
     /// The code as it appears on the wire.
@@ -125,6 +131,7 @@ impl ErrorCode {
             ErrorCode::RoomInUse => "room_in_use",
             ErrorCode::NoAgentAvailable => "no_agent_available",
             ErrorCode::BinaryUnsupported => "binary_unsupported",
+            ErrorCode::QueueFull => "queue_full",
         }
     }
 }
@@ -168,7 +175,7 @@ pub enum Role {
     Agent,
 }
 
-/// Why a call ended.
+/// Why a call (or a wait for one) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndReason {
@@ -176,15 +183,21 @@ pub enum EndReason {
     Rejected,
     Transferred,
     Disconnected,
+    /// The user left the queue (leaveCall while waiting).
+    Cancelled,
+    /// The user waited `max_wait_ms`.
+    Timeout,
 }
 
 impl EndReason {
     /// Every reason, for tables indexed by reason.
-    pub const ALL: [EndReason; 4] = [
+    pub const ALL: [EndReason; 6] = [
         EndReason::Left,
         EndReason::Rejected,
         EndReason::Transferred,
         EndReason::Disconnected,
+        EndReason::Cancelled,
+        EndReason::Timeout,
     ];
 
     /// The reason as it appears on the wire.
@@ -194,8 +207,44 @@ impl EndReason {
             EndReason::Rejected => "rejected",
             EndReason::Transferred => "transferred",
             EndReason::Disconnected => "disconnected",
+            EndReason::Cancelled => "cancelled",
+            EndReason::Timeout => "timeout",
         }
     }
+}
+
+/// Why a user was put (back) in the queue, as `queued {reason}` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueReason {
+    /// Its agent rejected the call (offered or connected).
+    Rejected,
+    /// Its agent disconnected.
+    AgentDisconnected,
+    /// Its agent transferred it to the queue.
+    Transferred,
+    /// The offer expired and no other agent is eligible.
+    NoAnswer,
+}
+
+impl QueueReason {
+    /// The reason as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueReason::Rejected => "rejected",
+            QueueReason::AgentDisconnected => "agent_disconnected",
+            QueueReason::Transferred => "transferred",
+            QueueReason::NoAnswer => "no_answer",
+        }
+    }
+}
+
+/// Why an agent's availability was changed by the server (`availabilityChanged {reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AvailabilityReason {
+    /// It let `max_no_answer` offers in a row expire.
+    NoAnswer,
 }
 
 /// An event the router sends to one connection.
@@ -229,6 +278,25 @@ pub enum ServerEvent {
     },
     /// `mute` with the data as sent plus roomId.
     Mute(Rc<Map<String, Value>>),
+    /// `queued {roomId, position, queueLength, estimatedWaitSecs?, reason?}`
+    Queued {
+        room: PeerId,
+        position: usize,
+        queue_length: usize,
+        estimated_wait_secs: Option<u64>,
+        reason: Option<QueueReason>,
+    },
+    /// `callOffered`: the user's callAgent data plus roomId, userId, expiresInMs.
+    CallOffered(Rc<Map<String, Value>>),
+    /// `offerExpired {roomId}`
+    OfferExpired { room: PeerId },
+    /// `wrapUp {roomId, durationMs}`
+    WrapUp { room: PeerId, duration_ms: u64 },
+    /// `availabilityChanged {available, reason}`
+    AvailabilityChanged {
+        available: bool,
+        reason: AvailabilityReason,
+    },
     /// `error {code, message, event}`
     Error {
         rejection: Rejection,
@@ -258,6 +326,37 @@ struct EndedData<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueuedData<'a> {
+    room_id: &'a PeerId,
+    position: usize,
+    queue_length: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_wait_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<QueueReason>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoomData<'a> {
+    room_id: &'a PeerId,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WrapUpData<'a> {
+    room_id: &'a PeerId,
+    duration_ms: u64,
+}
+
+#[derive(Serialize)]
+struct AvailabilityData {
+    available: bool,
+    reason: AvailabilityReason,
+}
+
+#[derive(Serialize)]
 struct ErrorData<'a> {
     code: ErrorCode,
     message: &'a str,
@@ -277,6 +376,11 @@ impl ServerEvent {
             ServerEvent::AgentMessage { .. } => "agentMessage",
             ServerEvent::Mute(_) => "mute",
             ServerEvent::Error { .. } => "error",
+            ServerEvent::Queued { .. } => "queued",
+            ServerEvent::CallOffered(_) => "callOffered",
+            ServerEvent::OfferExpired { .. } => "offerExpired",
+            ServerEvent::WrapUp { .. } => "wrapUp",
+            ServerEvent::AvailabilityChanged { .. } => "availabilityChanged",
         }
     }
 
@@ -301,9 +405,43 @@ impl ServerEvent {
                     available_agents: *count,
                 },
             ),
-            ServerEvent::CallAgent(m) | ServerEvent::CallTransfer(m) | ServerEvent::Mute(m) => {
-                serde_json::to_writer(&mut *out, &**m)
+            ServerEvent::CallAgent(m)
+            | ServerEvent::CallTransfer(m)
+            | ServerEvent::Mute(m)
+            | ServerEvent::CallOffered(m) => serde_json::to_writer(&mut *out, &**m),
+            ServerEvent::Queued {
+                room,
+                position,
+                queue_length,
+                estimated_wait_secs,
+                reason,
+            } => serde_json::to_writer(
+                &mut *out,
+                &QueuedData {
+                    room_id: room,
+                    position: *position,
+                    queue_length: *queue_length,
+                    estimated_wait_secs: *estimated_wait_secs,
+                    reason: *reason,
+                },
+            ),
+            ServerEvent::OfferExpired { room } => {
+                serde_json::to_writer(&mut *out, &RoomData { room_id: room })
             }
+            ServerEvent::WrapUp { room, duration_ms } => serde_json::to_writer(
+                &mut *out,
+                &WrapUpData {
+                    room_id: room,
+                    duration_ms: *duration_ms,
+                },
+            ),
+            ServerEvent::AvailabilityChanged { available, reason } => serde_json::to_writer(
+                &mut *out,
+                &AvailabilityData {
+                    available: *available,
+                    reason: *reason,
+                },
+            ),
             ServerEvent::CallEnded { room, reason, by } => serde_json::to_writer(
                 &mut *out,
                 &EndedData {

@@ -4,21 +4,36 @@
 //!
 //! Layout: `router` (the `Router` type, its inputs and outputs) dispatches to `requests` (one
 //! rule per client event), which act on `party` (who is registered, on which connection),
-//! `call` (calls and rooms), `select` (which free agent gets a call) and `timer` (deadlines);
-//! `payload` reads request data; `ids`, `event` and `data` are the vocabulary shared with the
-//! protocol layer.
+//! `call` (calls and rooms), `queue` (users waiting for an agent), `select` (which ready
+//! agent gets a call, by `config`'s strategy) and `timer` (deadlines); `dispatch` routes
+//! waiting users and ready agents to each other (offers, re-routing, wrap-up); `payload`
+//! reads request data; `ids`, `event` and `data` are the vocabulary shared with the protocol
+//! layer, `report` the one shared with metrics.
 mod call;
+mod config;
 mod data;
+mod dispatch;
 mod event;
 mod ids;
+mod invariants;
 mod party;
 mod payload;
+mod queue;
+mod report;
 mod requests;
 mod router;
 mod select;
+#[cfg(test)]
+mod testkit;
 mod timer;
 
+pub use config::{RoutingConfig, Strategy};
 pub use data::{is_message_event, Attachments, EventData, MessageData};
-pub use event::{ClientEvent, EndReason, ErrorCode, Rejection, Role, ServerEvent};
+pub use event::{
+    AvailabilityReason, ClientEvent, EndReason, ErrorCode, QueueReason, Rejection, Role,
+    ServerEvent,
+};
 pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
+pub use invariants::UserPlace;
+pub use report::{AgentState, OfferResult, QueueOutcome};
 pub use router::{Output, Router, Stats};

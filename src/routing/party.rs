@@ -12,10 +12,13 @@
 //! again (its slot's serial differs), so a stale id finds nothing.
 use super::event::Role;
 use super::ids::{CallId, ConnId, PeerId};
+use super::report::AgentState;
+use super::select::ReadyKey;
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
 /// One registered party, as numbered by the router; never reused while the daemon runs.
 ///
@@ -46,6 +49,9 @@ impl fmt::Display for PartyId {
     }
 }
 
+/// Calls an agent holds at once (a per-agent capacity for multi-chat replaces this const).
+pub(super) const AGENT_CAPACITY: usize = 1;
+
 /// A registered user (visitor).
 #[derive(Debug)]
 pub(super) struct User {
@@ -53,6 +59,8 @@ pub(super) struct User {
     pub id: PeerId,
     /// The user's call, if in one.
     pub call: Option<CallId>,
+    /// The user's queue ticket, while it waits for an agent (never with `call`).
+    pub ticket: Option<CallId>,
 }
 
 /// A registered agent.
@@ -64,8 +72,64 @@ pub(super) struct Agent {
     pub wants_calls: bool,
     /// The agent's calls, oldest first.
     pub calls: Vec<CallId>,
-    /// Key in the free-agent queue (`select::FreeAgents`) while the agent is there.
-    pub free_key: Option<u64>,
+    /// The queue ticket offered to the agent, waiting for its answer.
+    pub offer: Option<CallId>,
+    /// In wrap-up after a call (until `Timer::WrapUpEnd` or toggleAvailability true).
+    pub wrap_up: bool,
+    /// In its reject delay (until `Timer::RejectDelayEnd`).
+    pub reject_delay: bool,
+    /// Offers let expire in a row.
+    pub no_answer: u32,
+    /// Registration order (first-available, round-robin).
+    pub registered: u64,
+    /// Order of when it last became idle: registered, available again, or a call ended.
+    pub idle_since: u64,
+    /// Calls taken since registration.
+    pub calls_taken: u64,
+    /// Time spent in calls since registration (calls that ended or moved away).
+    pub talk_time: Duration,
+    /// The state counted in `Stats::agents_by_state`.
+    pub state: AgentState,
+    /// Key in the ready set (`select::ReadyAgents`) while the agent is there.
+    pub ready_key: Option<ReadyKey>,
+}
+
+impl Agent {
+    /// A newly registered agent, available, registered as the `seq`-th.
+    pub fn new(id: PeerId, seq: u64) -> Agent {
+        Agent {
+            id,
+            wants_calls: true,
+            calls: Vec::new(),
+            offer: None,
+            wrap_up: false,
+            reject_delay: false,
+            no_answer: 0,
+            registered: seq,
+            idle_since: seq,
+            calls_taken: 0,
+            talk_time: Duration::ZERO,
+            state: AgentState::Away,
+            ready_key: None,
+        }
+    }
+
+    /// The state the agent's fields say it is in.
+    pub fn current_state(&self) -> AgentState {
+        if self.calls.len() >= AGENT_CAPACITY {
+            AgentState::Busy
+        } else if self.offer.is_some() {
+            AgentState::Offered
+        } else if !self.wants_calls {
+            AgentState::Away
+        } else if self.wrap_up {
+            AgentState::WrapUp
+        } else if self.reject_delay {
+            AgentState::Away
+        } else {
+            AgentState::Ready
+        }
+    }
 }
 
 /// A user or an agent.
@@ -203,6 +267,20 @@ impl Parties {
     /// The party of `role` registered under the client-chosen `id`.
     pub fn by_peer_id(&self, role: Role, id: &PeerId) -> Option<PartyId> {
         self.ids(role).get(id).copied()
+    }
+
+    /// Every live party with its id, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (PartyId, &Party)> {
+        self.slots.iter().enumerate().filter_map(|(slot, o)| {
+            let o = o.as_ref()?;
+            Some((
+                PartyId {
+                    serial: o.serial,
+                    slot,
+                },
+                &o.party,
+            ))
+        })
     }
 
     /// How many users are registered.

@@ -6,17 +6,13 @@ fn user(id: &str) -> Party {
     Party::User(User {
         id: id.into(),
         call: None,
+        ticket: None,
     })
 }
 
 /// An agent party with client-chosen `id`, wanting calls.
 fn agent(id: &str) -> Party {
-    Party::Agent(Agent {
-        id: id.into(),
-        wants_calls: true,
-        calls: Vec::new(),
-        free_key: None,
-    })
+    Party::Agent(Agent::new(id.into(), 0))
 }
 
 #[test]

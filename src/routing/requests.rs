@@ -6,18 +6,23 @@
 //!
 //! Invariant: a rule checks everything before it changes anything, so a rejection (the Err it
 //! returns) leaves the router as it was and queues no output (the one exception, kept from
-//! before: a callAgent refused for want of an agent has used up a server-made room number).
+//! before: a callAgent refused for want of an agent, or for a full queue, has used up a
+//! server-made room number). What a rule sets in motion beyond its own sends (routing a
+//! user, offers, wrap-up) is in `dispatch`.
 //! Only the sender is looked up by connection; everything else refers to parties by
 //! `PartyId`, and a send to a party looks up its connection at that moment.
 use super::data::MessageData;
-use super::event::{EndReason, ErrorCode, Rejection, Role, ServerEvent};
+use super::event::{EndReason, ErrorCode, QueueReason, Rejection, Role, ServerEvent};
 use super::ids::{CallId, ConnId, IdRef, PeerId};
 use super::party::{Agent, Party, PartyId, User};
 use super::payload::{
-    bad_room, check_own_id, not_in_call, not_own_id, not_registered, object, optional_id,
-    required_id, wrong_role, Handled,
+    bad_room, check_own_id, not_in_call, not_own_id, not_registered, not_your_room, object,
+    optional_id, required_id, wrong_role, Handled,
 };
+use super::queue::Request;
+use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
+use super::timer::Timer;
 use log::warn;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -47,13 +52,9 @@ impl Router {
             Role::User => Party::User(User {
                 id: id.clone(),
                 call: None,
+                ticket: None,
             }),
-            Role::Agent => Party::Agent(Agent {
-                id: id.clone(),
-                wants_calls: true,
-                calls: Vec::new(),
-                free_key: None,
-            }),
+            Role::Agent => Party::Agent(Agent::new(id.clone(), 0)),
         };
         let Some(party) = self.parties.insert(party) else {
             return Err(Rejection::with(
@@ -66,14 +67,27 @@ impl Router {
             self.parties.remove(party);
             return Err(already());
         }
-        self.refresh_free(party);
+        if role == Role::Agent {
+            let seq = self.next_seq();
+            if let Some(a) = self.parties.agent_mut(party) {
+                (a.registered, a.idle_since) = (seq, seq);
+                self.agent_counts[a.state as usize] += 1;
+            }
+            self.refresh_agent(party);
+        }
         self.send(conn, ServerEvent::Registered { role, id });
         let count = self.free.len();
+        if self.announced_available != Some(count) {
+            // This connection now knows a count the others may not: the next broadcast
+            // goes out whatever it says, so that everyone ends on the same value.
+            self.announced_available = None;
+        }
         self.send(conn, ServerEvent::AvailableAgents { count });
         Ok(())
     }
 
-    /// callAgent: routes the user to the agent free longest.
+    /// callAgent: connects the user to the strategy's ready agent, or queues it (an offer,
+    /// when offers are on, also goes through the queue).
     pub(super) fn call_agent(
         &mut self,
         now: Instant,
@@ -83,10 +97,10 @@ impl Router {
         let (user_party, user) = self.user(conn)?;
         let mut obj = object(data)?;
         check_own_id(&obj, "userId", &user.id)?;
-        if user.call.is_some() {
+        if user.call.is_some() || user.ticket.is_some() {
             return Err(Rejection::new(
                 ErrorCode::AlreadyInCall,
-                "this user is already in a call",
+                "this user is already in a call or waiting for one",
             ));
         }
         let user_id = user.id.clone();
@@ -102,34 +116,74 @@ impl Router {
             // which is harmless (numbers need only be unique).
             None => self.calls.fresh_room(),
         };
-        let agent_party = self
-            .free
-            .pick(&self.parties, None, None)
-            .ok_or_else(|| no_agent("no agent is available"))?;
-        let Some(agent) = self.parties.agent(agent_party) else {
-            warn!("free-agent queue names {agent_party}, not a live agent; call refused");
-            return Err(no_agent("no agent is available"));
-        };
-        let agent_id = agent.id.clone();
-        let call = self.calls.start(room.clone(), user_party, agent_party, now);
-        if let Some(u) = self.parties.user_mut(user_party) {
-            u.call = Some(call);
+        let agent_party = self.free.pick(&self.parties, None, |_| true);
+        let max = self.config.max_queue_length;
+        match agent_party {
+            None if !self.config.queue => return Err(no_agent("no agent is available")),
+            None if max > 0 && self.queue.len() >= max => {
+                return Err(Rejection::new(ErrorCode::QueueFull, "the queue is full"))
+            }
+            Some(a) if self.parties.agent(a).is_none() => {
+                warn!("ready set names {a}, not a live agent; call refused");
+                return Err(no_agent("no agent is available"));
+            }
+            _ => {}
         }
-        if let Some(a) = self.parties.agent_mut(agent_party) {
-            a.calls.push(call);
-        }
-        self.refresh_free(agent_party);
         obj.insert("userId".into(), user_id.to_json());
         obj.insert("roomId".into(), room.to_json());
-        obj.insert("agentId".into(), agent_id.to_json());
-        let obj = Rc::new(obj);
-        self.emit(Output::CallStarted { call });
-        self.send_to(agent_party, ServerEvent::CallAgent(obj.clone()));
-        self.send(conn, ServerEvent::CallAgent(obj));
+        let key = self.queue.new_key();
+        match agent_party {
+            Some(agent) if self.config.offer_timeout.is_none() => {
+                let request = Request {
+                    key,
+                    data: Rc::new(obj),
+                    excluded: Vec::new(),
+                };
+                let id = self.calls.new_id();
+                self.start_call(now, id, room, user_party, agent, request, now);
+            }
+            _ => {
+                let request = Request {
+                    key,
+                    data: Rc::new(obj),
+                    excluded: Vec::new(),
+                };
+                self.enqueue(now, user_party, room, request, None);
+            }
+        }
         Ok(())
     }
 
-    /// rejectCall: the agent ends the call it was given; the user hears `callEnded`.
+    /// acceptCall: the agent takes the call offered to it; both parties get `callAgent`.
+    pub(super) fn accept_call(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
+        let obj = object(data)?;
+        let (me, agent) = self.agent(conn)?;
+        check_own_id(&obj, "agentId", &agent.id)?;
+        let id = self.own_offer(agent.offer, optional_id(&obj, "roomId")?.as_ref())?;
+        self.emit(Output::Offer {
+            result: OfferResult::Accepted,
+        });
+        self.connect_ticket(now, id, me);
+        Ok(())
+    }
+
+    /// The offer `offer` of an agent, if `room` (when given) is its room.
+    fn own_offer(&self, offer: Option<CallId>, room: Option<&PeerId>) -> Result<CallId, Rejection> {
+        let id = offer.ok_or_else(|| Rejection::new(ErrorCode::NotInCall, "no call is offered"))?;
+        let t = self.queue.get(id).ok_or_else(not_in_call)?;
+        match room {
+            Some(r) if *r != t.room => Err(not_your_room()),
+            _ => Ok(id),
+        }
+    }
+
+    /// rejectCall: the agent turns down the call offered to it, or ends the call it was
+    /// given; it hears `callEnded rejected` and the user is routed to another agent.
     pub(super) fn reject_call(
         &mut self,
         now: Instant,
@@ -137,27 +191,45 @@ impl Router {
         data: Option<&RawValue>,
     ) -> Handled {
         let obj = object(data)?;
-        let (_, agent) = self.agent(conn)?;
+        let (me, agent) = self.agent(conn)?;
         check_own_id(&obj, "agentId", &agent.id)?;
-        let call_id = self
-            .calls
-            .pick(&agent.calls, optional_id(&obj, "roomId")?.as_ref())?;
+        let room = optional_id(&obj, "roomId")?;
+        if let Ok(id) = self.own_offer(agent.offer, room.as_ref()) {
+            self.reject_offer(now, me, id);
+            return Ok(());
+        }
+        let call_id = self.calls.pick(&agent.calls, room.as_ref())?;
+        self.start_reject_delay(now, me);
         let Some(call) = self.end_call(now, call_id, EndReason::Rejected) else {
             return Err(not_in_call());
         };
-        self.send_to(
-            call.user,
+        self.send(
+            conn,
             ServerEvent::CallEnded {
-                room: call.room,
+                room: call.room.clone(),
                 reason: EndReason::Rejected,
                 by: None,
             },
         );
+        self.wrap_up_notice(me, &call.room);
+        self.requeue(
+            now,
+            call,
+            QueueReason::Rejected,
+            Some(me),
+            EndReason::Rejected,
+        );
         Ok(())
     }
 
-    /// callTransfer: moves the agent's call to the named free agent, or the one free longest.
-    pub(super) fn call_transfer(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
+    /// callTransfer: moves the agent's call to the named ready agent or the strategy's, or
+    /// with `toQueue: true` puts the user back in line for any agent but this one.
+    pub(super) fn call_transfer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
         let mut obj = object(data)?;
         let (me, agent) = self.agent(conn)?;
         let prev_id = agent.id.clone();
@@ -165,15 +237,35 @@ impl Router {
         let call_id = self
             .calls
             .pick(&agent.calls, optional_id(&obj, "roomId")?.as_ref())?;
+        let no_other = || no_agent("no other agent is available");
+        if obj.get("toQueue") == Some(&Value::Bool(true)) {
+            if !self.config.queue && self.free.pick(&self.parties, None, |a| a != me).is_none() {
+                return Err(no_other());
+            }
+            let Some(call) = self.end_call(now, call_id, EndReason::Transferred) else {
+                return Err(not_in_call());
+            };
+            self.send(
+                conn,
+                ServerEvent::CallEnded {
+                    room: call.room.clone(),
+                    reason: EndReason::Transferred,
+                    by: None,
+                },
+            );
+            self.wrap_up_notice(me, &call.room);
+            let reason = QueueReason::Transferred;
+            self.requeue(now, call, reason, Some(me), EndReason::Transferred);
+            return Ok(());
+        }
         let wanted = optional_id(&obj, "toAgentId")?
             .and_then(|id| self.parties.by_peer_id(Role::Agent, &id));
-        let no_other = || no_agent("no other agent is available");
         let next = self
             .free
-            .pick(&self.parties, wanted, Some(me))
+            .pick(&self.parties, wanted, |a| a != me)
             .ok_or_else(no_other)?;
         let Some(next_agent) = self.parties.agent(next) else {
-            warn!("free-agent queue names {next}, not a live agent; transfer refused");
+            warn!("ready set names {next}, not a live agent; transfer refused");
             return Err(no_other());
         };
         let next_id = next_agent.id.clone();
@@ -181,15 +273,15 @@ impl Router {
             return Err(not_in_call());
         };
         call.agent = next;
+        let since = std::mem::replace(&mut call.agent_since, now);
         let (room, user) = (call.room.clone(), call.user);
-        if let Some(a) = self.parties.agent_mut(me) {
-            a.calls.retain(|c| *c != call_id);
-        }
         if let Some(a) = self.parties.agent_mut(next) {
             a.calls.push(call_id);
+            a.calls_taken += 1;
+            self.free.chosen(a);
         }
-        self.refresh_free(me);
-        self.refresh_free(next);
+        self.agent_released(now, me, call_id, since);
+        self.refresh_agent(next);
         let user_id = self
             .parties
             .user(user)
@@ -205,16 +297,22 @@ impl Router {
         self.send(
             conn,
             ServerEvent::CallEnded {
-                room,
+                room: room.clone(),
                 reason: EndReason::Transferred,
                 by: None,
             },
         );
+        self.wrap_up_notice(me, &room);
         Ok(())
     }
 
-    /// toggleAvailability: sets whether the agent takes calls.
-    pub(super) fn toggle_availability(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
+    /// toggleAvailability: sets whether the agent takes calls; `true` also ends wrap-up.
+    pub(super) fn toggle_availability(
+        &mut self,
+        _now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Handled {
         let obj = object(data)?;
         let (me, agent) = self.agent(conn)?;
         check_own_id(&obj, "id", &agent.id)?;
@@ -228,10 +326,22 @@ impl Router {
                 ))
             }
         };
+        let seq = self.next_seq();
+        let mut wrap_ended = false;
         if let Some(a) = self.parties.agent_mut(me) {
+            if available && !a.wants_calls {
+                a.idle_since = seq;
+            }
+            if available {
+                a.no_answer = 0;
+                wrap_ended = std::mem::take(&mut a.wrap_up);
+            }
             a.wants_calls = available;
         }
-        self.refresh_free(me);
+        if wrap_ended {
+            self.timers.cancel(Timer::WrapUpEnd(me));
+        }
+        self.refresh_agent(me);
         Ok(())
     }
 
@@ -305,6 +415,11 @@ impl Router {
         data: Option<&RawValue>,
     ) -> Handled {
         let obj = object(data)?;
+        if let Some((_, Party::User(u))) = self.parties.on_conn(conn) {
+            if let Some(ticket) = u.ticket {
+                return self.cancel_wait(now, conn, ticket, &obj);
+            }
+        }
         let (role, call_id) = self.own_call(conn, &obj)?;
         self.check_self_names(conn, &obj)?;
         if let Some(agent_id) = optional_id(&obj, "agentId")? {
@@ -326,6 +441,34 @@ impl Router {
                     room: call.room.clone(),
                     reason: EndReason::Left,
                     by: Some(role),
+                },
+            );
+        }
+        self.wrap_up_notice(call.agent, &call.room);
+        Ok(())
+    }
+
+    /// leaveCall from a waiting user: it leaves the queue and hears `callEnded cancelled`.
+    fn cancel_wait(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        ticket: CallId,
+        obj: &Map<String, Value>,
+    ) -> Handled {
+        self.check_self_names(conn, obj)?;
+        let room = optional_id(obj, "roomId")?;
+        let t = self.queue.get(ticket).ok_or_else(not_in_call)?;
+        if room.is_some_and(|r| r != t.room) {
+            return Err(not_your_room());
+        }
+        if let Some(t) = self.leave_queue(now, ticket, QueueOutcome::Cancelled) {
+            self.send(
+                conn,
+                ServerEvent::CallEnded {
+                    room: t.room,
+                    reason: EndReason::Cancelled,
+                    by: None,
                 },
             );
         }

@@ -10,12 +10,15 @@
 //! has room for one more; a rejected request changes nothing; no input panics, whatever ids
 //! it carries (an unknown or stale one is refused, or logged and ignored).
 use super::call::{Call, Calls};
+use super::config::RoutingConfig;
 use super::data::EventData;
 use super::event::{ClientEvent, EndReason, Role, ServerEvent};
 use super::ids::{CallId, ConnId};
 use super::party::{Parties, Party, PartyId};
 use super::payload::Handled;
-use super::select::FreeAgents;
+use super::queue::Queue;
+use super::report::{AgentState, OfferResult, QueueOutcome};
+use super::select::ReadyAgents;
 use super::timer::{Timer, Timers};
 use log::{debug, warn};
 use std::collections::VecDeque;
@@ -34,6 +37,14 @@ pub enum Output {
         reason: EndReason,
         duration: Duration,
     },
+    /// A user's wait for an agent ended after `waited` (for metrics): every accepted
+    /// `callAgent` ends its wait once, `answered` with 0 when an agent took it at once.
+    QueueLeft {
+        outcome: QueueOutcome,
+        waited: Duration,
+    },
+    /// An offer to an agent ended (for metrics).
+    Offer { result: OfferResult },
 }
 
 /// Counts the loop mirrors into gauges.
@@ -41,36 +52,95 @@ pub enum Output {
 pub struct Stats {
     pub users: usize,
     pub agents: usize,
+    /// Agents that would accept a call now (the `getAvailableAgents` count).
     pub available_agents: usize,
+    /// Connected calls.
     pub active_calls: usize,
+    /// Users waiting for an agent, offers pending included.
+    pub queue_length: usize,
+    /// Registered agents by state, indexed like `AgentState::ALL`.
+    pub agents_by_state: [usize; AgentState::ALL.len()],
 }
 
 /// The sans-IO routing core.
 ///
-/// Inputs: `handle_event`, `handle_disconnect`, `handle_timeout`. Outputs, drained in this
-/// order after each input or turn: `poll_output` until None, then (once per loop turn)
+/// Inputs: `handle_event`, `handle_disconnect`, `handle_timeout` (once per loop turn: it
+/// also sends the queue's position updates), `set_config`. Outputs, drained in this order
+/// after each input or turn: `poll_output` until None, then (once per loop turn)
 /// `poll_available_agents`, then `poll_timeout` for the next wake-up. Outputs of one input
 /// come out in the order the rule queued them.
-#[derive(Default)]
 pub struct Router {
+    pub(super) config: RoutingConfig,
     /// Users and agents, and which connection each is on.
     pub(super) parties: Parties,
     pub(super) calls: Calls,
-    /// Agents free to take a call, the one free longest first.
-    pub(super) free: FreeAgents,
+    /// Agents that would accept a call now, ordered by the strategy.
+    pub(super) free: ReadyAgents,
+    /// Users waiting for an agent.
+    pub(super) queue: Queue,
     pub(super) timers: Timers,
     out: VecDeque<Output>,
-    announced_available: Option<usize>,
+    /// Agents that became ready during the current input, to be given a waiting user.
+    pub(super) became_ready: Vec<PartyId>,
+    /// Registered agents by state.
+    pub(super) agent_counts: [usize; AgentState::ALL.len()],
+    /// Sequence for registration and idle order.
+    seq: u64,
+    /// Loop turns so far (`handle_timeout` calls).
+    pub(super) turn: u64,
+    pub(super) announced_available: Option<usize>,
+    announced_at: Option<Instant>,
+}
+
+impl Default for Router {
+    /// As `Router::new`.
+    fn default() -> Self {
+        Router::new()
+    }
 }
 
 impl Router {
-    /// An empty router.
+    /// An empty router with the default settings.
     pub fn new() -> Router {
+        Router::with_config(RoutingConfig::default(), 0)
+    }
+
+    /// An empty router with `config`; `seed` seeds the random strategy's draws.
+    pub fn with_config(config: RoutingConfig, seed: u64) -> Router {
         Router {
+            config,
+            parties: Parties::default(),
+            calls: Calls::default(),
+            free: ReadyAgents::new(config.strategy, seed),
+            queue: Queue::default(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            became_ready: Vec::new(),
+            agent_counts: [0; AgentState::ALL.len()],
+            seq: 0,
+            turn: 0,
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
-            ..Router::default()
+            announced_at: None,
         }
+    }
+
+    /// Applies a reloaded config to every decision from now on (deadlines already set stay).
+    pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
+        self.free.set_strategy(config.strategy, &mut self.parties);
+        self.config = config;
+        self.dispatch(now);
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+
+    /// The next number of the registration / idle sequence.
+    pub(super) fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
     }
 
     /// Handles one event from `conn`; on Err nothing changed and the caller reports it.
@@ -81,18 +151,23 @@ impl Router {
         event: ClientEvent,
         data: EventData<'_>,
     ) -> Handled {
-        match event {
-            ClientEvent::UserMessage => self.message(conn, Role::User, data.into_message()),
-            ClientEvent::AgentMessage => self.message(conn, Role::Agent, data.into_message()),
+        let r = match event {
+            ClientEvent::UserMessage => return self.message(conn, Role::User, data.into_message()),
+            ClientEvent::AgentMessage => {
+                return self.message(conn, Role::Agent, data.into_message())
+            }
             ClientEvent::ConnectUser => self.connect(conn, Role::User, data.raw()),
             ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data.raw()),
             ClientEvent::CallAgent => self.call_agent(now, conn, data.raw()),
             ClientEvent::RejectCall => self.reject_call(now, conn, data.raw()),
-            ClientEvent::CallTransfer => self.call_transfer(conn, data.raw()),
-            ClientEvent::ToggleAvailability => self.toggle_availability(conn, data.raw()),
+            ClientEvent::CallTransfer => self.call_transfer(now, conn, data.raw()),
+            ClientEvent::ToggleAvailability => self.toggle_availability(now, conn, data.raw()),
             ClientEvent::LeaveCall => self.leave_call(now, conn, data.raw()),
-            ClientEvent::Mute => self.mute(conn, data.raw()),
-        }
+            ClientEvent::Mute => return self.mute(conn, data.raw()),
+            ClientEvent::AcceptCall => self.accept_call(now, conn, data.raw()),
+        };
+        self.dispatch(now);
+        r
     }
 
     /// The connection is gone: its party's registration ends and so do its calls (the other
@@ -107,24 +182,38 @@ impl Router {
         };
         match party {
             Party::User(u) => {
+                if let Some(ticket) = u.ticket {
+                    self.leave_queue(now, ticket, QueueOutcome::Disconnected);
+                }
                 if let Some(call) = u.call {
                     self.finish_disconnected(now, call, id);
                 }
             }
             Party::Agent(mut a) => {
-                self.free.remove(&mut a);
+                self.free.remove(id, &mut a);
+                self.agent_counts[a.state as usize] -= 1;
+                self.timers.cancel(Timer::WrapUpEnd(id));
+                self.timers.cancel(Timer::RejectDelayEnd(id));
+                if let Some(ticket) = a.offer {
+                    self.offer_lost(now, ticket);
+                }
                 for call in a.calls {
-                    self.finish_disconnected(now, call, id);
+                    self.agent_lost(now, call, id);
                 }
             }
         }
+        self.dispatch(now);
     }
 
-    /// Fires every timer due at `now`; early or repeated calls do nothing.
+    /// Fires every timer due at `now`, then (once per call: one loop turn) sends the queue's
+    /// due position updates; early or repeated calls do nothing new.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
             self.fire(now, timer);
+            self.dispatch(now);
         }
+        self.flush_queue(now);
+        self.turn = self.turn.wrapping_add(1);
     }
 
     /// Next queued output, if any.
@@ -133,20 +222,43 @@ impl Router {
         self.out.pop_front()
     }
 
-    /// The free-agent count, when it differs from the one last returned.
+    /// The ready-agent count to broadcast, when it differs from the one last returned and
+    /// `availability_interval` has passed since then (`poll_timeout` then includes the time
+    /// it is due, so the last value always goes out).
     #[must_use]
-    pub fn poll_available_agents(&mut self) -> Option<usize> {
+    pub fn poll_available_agents(&mut self, now: Instant) -> Option<usize> {
         let n = self.free.len();
         if self.announced_available == Some(n) {
             return None;
         }
+        if self
+            .announced_at
+            .is_some_and(|at| now < at + self.config.availability_interval)
+        {
+            return None;
+        }
         self.announced_available = Some(n);
+        self.announced_at = Some(now);
         Some(n)
     }
 
-    /// When `handle_timeout` next needs to run: the earliest live timer's deadline.
+    /// When the loop must next call `handle_timeout` (or `poll_available_agents`): the
+    /// earliest of the timers, the next queue position flush and a held-back count.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let count = (self.announced_available != Some(self.free.len()))
+            .then(|| {
+                self.announced_at
+                    .map(|at| at + self.config.availability_interval)
+            })
+            .flatten();
+        [
+            self.timers.next_deadline(),
+            self.queue.next_flush(self.config.queue_update_interval),
+            count,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Current counts.
@@ -155,8 +267,9 @@ impl Router {
             users: self.parties.users(),
             agents: self.parties.agents(),
             available_agents: self.free.len(),
-            // Every call is active until offers and wrap-up add states.
             active_calls: self.calls.len(),
+            queue_length: self.queue.len(),
+            agents_by_state: self.agent_counts,
         }
     }
 
@@ -183,15 +296,30 @@ impl Router {
         self.out.push_back(output);
     }
 
-    /// Puts agent `id` in or out of the free-agent queue to match its state.
-    pub(super) fn refresh_free(&mut self, id: PartyId) {
-        if let Some(agent) = self.parties.agent_mut(id) {
-            self.free.refresh(id, agent);
+    /// Brings agent `id`'s counted state and ready-set membership in line with its fields;
+    /// an agent that became ready is noted for `dispatch`.
+    pub(super) fn refresh_agent(&mut self, id: PartyId) {
+        let Some(agent) = self.parties.agent_mut(id) else {
+            return;
+        };
+        let state = agent.current_state();
+        if state != agent.state {
+            self.agent_counts[agent.state as usize] -= 1;
+            self.agent_counts[state as usize] += 1;
+            agent.state = state;
+        }
+        match (state == AgentState::Ready, agent.ready_key.is_some()) {
+            (true, false) => {
+                self.free.insert(id, agent);
+                self.became_ready.push(id);
+            }
+            (false, true) => self.free.remove(id, agent),
+            _ => {}
         }
     }
 
-    /// Removes a call and frees both parties; the caller tells them. None (and nothing
-    /// changed) when the call is already gone.
+    /// Removes a call and frees both parties (the agent enters wrap-up if configured); the
+    /// caller tells them. None (and nothing changed) when the call is already gone.
     pub(super) fn end_call(&mut self, now: Instant, id: CallId, reason: EndReason) -> Option<Call> {
         let Some(call) = self.calls.remove(id) else {
             warn!("end of unknown {id:?} ignored");
@@ -200,10 +328,7 @@ impl Router {
         if let Some(u) = self.parties.user_mut(call.user) {
             u.call = None;
         }
-        if let Some(a) = self.parties.agent_mut(call.agent) {
-            a.calls.retain(|c| *c != id);
-        }
-        self.refresh_free(call.agent);
+        self.agent_released(now, call.agent, id, call.agent_since);
         self.emit(Output::CallFinished {
             call: id,
             reason,
@@ -213,7 +338,7 @@ impl Router {
     }
 
     /// Ends a call because party `gone` disconnected, and tells the other party.
-    fn finish_disconnected(&mut self, now: Instant, id: CallId, gone: PartyId) {
+    pub(super) fn finish_disconnected(&mut self, now: Instant, id: CallId, gone: PartyId) {
         if self.calls.get(id).is_none() {
             return;
         }
@@ -228,19 +353,13 @@ impl Router {
         self.send_to(
             other,
             ServerEvent::CallEnded {
-                room: call.room,
+                room: call.room.clone(),
                 reason: EndReason::Disconnected,
                 by: None,
             },
         );
-    }
-
-    /// Runs the rule for one due timer (none yet: each is logged and ignored).
-    fn fire(&mut self, _now: Instant, timer: Timer) {
-        match timer {
-            Timer::OfferExpiry(_) | Timer::WrapUpEnd(_) => {
-                debug!("{timer:?} fired; no rule uses it yet")
-            }
+        if other == call.agent {
+            self.wrap_up_notice(call.agent, &call.room);
         }
     }
 }

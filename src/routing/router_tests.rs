@@ -1,5 +1,6 @@
 //! Unit tests for `router`: unknown and stale ids, party bindings, timers.
 use super::*;
+use crate::routing::config::RoutingConfig;
 use crate::routing::event::ErrorCode;
 use crate::routing::party::Agent;
 use serde_json::value::RawValue;
@@ -30,7 +31,12 @@ fn sends(r: &mut Router) -> Vec<(ConnId, &'static str)> {
 /// Agent "a" on conn 1 and user "u" on conn 2 in a call in room "r", plus a free agent "b"
 /// on conn 3; every output drained.
 fn busy_router(now: Instant) -> Router {
-    let mut r = Router::new();
+    busy_router_with(now, RoutingConfig::default())
+}
+
+/// `busy_router` with `config`.
+fn busy_router_with(now: Instant, config: RoutingConfig) -> Router {
+    let mut r = Router::with_config(config, 0);
     for (conn, event, data) in [
         (1, ClientEvent::ConnectAgent, r#"{"id":"a"}"#),
         (2, ClientEvent::ConnectUser, r#"{"id":"u"}"#),
@@ -39,7 +45,7 @@ fn busy_router(now: Instant) -> Router {
     ] {
         assert!(feed(&mut r, now, conn, event, Some(data)).0.is_ok());
     }
-    let _ = r.poll_available_agents();
+    let _ = r.poll_available_agents(now);
     r
 }
 
@@ -76,7 +82,7 @@ fn events_from_unknown_connections_are_refused_and_change_nothing() {
             }
         }
     }
-    assert_eq!(r.poll_available_agents(), None);
+    assert_eq!(r.poll_available_agents(now), None);
     // The call still relays.
     let (res, out) = feed(
         &mut r,
@@ -104,7 +110,11 @@ fn disconnects_of_unknown_connections_change_nothing() {
 #[test]
 fn a_disconnected_connection_is_unknown_afterwards() {
     let now = Instant::now();
-    let mut r = busy_router(now);
+    let config = RoutingConfig {
+        requeue_on_agent_loss: false,
+        ..RoutingConfig::default()
+    };
+    let mut r = busy_router_with(now, config);
     r.handle_disconnect(now, ConnId(1));
     assert_eq!(sends(&mut r), vec![(ConnId(2), "callEnded")]);
     let before = observable(&r);
@@ -175,14 +185,9 @@ fn a_stale_agent_in_the_free_queue_is_refused_not_followed() {
     .0
     .is_ok());
     // Break the invariant on purpose: queue an agent the registry does not know.
-    let mut ghost = Agent {
-        id: "ghost".into(),
-        wants_calls: true,
-        calls: Vec::new(),
-        free_key: None,
-    };
+    let mut ghost = Agent::new("ghost".into(), 0);
     r.free
-        .refresh(crate::routing::party::PartyId::made_up(77), &mut ghost);
+        .insert(crate::routing::party::PartyId::made_up(77), &mut ghost);
     let stats = r.stats();
     let (res, out) = feed(&mut r, now, 2, ClientEvent::CallAgent, None);
     assert_eq!(res.unwrap_err().code, ErrorCode::NoAgentAvailable);

@@ -1,9 +1,9 @@
 //! Typed timers: what the router must do later, and when.
 //!
-//! Why: routing rules to come need deadlines (an offered call the agent does not accept in
-//! time, the end of an agent's wrap-up). The router holds no clock: the loop asks
-//! `Router::poll_timeout` for the earliest deadline and calls `Router::handle_timeout(now)`,
-//! which fires the timers due by then. No rule schedules a timer yet.
+//! Why: routing rules need deadlines (an offered call the agent does not accept in time, the
+//! end of an agent's wrap-up or reject delay, a user's longest wait). The router holds no
+//! clock: the loop asks `Router::poll_timeout` for the earliest deadline and calls
+//! `Router::handle_timeout(now)`, which fires the timers due by then.
 //!
 //! Invariants: a `Timer` is identified by its value and has at most one live deadline (in
 //! `live`); scheduling it again moves that deadline, cancelling removes it. The heap also
@@ -23,15 +23,15 @@ const STALE_SLACK: usize = 64;
 
 /// Something the router does at a deadline; what it is about is part of the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "scheduled once the call queue and wrap-up exist")
-)]
 pub(super) enum Timer {
-    /// The agent a call was offered to has not accepted it in time (call queue, to come).
+    /// The agent the queue ticket was offered to has not accepted it in time.
     OfferExpiry(CallId),
-    /// An agent's wrap-up after a call is over (to come).
+    /// An agent's wrap-up after a call is over.
     WrapUpEnd(PartyId),
+    /// An agent's reject delay is over.
+    RejectDelayEnd(PartyId),
+    /// A queued user has waited `max_wait_ms`.
+    MaxWait(CallId),
 }
 
 /// One scheduled deadline; `seq` orders equal deadlines by scheduling and tells the live
@@ -77,10 +77,6 @@ pub(super) struct Timers {
 
 impl Timers {
     /// Sets `timer` to fire at `at`, replacing any deadline it had.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used once the call queue and wrap-up exist")
-    )]
     pub fn schedule(&mut self, timer: Timer, at: Instant) {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
@@ -90,10 +86,6 @@ impl Timers {
     }
 
     /// Stops `timer` from firing; false when it was not scheduled.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used once the call queue and wrap-up exist")
-    )]
     pub fn cancel(&mut self, timer: Timer) -> bool {
         let was = self.live.remove(&timer).is_some();
         self.settle();
@@ -101,10 +93,7 @@ impl Timers {
     }
 
     /// When `timer` fires, if it is scheduled.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used once the call queue and wrap-up exist")
-    )]
+    #[cfg(test)]
     pub fn deadline(&self, timer: Timer) -> Option<Instant> {
         self.live.get(&timer).map(|(at, _)| *at)
     }

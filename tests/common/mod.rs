@@ -177,7 +177,14 @@ pub fn raw_http(addr: SocketAddr, request: &str) -> String {
 /// A WebSocket client speaking the native envelope.
 pub struct Client {
     pub ws: WebSocket<TcpStream>,
+    /// The last getAvailableAgents count received.
+    pub last_count: Option<u64>,
 }
+
+/// How long a count must stay unchanged for `expect_count` to take the last one received as
+/// current: the daemon holds broadcasts back for `availability_interval_ms` (100 by default)
+/// and sends none when the count came back to the value last sent.
+const COUNT_SETTLE: Duration = Duration::from_millis(300);
 
 /// A frame the client received.
 #[derive(Debug)]
@@ -200,7 +207,10 @@ impl Client {
             req.headers_mut().insert("Origin", o.parse().unwrap());
         }
         match tungstenite::client(req, tcp) {
-            Ok((ws, _)) => Ok(Client { ws }),
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                last_count: None,
+            }),
             Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
             Err(e) => panic!("handshake: {e}"),
         }
@@ -218,6 +228,20 @@ impl Client {
 
     /// The next event or close, failing after 5 s.
     pub fn next(&mut self) -> Got {
+        self.next_within(WAIT)
+            .unwrap_or_else(|| panic!("read failed: nothing within {WAIT:?}"))
+    }
+
+    /// The next event or close within `d`; None when nothing came.
+    pub fn next_within(&mut self, d: Duration) -> Option<Got> {
+        self.ws.get_mut().set_read_timeout(Some(d)).unwrap();
+        let got = self.read_frame();
+        self.ws.get_mut().set_read_timeout(Some(WAIT)).unwrap();
+        got
+    }
+
+    /// The next event or close; None on a read timeout.
+    fn read_frame(&mut self) -> Option<Got> {
         loop {
             match self.ws.read() {
                 Ok(Message::Text(t)) => {
@@ -225,14 +249,25 @@ impl Client {
                     let obj = v.as_object().expect("envelope object");
                     assert_eq!(obj.len(), 2, "envelope has event and data: {v}");
                     let ev = obj["event"].as_str().expect("event name").to_owned();
-                    return Got::Event(ev, obj["data"].clone());
+                    if ev == "getAvailableAgents" {
+                        self.last_count = obj["data"]["availableAgents"].as_u64();
+                    }
+                    return Some(Got::Event(ev, obj["data"].clone()));
                 }
-                Ok(Message::Close(f)) => return Got::Close(f.map(|f| f.code)),
+                Ok(Message::Close(f)) => return Some(Got::Close(f.map(|f| f.code))),
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
                     continue
                 }
-                Err(tungstenite::Error::ConnectionClosed) => return Got::Close(None),
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(tungstenite::Error::ConnectionClosed) => return Some(Got::Close(None)),
                 Err(e) => panic!("read failed: {e}"),
             }
         }
@@ -275,7 +310,15 @@ impl Client {
     /// Waits for a getAvailableAgents with this count.
     pub fn expect_count(&mut self, n: u64) {
         loop {
-            match self.next() {
+            let got = if self.last_count == Some(n) {
+                match self.next_within(COUNT_SETTLE) {
+                    Some(got) => got,
+                    None => return,
+                }
+            } else {
+                self.next()
+            };
+            match got {
                 Got::Event(e, d) if e == "getAvailableAgents" => {
                     if d["availableAgents"] == n {
                         return;

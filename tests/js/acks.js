@@ -1,4 +1,5 @@
-// supportd only: emits with acknowledgement callbacks. Needs a server with no free agent.
+// supportd only: emits with acknowledgement callbacks. Needs a server with no free agent
+// (and the call queue on, as by default).
 // Expects {ok:true} on success and {ok:false, error:{code, message}} on refusal.
 // Env: SERVER_URL, TRANSPORTS (default|websocket|polling).
 'use strict';
@@ -47,13 +48,15 @@ async function must(client, name, fields) {
   U.emit('connectUser', { id: u1 });
   await must(U, 'registered', { role: 'user', id: u1 });
 
-  expectError('callAgent with no agent', await ack(U, 'callAgent', { userId: u1, roomId: r1 }), 'no_agent_available');
+  // No agent: the user is queued (acknowledged), and may not ask twice or talk yet.
+  expectOk('callAgent with no agent', await ack(U, 'callAgent', { userId: u1, roomId: r1 }));
+  await must(U, 'queued', { roomId: r1, position: 1, queueLength: 1 });
+  expectError('callAgent while queued', await ack(U, 'callAgent', { userId: u1, roomId: r1 }), 'already_in_call');
   expectError('userMessage outside a call', await ack(U, 'userMessage', { roomId: r1, messageInput: 'x' }), 'not_in_call');
 
+  // The agent who registers gets the waiting user.
   A.emit('connectAgent', { id: a1 });
   await must(A, 'registered', { role: 'agent', id: a1 });
-
-  expectOk('callAgent', await ack(U, 'callAgent', { userId: u1, roomId: r1 }));
   await must(A, 'callAgent', { userId: u1, roomId: r1, agentId: a1 });
   await must(U, 'callAgent', { userId: u1, roomId: r1, agentId: a1 });
 

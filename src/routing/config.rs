@@ -1,0 +1,107 @@
+//! The routing settings (the `[routing]` table of the config file) as the core reads them.
+//!
+//! Why: every queueing, selection, offer and wrap-up rule reads its knobs from one plain
+//! value the loop hands over at start-up (`Router::with_config`) and on SIGHUP
+//! (`Router::set_config`), so the core never parses files and a reload is one assignment.
+//!
+//! Invariant: a `RoutingConfig` is always usable as it is (every combination of values is
+//! meaningful: zero durations and lengths mean "off" or "unlimited" as documented per field);
+//! a reload applies to decisions taken after it, never to deadlines already set.
+use std::time::Duration;
+
+/// How the router picks among the agents eligible for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Strategy {
+    /// The agent whose last call ended (or who became available) earliest.
+    #[default]
+    LongestIdle,
+    /// Agents in registration order, starting after the last one chosen.
+    RoundRobin,
+    /// Fewest calls taken since registration, ties by longest idle.
+    FewestCalls,
+    /// Least total time in calls since registration, ties by longest idle.
+    LeastTalkTime,
+    /// The earliest registered eligible agent (the original's list order).
+    FirstAvailable,
+    /// Uniform among eligible agents.
+    Random,
+}
+
+impl Strategy {
+    /// Every strategy, in declaration order.
+    pub const ALL: [Strategy; 6] = [
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::FirstAvailable,
+        Strategy::Random,
+    ];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::LeastTalkTime => "least-talk-time",
+            Strategy::FirstAvailable => "first-available",
+            Strategy::Random => "random",
+        }
+    }
+
+    /// The strategy of a config-file name (exact match).
+    pub fn from_name(s: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The routing settings; `Default` is the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingConfig {
+    /// Queue users when no agent is eligible (false: refuse with `no_agent_available`).
+    pub queue: bool,
+    /// Most users queued at once; 0 = unlimited.
+    pub max_queue_length: usize,
+    /// Longest a user waits in the queue before `callEnded {reason:"timeout"}`; None = forever.
+    pub max_wait: Option<Duration>,
+    /// Least time between two `queued` position updates to one user.
+    pub queue_update_interval: Duration,
+    /// How the agent for a call is picked.
+    pub strategy: Strategy,
+    /// How long an agent has to accept an offered call; None = no offer, connect at once.
+    pub offer_timeout: Option<Duration>,
+    /// Offers in a row an agent may let expire before it is made unavailable; 0 = off.
+    pub max_no_answer: u32,
+    /// How long an agent that rejected a call is offered none.
+    pub reject_delay: Duration,
+    /// Put a user whose agent disconnected mid-call back in the queue (else end the call).
+    pub requeue_on_agent_loss: bool,
+    /// An agent's wrap-up time after each connected call; zero = none.
+    pub wrap_up: Duration,
+    /// Least time between two `getAvailableAgents` broadcasts; zero = once per loop turn.
+    pub availability_interval: Duration,
+}
+
+impl Default for RoutingConfig {
+    /// The documented defaults: queueing on, unlimited, longest-idle, no offers, no wrap-up.
+    fn default() -> Self {
+        RoutingConfig {
+            queue: true,
+            max_queue_length: 0,
+            max_wait: None,
+            queue_update_interval: Duration::from_millis(1000),
+            strategy: Strategy::LongestIdle,
+            offer_timeout: None,
+            max_no_answer: 0,
+            reject_delay: Duration::ZERO,
+            requeue_on_agent_loss: true,
+            wrap_up: Duration::ZERO,
+            availability_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,287 @@
+//! The call queue: users who asked for a call and are not connected yet, first come first
+//! served, with their positions and an estimate of their wait.
+//!
+//! Why: when no agent is eligible, a user waits here instead of being refused; each entry
+//! (a `Ticket`) keeps what a call needs once an agent takes it (room, the data the user
+//! sent, the agents it must not go to), so a user put back in line (rejected, agent lost,
+//! transferred to the queue) is routed exactly like a new one.
+//!
+//! Order: an entry's key is the sequence number of the user's first `callAgent` for this
+//! request; a user put back keeps its key, so it goes ahead of everyone who asked after it.
+//! Users under an offer keep their place (they are in `all`, counted in positions and
+//! `queueLength`) but are not in `waiting`, so an agent looking for a call skips them at no
+//! cost.
+//!
+//! Position of a new arrival is the queue length (O(log n)); of a user put back it is the
+//! number of entries ahead of it, counted (those are the few users passed over by
+//! exclusions or under an offer). Position updates are computed in one in-order walk.
+//!
+//! Estimated wait (`estimatedWaitSecs`): position × the mean interval between the last
+//! `HISTORY` assignments (calls connected), rounded up to whole seconds; absent until
+//! `MIN_HISTORY` assignments have been seen.
+//!
+//! Invariants: `all` and `tickets` hold the same entries (`all[t.key] == id` exactly when
+//! `tickets[id]` is `t`); `waiting` is the subset of `all` with no offer pending.
+use super::ids::{CallId, PeerId};
+use super::party::PartyId;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Assignments the wait estimate looks back over.
+pub(super) const HISTORY: usize = 20;
+/// Assignments needed before the wait is estimated.
+pub(super) const MIN_HISTORY: usize = 3;
+
+/// What a call needs from the user's request, kept from the first `callAgent` on.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Request {
+    /// Queue key: the order of the user's first ask.
+    pub key: u64,
+    /// The `callAgent` data as the user sent it, with userId and roomId (and, once routed,
+    /// the agentId it was last sent with).
+    pub data: Rc<Map<String, Value>>,
+    /// Agents this request must not go to (they rejected it, or transferred it away).
+    pub excluded: Vec<PartyId>,
+}
+
+/// One waiting user.
+#[derive(Debug)]
+pub(super) struct Ticket {
+    pub user: PartyId,
+    pub room: PeerId,
+    pub request: Request,
+    /// When the user (re-)entered the queue.
+    pub entered: Instant,
+    /// The agent the call is offered to, while an offer is pending.
+    pub offered: Option<PartyId>,
+    /// Agents that let this call's offer expire in the current round.
+    pub expired: Vec<PartyId>,
+    /// The position last sent to the user (0: none yet).
+    sent_position: usize,
+    /// When, and in which loop turn, the last `queued` went out.
+    sent_at: Option<(Instant, u64)>,
+}
+
+impl Ticket {
+    /// A ticket for `user` entering the queue at `now`.
+    pub fn new(user: PartyId, room: PeerId, request: Request, now: Instant) -> Ticket {
+        Ticket {
+            user,
+            room,
+            request,
+            entered: now,
+            offered: None,
+            expired: Vec::new(),
+            sent_position: 0,
+            sent_at: None,
+        }
+    }
+
+    /// Whether this ticket may go to `agent` at all.
+    pub fn allows(&self, agent: PartyId) -> bool {
+        !self.request.excluded.contains(&agent)
+    }
+}
+
+/// A position update due to one user.
+#[derive(Debug)]
+pub(super) struct Update {
+    pub user: PartyId,
+    pub room: PeerId,
+    pub position: usize,
+}
+
+/// Every waiting user, in queue order.
+#[derive(Debug, Default)]
+pub(super) struct Queue {
+    tickets: FxHashMap<CallId, Ticket>,
+    all: BTreeMap<u64, CallId>,
+    waiting: BTreeMap<u64, CallId>,
+    next_key: u64,
+    /// Some position may have changed since the last flush.
+    dirty: bool,
+    /// When `dirty` was last set from clean.
+    dirty_since: Option<Instant>,
+    last_flush: Option<Instant>,
+    /// When the last assignments happened, oldest first.
+    assignments: VecDeque<Instant>,
+}
+
+impl Queue {
+    /// A fresh queue key, later than every key handed out before.
+    pub fn new_key(&mut self) -> u64 {
+        self.next_key = self.next_key.wrapping_add(1);
+        self.next_key
+    }
+
+    /// How many users are queued (offers pending included).
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether no user waits without an offer.
+    #[inline]
+    pub fn none_waiting(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// The ticket `id`.
+    pub fn get(&self, id: CallId) -> Option<&Ticket> {
+        self.tickets.get(&id)
+    }
+
+    /// Mutable form of `get`.
+    pub fn get_mut(&mut self, id: CallId) -> Option<&mut Ticket> {
+        self.tickets.get_mut(&id)
+    }
+
+    /// Notes at `now` that positions may have changed.
+    fn touch(&mut self, now: Instant) {
+        if !self.dirty {
+            self.dirty = true;
+            self.dirty_since = Some(now);
+        }
+    }
+
+    /// Queues ticket `id` at its key's place.
+    pub fn insert(&mut self, now: Instant, id: CallId, ticket: Ticket) {
+        let key = ticket.request.key;
+        if ticket.offered.is_none() {
+            self.waiting.insert(key, id);
+        }
+        if let Some(old) = self.all.insert(key, id) {
+            log::warn!("queue key {key} of {old:?} given to {id:?}");
+        }
+        self.tickets.insert(id, ticket);
+        self.touch(now);
+    }
+
+    /// Takes ticket `id` out of the queue.
+    pub fn remove(&mut self, now: Instant, id: CallId) -> Option<Ticket> {
+        let t = self.tickets.remove(&id)?;
+        self.all.remove(&t.request.key);
+        self.waiting.remove(&t.request.key);
+        self.touch(now);
+        Some(t)
+    }
+
+    /// Marks ticket `id` as offered to `agent` (None: the offer is over, it waits again).
+    pub fn set_offer(&mut self, id: CallId, agent: Option<PartyId>) {
+        let Some(t) = self.tickets.get_mut(&id) else {
+            return;
+        };
+        t.offered = agent;
+        match agent {
+            Some(_) => self.waiting.remove(&t.request.key),
+            None => self.waiting.insert(t.request.key, id),
+        };
+    }
+
+    /// The user's position (1 is next): the entries ahead of it, plus one.
+    pub fn position(&self, id: CallId) -> usize {
+        let Some(t) = self.tickets.get(&id) else {
+            return 0;
+        };
+        let key = t.request.key;
+        match self.all.last_key_value() {
+            Some((last, _)) if *last == key => self.all.len(),
+            _ => self.all.range(..key).count() + 1,
+        }
+    }
+
+    /// The first waiting ticket (no offer pending) that `fits`: skips only tickets that do
+    /// not fit, which are few (they excluded the agent asking).
+    pub fn first_waiting(&self, fits: impl Fn(&Ticket) -> bool) -> Option<CallId> {
+        self.waiting
+            .values()
+            .copied()
+            .find(|id| self.tickets.get(id).is_some_and(&fits))
+    }
+
+    /// Notes that a call was connected at `now` (for the wait estimate).
+    pub fn record_assignment(&mut self, now: Instant) {
+        if self.assignments.len() == HISTORY {
+            self.assignments.pop_front();
+        }
+        self.assignments.push_back(now);
+    }
+
+    /// The estimated wait in seconds at `position`, once there is enough history.
+    pub fn estimate(&self, position: usize) -> Option<u64> {
+        if self.assignments.len() < MIN_HISTORY {
+            return None;
+        }
+        let (first, last) = (self.assignments.front()?, self.assignments.back()?);
+        let intervals = u32::try_from(self.assignments.len() - 1).ok()?;
+        let mean = last.saturating_duration_since(*first) / intervals;
+        let wait = mean.saturating_mul(u32::try_from(position).unwrap_or(u32::MAX));
+        Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    }
+
+    /// Records that `queued` with `position` went to ticket `id` at `now` in loop `turn`.
+    pub fn mark_sent(&mut self, id: CallId, position: usize, now: Instant, turn: u64) {
+        if let Some(t) = self.tickets.get_mut(&id) {
+            t.sent_position = position;
+            t.sent_at = Some((now, turn));
+        }
+    }
+
+    /// When the next position flush may run, if one is needed.
+    pub fn next_flush(&self, interval: Duration) -> Option<Instant> {
+        if !self.dirty {
+            return None;
+        }
+        let since = self.dirty_since?;
+        Some(match self.last_flush {
+            Some(at) => since.max(at + interval),
+            None => since,
+        })
+    }
+
+    /// The position updates due at `now` in loop `turn`, if a flush is due: every user not
+    /// under an offer whose position changed since it last heard, unless it heard within
+    /// `interval` or in this turn (it is then kept for a later flush).
+    pub fn flush(&mut self, now: Instant, interval: Duration, turn: u64) -> Vec<Update> {
+        if !self.dirty || self.last_flush.is_some_and(|at| now < at + interval) {
+            return Vec::new();
+        }
+        self.last_flush = Some(now);
+        self.dirty = false;
+        let mut still_dirty = false;
+        let mut updates = Vec::new();
+        for (i, id) in self.all.values().enumerate() {
+            let Some(t) = self.tickets.get_mut(id) else {
+                continue;
+            };
+            let position = i + 1;
+            if t.offered.is_some() || t.sent_position == position {
+                continue;
+            }
+            let recent = t
+                .sent_at
+                .is_some_and(|(at, tn)| tn == turn || now < at + interval);
+            if recent {
+                still_dirty = true;
+                continue;
+            }
+            t.sent_position = position;
+            t.sent_at = Some((now, turn));
+            updates.push(Update {
+                user: t.user,
+                room: t.room.clone(),
+                position,
+            });
+        }
+        if still_dirty {
+            self.touch(now);
+        }
+        updates
+    }
+}
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;
