@@ -1,5 +1,6 @@
 //! Configuration: the TOML file's structs (unknown keys rejected) and the validated `Config`
 //! the daemon runs on. Every default is a named const here, and etc/config.toml repeats them.
+use crate::routing::{RoutingConfig, Strategy};
 use serde::Deserialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -22,6 +23,7 @@ pub const DEFAULT_METRICS_ENABLED: bool = true;
 pub const DEFAULT_METRICS_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const DEFAULT_METRICS_PORT: u16 = 9102;
 pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+// `[routing]` defaults are those of `RoutingConfig::default()` (src/routing/config.rs).
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,9 +35,27 @@ struct FileConfig {
     #[serde(default)]
     socketio: FileSocketIo,
     #[serde(default)]
+    routing: FileRouting,
+    #[serde(default)]
     metrics: FileMetrics,
     #[serde(default)]
     log: FileLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRouting {
+    queue: Option<bool>,
+    max_queue_length: Option<usize>,
+    max_wait_ms: Option<u64>,
+    queue_update_interval_ms: Option<u64>,
+    strategy: Option<String>,
+    offer_timeout_ms: Option<u64>,
+    max_no_answer: Option<u32>,
+    reject_delay_ms: Option<u64>,
+    requeue_on_agent_loss: Option<bool>,
+    wrap_up_ms: Option<u64>,
+    availability_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +124,7 @@ pub struct Config {
     pub cors: CorsPolicy,
     pub limits: Limits,
     pub socketio: SocketIoSettings,
+    pub routing: RoutingConfig,
     pub metrics: Option<SocketAddr>,
     pub log_level: log::LevelFilter,
 }
@@ -143,6 +164,7 @@ impl Default for Config {
                 max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
                 connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
             },
+            routing: RoutingConfig::default(),
             metrics: Some(SocketAddr::new(DEFAULT_METRICS_BIND, DEFAULT_METRICS_PORT)),
             log_level: DEFAULT_LOG_LEVEL,
         }
@@ -291,6 +313,10 @@ impl Config {
             ));
         }
 
+        cfg.routing = routing(&file.routing, |key, reason| {
+            err(at("routing", key), format!("routing.{key}: {reason}"))
+        })?;
+
         let m = &file.metrics;
         if m.enabled.unwrap_or(DEFAULT_METRICS_ENABLED) {
             let mbind = match &m.bind {
@@ -328,6 +354,54 @@ impl Config {
         }
         Ok(cfg)
     }
+}
+
+/// The `[routing]` table over the defaults; `err(key, reason)` builds the error for a key.
+fn routing(
+    r: &FileRouting,
+    err: impl Fn(&str, String) -> ConfigError,
+) -> Result<RoutingConfig, ConfigError> {
+    let d = RoutingConfig::default();
+    let ms = Duration::from_millis;
+    // 0 means "off" or "unlimited" for these; anything else is a duration.
+    let optional = |v: Option<u64>, dflt: Option<Duration>| match v {
+        Some(0) => None,
+        Some(v) => Some(ms(v)),
+        None => dflt,
+    };
+    let strategy = match &r.strategy {
+        None => d.strategy,
+        Some(name) => Strategy::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
+            err(
+                "strategy",
+                format!("{name:?} is not one of {}", names.join(", ")),
+            )
+        })?,
+    };
+    if r.queue_update_interval_ms == Some(0) {
+        return Err(err(
+            "queue_update_interval_ms",
+            "must be greater than 0".into(),
+        ));
+    }
+    Ok(RoutingConfig {
+        queue: r.queue.unwrap_or(d.queue),
+        max_queue_length: r.max_queue_length.unwrap_or(d.max_queue_length),
+        max_wait: optional(r.max_wait_ms, d.max_wait),
+        queue_update_interval: r
+            .queue_update_interval_ms
+            .map_or(d.queue_update_interval, ms),
+        strategy,
+        offer_timeout: optional(r.offer_timeout_ms, d.offer_timeout),
+        max_no_answer: r.max_no_answer.unwrap_or(d.max_no_answer),
+        reject_delay: r.reject_delay_ms.map_or(d.reject_delay, ms),
+        requeue_on_agent_loss: r.requeue_on_agent_loss.unwrap_or(d.requeue_on_agent_loss),
+        wrap_up: r.wrap_up_ms.map_or(d.wrap_up, ms),
+        availability_interval: r
+            .availability_interval_ms
+            .map_or(d.availability_interval, ms),
+    })
 }
 
 /// The configuration to run on and the file it came from.

@@ -157,3 +157,48 @@ fn discovery_fails_on_a_bad_or_missing_file() {
     let e = discover_in(Some(missing.clone()), &dir.0.join("absent.toml")).unwrap_err();
     assert_eq!(e.path, missing, "no fallback to the defaults");
 }
+
+#[test]
+fn routing_table_sets_every_key() {
+    let c = parse(
+        "[routing]\nqueue = false\nmax_queue_length = 5\nmax_wait_ms = 60000\n\
+         queue_update_interval_ms = 250\nstrategy = \"round-robin\"\noffer_timeout_ms = 15000\n\
+         max_no_answer = 3\nreject_delay_ms = 2000\nrequeue_on_agent_loss = false\n\
+         wrap_up_ms = 30000\navailability_interval_ms = 0\n",
+    )
+    .unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(
+        c.routing,
+        RoutingConfig {
+            queue: false,
+            max_queue_length: 5,
+            max_wait: Some(ms(60000)),
+            queue_update_interval: ms(250),
+            strategy: Strategy::RoundRobin,
+            offer_timeout: Some(ms(15000)),
+            max_no_answer: 3,
+            reject_delay: ms(2000),
+            requeue_on_agent_loss: false,
+            wrap_up: ms(30000),
+            availability_interval: Duration::ZERO,
+        }
+    );
+    // Zero means off for the optional durations.
+    let c = parse("[routing]\nmax_wait_ms = 0\noffer_timeout_ms = 0\n").unwrap();
+    assert_eq!((c.routing.max_wait, c.routing.offer_timeout), (None, None));
+}
+
+#[test]
+fn routing_errors_name_the_key_and_line() {
+    let e = parse("[routing]\nqueue = true\nstrategy = \"fastest\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.reason.contains("routing.strategy") && e.reason.contains("longest-idle"),
+        "{e}"
+    );
+    let e = parse("[routing]\nqueue_update_interval_ms = 0\n").unwrap_err();
+    assert_eq!(e.line, Some(2));
+    let e = parse("[routing]\nwrap_up = 5\n").unwrap_err();
+    assert_eq!(e.line, Some(2), "unknown keys are refused: {e}");
+}

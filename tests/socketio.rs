@@ -88,6 +88,38 @@ fn flow(transports: &str) {
     assert!(ok && out.contains("ok flow"), "{out}");
 }
 
+/// Queue, re-route, offer and wrap-up flows with the stock client (tests/js/queue.js).
+fn queue_flow(scenario: &str, config: &str, transports: &str) {
+    let d = Daemon::start(&format!("{CORS}\n{config}"));
+    let (ok, out) = node(
+        "queue.js",
+        &[
+            ("SERVER_URL", url(&d)),
+            ("TRANSPORTS", transports.into()),
+            ("SCENARIO", scenario.into()),
+        ],
+    );
+    assert!(
+        ok && out.contains("ok queue"),
+        "{scenario}/{transports}: {out}"
+    );
+}
+
+#[test]
+fn stock_client_queue_assignment_and_reroute() {
+    queue_flow("queue", "", "default");
+    queue_flow("queue", "", "polling");
+}
+
+#[test]
+fn stock_client_offer_timeout_and_wrap_up() {
+    queue_flow(
+        "offer",
+        "[routing]\noffer_timeout_ms = 300\nwrap_up_ms = 300\n",
+        "websocket",
+    );
+}
+
 /// A binary attachment crosses a call both ways (tests/js/binary.js).
 fn binary(transports: &str) {
     let d = Daemon::start(CORS);

@@ -66,6 +66,8 @@ impl Server {
                     metrics,
                     ..new
                 };
+                let now = self.now;
+                self.router.set_config(now, self.config.routing);
                 let settings = self.session_config();
                 for key in self.sessions.keys() {
                     if let Some(slot) = self.sessions.get_mut(key) {

@@ -149,10 +149,6 @@ impl Server {
 
     /// Mirrors the router's counts into the gauges.
     pub(super) fn update_gauges(&self) {
-        let s = self.router.stats();
-        self.metrics.connected_users.set(s.users as i64);
-        self.metrics.connected_agents.set(s.agents as i64);
-        self.metrics.available_agents.set(s.available_agents as i64);
-        self.metrics.active_calls.set(s.active_calls as i64);
+        self.metrics.set_routing_gauges(&self.router.stats());
     }
 }

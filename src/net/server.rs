@@ -110,7 +110,7 @@ impl Server {
             sids: SidSource::new(),
             timers: Timers::default(),
             next_token: FIRST_CONN_TOKEN,
-            router: Router::new(),
+            router: Router::with_config(config.routing, routing_seed()),
             config,
             config_path,
             accept_retry: None,
@@ -213,6 +213,16 @@ impl Server {
         let key = self.next_token;
         self.next_token += 1;
         key
+    }
+}
+
+/// A seed for the router's random strategy, from the OS generator (a fixed one if it fails:
+/// the seed only spreads calls, it protects nothing).
+fn routing_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => 0x9e37_79b9_7f4a_7c15,
     }
 }
 
