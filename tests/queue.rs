@@ -173,3 +173,20 @@ fn queue_off_restores_the_immediate_refusal() {
     let mut u = caller(&d, "u", "r");
     u.expect_error("no_agent_available");
 }
+
+#[test]
+fn a_reload_changes_routing_for_later_decisions() {
+    let d = Daemon::start("");
+    let mut u1 = caller(&d, "u1", "r1");
+    u1.expect("queued");
+    let text = std::fs::read_to_string(&d.config_path).unwrap();
+    std::fs::write(&d.config_path, format!("{text}\n[routing]\nqueue = false\n")).unwrap();
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    // A later callAgent is refused at once; the user already waiting keeps its place.
+    let mut u2 = caller(&d, "u2", "r2");
+    u2.expect_error("no_agent_available");
+    let mut a = Client::agent(&d, json!("a1"));
+    assert_eq!(a.expect("callAgent")["userId"], "u1");
+    assert_eq!(u1.expect("callAgent")["agentId"], "a1");
+}
