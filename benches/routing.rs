@@ -1,7 +1,8 @@
 //! Routing hot paths, through the public sans-IO core (and tungstenite for the fan-out):
 //! one relayed message (routed alone, and decoded + routed + encoded), one call setup +
-//! teardown at 10 vs 10,000 registered agents, and one `getAvailableAgents` broadcast to
-//! 10,000 WebSockets.
+//! teardown at 10 vs 10,000 registered agents (longest-idle, and every strategy), one
+//! enqueue + one assignment from the queue at 100 vs 100,000 queued users, and one
+//! `getAvailableAgents` broadcast to 10,000 WebSockets.
 mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::value::RawValue;
@@ -10,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 use supportd::protocol::native;
 use supportd::routing::{
-    ClientEvent, ConnId, EventData, Output, Router, RoutingConfig, ServerEvent,
+    ClientEvent, ConnId, EventData, Output, Router, RoutingConfig, ServerEvent, Strategy,
 };
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
@@ -40,9 +41,15 @@ fn drain(router: &mut Router) -> usize {
 
 /// A router with `agents` registered (and free) agents and one registered user.
 fn router_with(now: Instant, agents: u64) -> Router {
+    router_with_strategy(now, agents, Strategy::LongestIdle)
+}
+
+/// `router_with`, picking agents by `strategy`.
+fn router_with_strategy(now: Instant, agents: u64, strategy: Strategy) -> Router {
     // Broadcast counts every turn (as before the rate limit), so each cycle sees its count.
     let config = RoutingConfig {
         availability_interval: Duration::ZERO,
+        strategy,
         ..RoutingConfig::default()
     };
     let mut router = Router::with_config(config, 1);
@@ -157,6 +164,108 @@ fn call_setup_flat_cost(c: &mut Criterion) {
         });
         assert_eq!(router.stats().active_calls, 0);
         assert_eq!(router.stats().available_agents, n);
+    }
+    group.finish();
+}
+
+/// (e) One routing decision (callAgent to a ready agent, then leaveCall) for every strategy
+/// at 10 vs 10,000 ready agents: each strategy keeps its own order, so the pick costs
+/// O(log n) and the two sizes must cost about the same.
+fn routing_decision_by_strategy(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut group = c.benchmark_group("routing_decision");
+    for strategy in Strategy::ALL {
+        for agents in [10u64, 10_000] {
+            let mut router = router_with_strategy(now, agents, strategy);
+            let cycle = |router: &mut Router| {
+                router
+                    .handle_event(now, USER, ClientEvent::CallAgent, EventData::Raw(None))
+                    .unwrap();
+                let a = drain(router);
+                router
+                    .handle_event(now, USER, ClientEvent::LeaveCall, EventData::Raw(None))
+                    .unwrap();
+                a + drain(router)
+            };
+            assert_eq!(cycle(&mut router), 7);
+            let id = BenchmarkId::new(strategy.as_str(), agents);
+            group.bench_with_input(id, &agents, |b, _| b.iter(|| black_box(cycle(&mut router))));
+            assert_eq!(router.stats().available_agents, agents as usize);
+        }
+    }
+    group.finish();
+}
+
+/// Registers `event` data `json` from `conn`, which must be accepted.
+fn feed(router: &mut Router, now: Instant, conn: u64, event: ClientEvent, json: &str) {
+    let data = raw(json);
+    router
+        .handle_event(now, ConnId(conn), event, EventData::Raw(Some(&data)))
+        .expect("accepted");
+}
+
+/// (f) The queue at 100 vs 100,000 waiting users: one agent, always busy. Each iteration
+/// ends its call (the longest-waiting user is assigned to it at once) and puts the user who
+/// left back at the end of the queue (an enqueue). Both are O(log n): flat across sizes.
+fn queue_enqueue_assign(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut group = c.benchmark_group("queue_enqueue_assign");
+    for queued in [100u64, 100_000] {
+        let mut router = Router::new();
+        feed(
+            &mut router,
+            now,
+            1,
+            ClientEvent::ConnectAgent,
+            r#"{"id":"agent"}"#,
+        );
+        for i in 0..=queued {
+            let conn = 1000 + i;
+            feed(
+                &mut router,
+                now,
+                conn,
+                ClientEvent::ConnectUser,
+                &format!(r#"{{"id":{i}}}"#),
+            );
+            feed(&mut router, now, conn, ClientEvent::CallAgent, "{}");
+        }
+        drain(&mut router);
+        assert_eq!(router.stats().queue_length, queued as usize);
+        let agent_leaves = raw("{}");
+        let cycle = |router: &mut Router| {
+            router
+                .handle_event(
+                    now,
+                    ConnId(1),
+                    ClientEvent::LeaveCall,
+                    EventData::Raw(Some(&agent_leaves)),
+                )
+                .unwrap();
+            let mut left = None;
+            while let Some(out) = router.poll_output() {
+                if let Output::Send {
+                    to,
+                    event: ServerEvent::CallEnded { .. },
+                } = &out
+                {
+                    left.get_or_insert(*to);
+                }
+                black_box(&out);
+            }
+            let user = left.expect("the user in the call heard callEnded");
+            router
+                .handle_event(now, user, ClientEvent::CallAgent, EventData::Raw(None))
+                .unwrap();
+            drain(router)
+        };
+        assert_eq!(cycle(&mut router), 1, "the user who left is queued again");
+        assert_eq!(router.stats().queue_length, queued as usize);
+        group.bench_with_input(BenchmarkId::from_parameter(queued), &queued, |b, _| {
+            b.iter(|| black_box(cycle(&mut router)))
+        });
+        assert_eq!(router.stats().queue_length, queued as usize);
+        assert_eq!(router.stats().active_calls, 1);
     }
     group.finish();
 }
@@ -279,6 +388,7 @@ fn relay_frame_native(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = relay_user_message, relay_frame_native, call_setup_flat_cost, broadcast_available_agents_10k
+    targets = relay_user_message, relay_frame_native, call_setup_flat_cost,
+        routing_decision_by_strategy, queue_enqueue_assign, broadcast_available_agents_10k
 }
 criterion_main!(benches);

@@ -33,12 +33,13 @@ impl Router {
     /// Gives each agent that became ready during this input the first waiting user it may
     /// take, in the order they became ready.
     pub(super) fn dispatch(&mut self, now: Instant) {
-        while !self.became_ready.is_empty() {
-            let ready = std::mem::take(&mut self.became_ready);
-            for agent in ready {
-                self.route_agent(now, agent);
-            }
+        let mut i = 0;
+        while i < self.became_ready.len() && !self.queue.none_waiting() {
+            let agent = self.became_ready[i];
+            i += 1;
+            self.route_agent(now, agent);
         }
+        self.became_ready.clear();
     }
 
     /// Agent `agent` is ready: the longest-waiting user that may go to it is assigned to it.
@@ -73,9 +74,8 @@ impl Router {
         a.calls_taken += 1;
         let agent_json = a.id.to_json();
         self.free.chosen(a);
-        if request.data.get("agentId") != Some(&agent_json) {
-            Rc::make_mut(&mut request.data).insert("agentId".into(), agent_json);
-        }
+        // The request's own map (unshared: no copy) takes the agent's id.
+        Rc::make_mut(&mut request.data).insert("agentId".into(), agent_json);
         let data = request.data.clone();
         if let Some(u) = self.parties.user_mut(user) {
             u.call = Some(id);

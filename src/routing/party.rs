@@ -1,7 +1,7 @@
 //! The registry of parties (users and agents) and of which connection each one is on.
 //!
 //! Why: a party is not its connection. Each registered party gets a server-assigned
-//! `PartyId`, and calls, the free-agent queue and timers refer to it by that id; the
+//! `PartyId`, and calls, the queue, the ready set and timers refer to it by that id; the
 //! connection is looked up only when something is sent. This lets a later change keep a party
 //! (and its call) alive while its connection is gone and bind it to a new one.
 //!

@@ -415,12 +415,17 @@ impl Router {
         data: Option<&RawValue>,
     ) -> Handled {
         let obj = object(data)?;
-        if let Some((_, Party::User(u))) = self.parties.on_conn(conn) {
-            if let Some(ticket) = u.ticket {
-                return self.cancel_wait(now, conn, ticket, &obj);
+        let (role, call_id) = match self.own_call(conn, &obj) {
+            Ok(found) => found,
+            Err(e) => {
+                if let Some((_, Party::User(u))) = self.parties.on_conn(conn) {
+                    if let Some(ticket) = u.ticket {
+                        return self.cancel_wait(now, conn, ticket, &obj);
+                    }
+                }
+                return Err(e);
             }
-        }
-        let (role, call_id) = self.own_call(conn, &obj)?;
+        };
         self.check_self_names(conn, &obj)?;
         if let Some(agent_id) = optional_id(&obj, "agentId")? {
             let call_agent = self.calls.get(call_id).map(|c| c.agent);

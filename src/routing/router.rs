@@ -1,14 +1,18 @@
 //! The router: the sans-IO routing core's one type, its inputs and its outputs.
 //!
 //! Why: the loop talks to one object. `Router` owns the registry of parties (`party`), the
-//! calls (`call`), the free-agent queue (`select`) and the timers (`timer`); it dispatches
-//! each input to its rule (`requests`, one function per client event) and queues what the
-//! loop must do as `Output`s.
+//! calls (`call`), the waiting users (`queue`), the ready agents (`select`), the timers
+//! (`timer`) and the settings (`config`); it dispatches each input to its rule (`requests`,
+//! one function per client event), lets `dispatch` route waiting users to agents that became
+//! ready during it, and queues what the loop must do as `Output`s.
 //!
 //! Invariants: a connection is at most one party; an id maps to at most one live party per
-//! role; a room belongs to at most one call; an agent is free exactly when it wants calls and
-//! has room for one more; a rejected request changes nothing; no input panics, whatever ids
-//! it carries (an unknown or stale one is refused, or logged and ignored).
+//! role; a room belongs to at most one call or queue ticket; an agent is in the ready set
+//! exactly when its state is `Ready` (available, no call or offer, not in wrap-up or reject
+//! delay), and `agent_counts` counts every agent under its state; after every input no ready
+//! agent may take a waiting user (`dispatch`); a rejected request changes nothing; no input
+//! panics, whatever ids it carries (an unknown or stale one is refused, or logged and
+//! ignored). `check_invariants` verifies these for tests.
 use super::call::{Call, Calls};
 use super::config::RoutingConfig;
 use super::data::EventData;
