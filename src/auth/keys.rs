@@ -173,6 +173,29 @@ impl Keys {
         raw.into_claims()
     }
 
+    /// One line for the log saying what each role is checked with, e.g. "agents: 3 keys
+    /// (secret file, kid ed-1, kid ed-2); users: not authenticated". Names no key material.
+    pub fn describe(&self) -> String {
+        let role = |role: Role| {
+            let keys = self.keys(role);
+            if keys.is_empty() {
+                return format!("{}: not authenticated", role.plural());
+            }
+            let names: Vec<String> = keys
+                .iter()
+                .map(|k| match &k.kid {
+                    Some(kid) => format!("kid {kid}"),
+                    None if k.alg == Algorithm::HS256 => "secret".to_owned(),
+                    None => format!("{:?} key", k.alg),
+                })
+                .collect();
+            let n = keys.len();
+            let plural = if n == 1 { "" } else { "s" };
+            format!("{}: {n} key{plural} ({})", role.plural(), names.join(", "))
+        };
+        format!("{}; {}", role(Role::Agent), role(Role::User))
+    }
+
     fn keys(&self, role: Role) -> &[Key] {
         match role {
             Role::Agent => &self.agent,

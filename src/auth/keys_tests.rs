@@ -754,3 +754,25 @@ fn a_token_made_by_pyjwt_with_an_ed25519_key_is_accepted() {
     let c = keys.verify(Role::Agent, token, NOW).unwrap();
     assert_eq!((c.sub.as_str(), c.name.as_deref()), ("a1", Some("Alice")));
 }
+
+#[test]
+fn describe_names_the_keys_not_their_material() {
+    assert_eq!(
+        Keys::default().describe(),
+        "agents: not authenticated; users: not authenticated"
+    );
+    let dir = Dir::new("describe");
+    let s = AuthSettings {
+        agent_jwks_file: Some(dir.file("agents.jwks", jwks_with(&["ed-1", "oct-1"]))),
+        user_jwks_file: Some(dir.file(
+            "users.jwks",
+            jwks_with(&["rsa-1"]).replace("\"kid\":\"rsa-1\",", ""),
+        )),
+        ..secret_keys(&dir).0
+    };
+    let keys = Keys::load(&s).unwrap();
+    assert_eq!(
+        keys.describe(),
+        "agents: 3 keys (secret, kid ed-1, kid oct-1); users: 1 key (RS256 key)"
+    );
+}
