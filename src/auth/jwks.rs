@@ -13,6 +13,9 @@ use std::collections::HashSet;
 
 /// Smallest RSA modulus accepted (RFC 7518 section 3.3).
 pub(super) const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus and public exponent the verifier (the `rsa` crate) accepts.
+const MAX_RSA_BITS: usize = 8192;
+const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
 
 /// base64url, with or without padding (RFC 7515 says without; some tools add it).
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -133,12 +136,17 @@ fn parse_key(raw: &RawKey) -> Result<Key, String> {
                 Some(top) => n.len() * 8 - top.leading_zeros() as usize,
                 None => 0,
             };
-            if bits < MIN_RSA_BITS {
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                 return Err(format!(
-                    "the RSA modulus has {bits} bits; at least {MIN_RSA_BITS} are required"
+                    "the RSA modulus has {bits} bits; {MIN_RSA_BITS} to {MAX_RSA_BITS} are accepted"
                 ));
             }
-            if e.is_empty() || e.len() > 8 || e.last().is_some_and(|b| b % 2 == 0) || e == [1] {
+            let exponent = if e.len() <= 8 {
+                e.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
+            } else {
+                u64::MAX
+            };
+            if !(3..=MAX_RSA_EXPONENT).contains(&exponent) || exponent % 2 == 0 {
                 return Err("\"e\" is not a valid RSA public exponent".into());
             }
             (alg, DecodingKey::from_rsa_raw_components(n, e))

@@ -94,9 +94,15 @@ fn unsupported_or_broken_keys_are_refused() {
             "base64url",
         ),
         (without(fixture("rsa-1"), "n"), "no \"n\""),
-        (with(fixture("rsa-1"), "n", json!("AQAB")), "at least 2048"),
+        (with(fixture("rsa-1"), "n", json!("AQAB")), "17 bits"),
         (with(fixture("rsa-1"), "e", json!("")), "exponent"),
         (with(fixture("rsa-1"), "e", json!("AQ")), "exponent"),
+        (with(fixture("rsa-1"), "e", json!("AQAA")), "exponent"),
+        (with(fixture("rsa-1"), "e", json!("AgAAAAE")), "exponent"),
+        (
+            with(fixture("rsa-1"), "n", json!(B64URL.encode([0xffu8; 1025]))),
+            "2048 to 8192",
+        ),
         (with(fixture("oct-1"), "k", json!("c2hvcnQ")), "at least 32"),
         (without(fixture("oct-1"), "k"), "no \"k\""),
     ];
