@@ -23,7 +23,11 @@ pub const DEFAULT_METRICS_ENABLED: bool = true;
 pub const DEFAULT_METRICS_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const DEFAULT_METRICS_PORT: u16 = 9102;
 pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+<<<<<<< HEAD
 // `[routing]` defaults are those of `RoutingConfig::default()` (src/routing/config.rs).
+=======
+pub const DEFAULT_AUTH_LEEWAY_SECS: u64 = 30;
+>>>>>>> wt-auth
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +44,8 @@ struct FileConfig {
     metrics: FileMetrics,
     #[serde(default)]
     log: FileLog,
+    #[serde(default)]
+    auth: FileAuth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +104,18 @@ struct FileLog {
     level: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    agent_secret_file: Option<PathBuf>,
+    agent_jwks_file: Option<PathBuf>,
+    user_secret_file: Option<PathBuf>,
+    user_jwks_file: Option<PathBuf>,
+    audience: Option<String>,
+    issuer: Option<String>,
+    leeway_secs: Option<u64>,
+}
+
 /// Which browser origins may open a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsPolicy {
@@ -127,6 +145,7 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub metrics: Option<SocketAddr>,
     pub log_level: log::LevelFilter,
+    pub auth: AuthSettings,
 }
 
 /// Hard limits that protect the daemon from clients.
@@ -145,6 +164,39 @@ pub struct SocketIoSettings {
     pub ping_timeout: Duration,
     pub max_payload_bytes: usize,
     pub connect_timeout: Duration,
+}
+
+/// Where the token verification keys are, and what a token must say (`[auth]`). Only the
+/// paths: `Config::parse` does not read the key files (`auth::Keys::load` does). A role with
+/// neither file set is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// HS256 secret for agents' tokens (the file's bytes less one trailing newline).
+    pub agent_secret_file: Option<PathBuf>,
+    /// JSON Web Key Set for agents' tokens.
+    pub agent_jwks_file: Option<PathBuf>,
+    pub user_secret_file: Option<PathBuf>,
+    pub user_jwks_file: Option<PathBuf>,
+    /// Required `aud` (one of the token's audiences) when set.
+    pub audience: Option<String>,
+    /// Required `iss` when set.
+    pub issuer: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            agent_secret_file: None,
+            agent_jwks_file: None,
+            user_secret_file: None,
+            user_jwks_file: None,
+            audience: None,
+            issuer: None,
+            leeway: Duration::from_secs(DEFAULT_AUTH_LEEWAY_SECS),
+        }
+    }
 }
 
 impl Default for Config {
@@ -167,6 +219,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             metrics: Some(SocketAddr::new(DEFAULT_METRICS_BIND, DEFAULT_METRICS_PORT)),
             log_level: DEFAULT_LOG_LEVEL,
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -352,6 +405,38 @@ impl Config {
                 )
             })?;
         }
+
+        let a = file.auth;
+        for (key, path) in [
+            ("agent_secret_file", &a.agent_secret_file),
+            ("agent_jwks_file", &a.agent_jwks_file),
+            ("user_secret_file", &a.user_secret_file),
+            ("user_jwks_file", &a.user_jwks_file),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(err(
+                    at("auth", key),
+                    format!("auth.{key}: the path is empty (leave the key out to disable it)"),
+                ));
+            }
+        }
+        for (key, value) in [("audience", &a.audience), ("issuer", &a.issuer)] {
+            if value.as_ref().is_some_and(|v| v.is_empty()) {
+                return Err(err(
+                    at("auth", key),
+                    format!("auth.{key}: must not be empty (leave the key out to not check it)"),
+                ));
+            }
+        }
+        cfg.auth = AuthSettings {
+            agent_secret_file: a.agent_secret_file,
+            agent_jwks_file: a.agent_jwks_file,
+            user_secret_file: a.user_secret_file,
+            user_jwks_file: a.user_jwks_file,
+            audience: a.audience,
+            issuer: a.issuer,
+            leeway: Duration::from_secs(a.leeway_secs.unwrap_or(DEFAULT_AUTH_LEEWAY_SECS)),
+        };
         Ok(cfg)
     }
 }

@@ -201,4 +201,59 @@ fn routing_errors_name_the_key_and_line() {
     assert_eq!(e.line, Some(2));
     let e = parse("[routing]\nwrap_up = 5\n").unwrap_err();
     assert_eq!(e.line, Some(2), "unknown keys are refused: {e}");
+
+fn auth_is_off_by_default() {
+    let auth = parse("").unwrap().auth;
+    assert_eq!(auth, AuthSettings::default());
+    assert_eq!(auth.agent_secret_file, None);
+    assert_eq!(auth.agent_jwks_file, None);
+    assert_eq!(auth.leeway, Duration::from_secs(DEFAULT_AUTH_LEEWAY_SECS));
+}
+
+#[test]
+fn auth_table_is_read_without_reading_the_key_files() {
+    let text = "[auth]\n\
+        agent_secret_file = \"/nonexistent/agent.secret\"\n\
+        agent_jwks_file = \"/nonexistent/agents.jwks\"\n\
+        user_secret_file = \"/nonexistent/user.secret\"\n\
+        user_jwks_file = \"/nonexistent/users.jwks\"\n\
+        audience = \"supportd\"\n\
+        issuer = \"https://id.example.com\"\n\
+        leeway_secs = 5\n";
+    let auth = parse(text).unwrap().auth;
+    assert_eq!(
+        auth,
+        AuthSettings {
+            agent_secret_file: Some("/nonexistent/agent.secret".into()),
+            agent_jwks_file: Some("/nonexistent/agents.jwks".into()),
+            user_secret_file: Some("/nonexistent/user.secret".into()),
+            user_jwks_file: Some("/nonexistent/users.jwks".into()),
+            audience: Some("supportd".into()),
+            issuer: Some("https://id.example.com".into()),
+            leeway: Duration::from_secs(5),
+        }
+    );
+}
+
+#[test]
+fn auth_unknown_key_is_rejected_with_its_line() {
+    let e = parse("[auth]\naudience = \"x\"\nagent_secret = \"/a\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(e.reason.contains("agent_secret"), "{e}");
+}
+
+#[test]
+fn auth_empty_values_are_rejected_with_their_line() {
+    let e = parse("[auth]\nleeway_secs = 1\nagent_jwks_file = \"\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.to_string()
+            .starts_with("test.toml:3: auth.agent_jwks_file"),
+        "{e}"
+    );
+    let e = parse("[server]\nport = 1\n[auth]\nissuer = \"\"\n").unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert!(e.reason.contains("auth.issuer"), "{e}");
+    let e = parse("[auth]\nleeway_secs = -1\n").unwrap_err();
+    assert_eq!(e.line, Some(2));
 }

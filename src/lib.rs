@@ -1,4 +1,5 @@
 //! supportd: a real-time support router. The binary (`src/main.rs`) only wires these together.
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod log;

@@ -1,0 +1,66 @@
+//! What a verified token says about who presents it.
+use super::AuthError;
+use serde::Deserialize;
+
+/// The claims of a verified token. Unknown claims are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// The agent or user id the token is for (must equal the id registered).
+    pub sub: String,
+    /// When the token, and so the registration, ends (Unix seconds).
+    pub exp: u64,
+    /// Display name (shown to the user as `agentName`).
+    pub name: Option<String>,
+    /// Room for routing by capacity, skills and priority (a later issue).
+    pub capacity: Option<u32>,
+    pub skills: Vec<String>,
+    pub priority: Option<i32>,
+}
+
+impl Claims {
+    /// Refuses a token issued for another id than the one being registered.
+    pub fn require_subject(&self, id: &str) -> Result<(), AuthError> {
+        if self.sub == id {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid("the token is for another id"))
+        }
+    }
+}
+
+/// The payload as decoded, with the claims checked here rather than kept.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawClaims {
+    sub: String,
+    exp: u64,
+    #[serde(default)]
+    pub(super) nbf: Option<u64>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    capacity: Option<u32>,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default)]
+    priority: Option<i32>,
+}
+
+impl RawClaims {
+    pub(super) fn exp(&self) -> u64 {
+        self.exp
+    }
+
+    pub(super) fn into_claims(self) -> Result<Claims, AuthError> {
+        if self.sub.is_empty() {
+            return Err(AuthError::Invalid("the sub claim is empty"));
+        }
+        Ok(Claims {
+            sub: self.sub,
+            exp: self.exp,
+            name: self.name,
+            capacity: self.capacity,
+            skills: self.skills,
+            priority: self.priority,
+        })
+    }
+}
