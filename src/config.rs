@@ -23,11 +23,8 @@ pub const DEFAULT_METRICS_ENABLED: bool = true;
 pub const DEFAULT_METRICS_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const DEFAULT_METRICS_PORT: u16 = 9102;
 pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
-<<<<<<< HEAD
-// `[routing]` defaults are those of `RoutingConfig::default()` (src/routing/config.rs).
-=======
 pub const DEFAULT_AUTH_LEEWAY_SECS: u64 = 30;
->>>>>>> wt-auth
+// `[routing]` defaults are those of `RoutingConfig::default()` (src/routing/config.rs).
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
