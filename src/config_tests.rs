@@ -201,7 +201,9 @@ fn routing_errors_name_the_key_and_line() {
     assert_eq!(e.line, Some(2));
     let e = parse("[routing]\nwrap_up = 5\n").unwrap_err();
     assert_eq!(e.line, Some(2), "unknown keys are refused: {e}");
+}
 
+#[test]
 fn auth_is_off_by_default() {
     let auth = parse("").unwrap().auth;
     assert_eq!(auth, AuthSettings::default());
