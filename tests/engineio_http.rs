@@ -226,3 +226,39 @@ fn a_second_websocket_on_an_upgraded_session_is_accepted_then_closed() {
     let r = first.ws.read().unwrap();
     assert!(r.to_text().unwrap().starts_with("40{\"sid\":"), "{r:?}");
 }
+
+#[test]
+fn a_chunk_line_past_256_bytes_is_refused_and_ends_the_session() {
+    let d = Daemon::start("");
+    let mut s = connect(&d);
+    let sid = handshake(&mut s);
+    let req = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\n",
+        "e".repeat(400)
+    );
+    let r = raw_http(d.addr, &req);
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    s.write_all(get_request(&sid, "").as_bytes()).unwrap();
+    let r = read_response(&mut s);
+    assert!(r.contains("Session ID unknown"), "{r}");
+}
+
+#[test]
+fn two_posts_at_once_end_the_session() {
+    let d = Daemon::start("");
+    let mut s = connect(&d);
+    let sid = handshake(&mut s);
+    // A POST whose body is still coming...
+    let mut slow = connect(&d);
+    slow.write_all(
+        format!("POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n40").as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // ...and a second one: 400, and the session is over.
+    let r = raw_http(d.addr, &post_request(&sid, "40", "Connection: close\r\n"));
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    s.write_all(get_request(&sid, "").as_bytes()).unwrap();
+    let r = read_response(&mut s);
+    assert!(r.contains("Session ID unknown"), "{r}");
+}

@@ -678,3 +678,31 @@ fn a_backlog_is_written_once_the_reader_catches_up() {
         );
     }
 }
+
+/// What a client sends after the server has begun closing it is never routed: a
+/// `connectAgent` behind a refused binary frame must not leave a ghost agent behind.
+#[test]
+fn events_after_a_server_close_are_not_routed() {
+    let d = Daemon::start("");
+    let mut c = d.client();
+    c.ws.write(Message::binary(vec![1u8, 2, 3])).unwrap();
+    c.ws.write(Message::text(
+        json!({"event": "connectAgent", "data": {"id": "ghost"}}).to_string(),
+    ))
+    .unwrap();
+    c.ws.flush().unwrap();
+    loop {
+        match c.next() {
+            Got::Close(code) => {
+                assert_eq!(code, Some(CloseCode::Unsupported));
+                break;
+            }
+            Got::Event(e, d) => assert_eq!(e, "getAvailableAgents", "{e} {d}"),
+        }
+    }
+    drop(c);
+    // The id is free and nobody counts as available.
+    let mut u = Client::user(&d, json!("u"));
+    Client::agent(&d, json!("ghost"));
+    u.expect_count(1);
+}

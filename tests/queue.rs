@@ -180,7 +180,11 @@ fn a_reload_changes_routing_for_later_decisions() {
     let mut u1 = caller(&d, "u1", "r1");
     u1.expect("queued");
     let text = std::fs::read_to_string(&d.config_path).unwrap();
-    std::fs::write(&d.config_path, format!("{text}\n[routing]\nqueue = false\n")).unwrap();
+    std::fs::write(
+        &d.config_path,
+        format!("{text}\n[routing]\nqueue = false\n"),
+    )
+    .unwrap();
     d.signal("HUP");
     d.wait_log("configuration reloaded");
     // A later callAgent is refused at once; the user already waiting keeps its place.

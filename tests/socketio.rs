@@ -399,6 +399,25 @@ fn binary_attachments_reach_a_native_agent_as_base64_and_a_socketio_one_as_frame
     }
 }
 
+/// A placeholder naming no attachment would make the receiver's socket.io parser fail
+/// ("illegal attachments") and drop it: the sender is closed instead, the call goes on.
+#[test]
+fn a_binary_message_with_a_bad_placeholder_closes_its_sender_only() {
+    let d = Daemon::start("");
+    let mut agent = Client::agent(&d, json!("a"));
+    let mut user = Sio::connect(&d);
+    user.emit("connectUser", json!({"id": "u"}));
+    assert_eq!(user.event().0, "registered");
+    user.emit("callAgent", json!({"roomId": "r"}));
+    agent.expect("callAgent");
+    assert_eq!(user.event().0, "callAgent");
+    user.send(r#"451-["userMessage",{"messageInput":{"_placeholder":true,"num":7}}]"#);
+    user.ws.send(Message::binary(vec![1u8])).unwrap();
+    user.expect_closed();
+    // The agent never got the bad message: only the end of the call.
+    assert_eq!(agent.expect("callEnded")["reason"], "disconnected");
+}
+
 #[test]
 fn socketio_user_and_native_agent_share_a_call() {
     let d = Daemon::start("");

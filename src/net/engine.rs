@@ -166,13 +166,22 @@ impl Server {
 
     /// A polling POST: read the body (now or later), then hand its packets to the session.
     fn poll_post(&mut self, now: Instant, token: usize, id: usize, head: Head) {
-        let polling = self
-            .sessions
-            .get(id)
-            .is_some_and(|s| s.eio.transport() == Transport::Polling);
-        if !polling {
-            let origin = head.header("origin").map(str::to_owned);
+        let origin = head.header("origin").map(str::to_owned);
+        let Some(slot) = self.sessions.get(id) else {
+            return;
+        };
+        if slot.eio.transport() != Transport::Polling {
             return self.engine_error(token, eio::ErrorCode::BadRequest, origin.as_deref());
+        }
+        // Another POST still being read: the client is confused; end the session (as
+        // engine.io does for two writes at once).
+        let reading = slot.post.and_then(|t| self.conns.get(t));
+        if reading.is_some_and(|c| matches!(c.phase, Phase::Body { .. }) && !c.dead) {
+            self.engine_error(token, eio::ErrorCode::BadRequest, origin.as_deref());
+            return self.close_session(now, id, CloseReason::OverlappingPolls);
+        }
+        if let Some(slot) = self.sessions.get_mut(id) {
+            slot.post = Some(token);
         }
         let max = self.config.socketio.max_payload_bytes;
         let refused = self.start_body(now, token, head.clone(), max);
@@ -338,38 +347,50 @@ impl Server {
 
     /// Carries a session's outputs to its sockets.
     fn drain_session(&mut self, now: Instant, id: usize) {
-        while let Some(output) = self.sessions.get_mut(id).and_then(|s| s.eio.poll_output()) {
+        loop {
+            let Some(slot) = self.sessions.get_mut(id) else {
+                return;
+            };
+            let Some(output) = slot.eio.poll_output() else {
+                // Quiet: make sure the timer heap holds its next deadline (same lookup).
+                if let Some(next) = slot.eio.poll_timeout() {
+                    if slot.timer_at.is_none_or(|t| next < t) {
+                        slot.timer_at = Some(next);
+                        self.timers.push(next, TimerKey::Session(id));
+                    }
+                }
+                return;
+            };
+            let (ws, probe) = (slot.ws, slot.probe);
             match output {
                 SessionOutput::ToCarrier(frame) => {
-                    if let Some(t) = self.sessions.get(id).and_then(|s| s.ws) {
+                    if let Some(t) = ws {
                         self.write_message(t, frame);
                     }
                 }
                 SessionOutput::ToCarrierBinary(bytes) => {
-                    if let Some(t) = self.sessions.get(id).and_then(|s| s.ws) {
+                    if let Some(t) = ws {
                         self.write_binary(t, bytes);
                     }
                 }
                 SessionOutput::ToProbe(frame) => {
-                    if let Some(t) = self.sessions.get(id).and_then(|s| s.probe) {
+                    if let Some(t) = probe {
                         self.write_message(t, frame);
                     }
                 }
                 SessionOutput::AnswerHeld(body) => {
-                    if let Some(t) = self.sessions.get_mut(id).and_then(|s| s.held.take()) {
-                        let _ = self.respond_held(t, body);
+                    if let Some(t) = slot.held.take() {
+                        self.answer_held(id, t, body);
                     }
                 }
                 SessionOutput::Upgraded => {
-                    if let Some(slot) = self.sessions.get_mut(id) {
-                        slot.ws = slot.probe.take();
-                    }
+                    slot.ws = slot.probe.take();
                     self.metrics.connection_closed(MetricTransport::Polling);
                     self.metrics.connection_opened(MetricTransport::WebSocket);
                     debug!("session {id} upgraded to websocket");
                 }
                 SessionOutput::CloseProbe => {
-                    if let Some(t) = self.sessions.get_mut(id).and_then(|s| s.probe.take()) {
+                    if let Some(t) = slot.probe.take() {
                         self.close_ws(
                             now,
                             t,
@@ -385,7 +406,17 @@ impl Server {
                 SessionOutput::Closed(reason) => self.session_closed(now, id, reason),
             }
         }
-        self.schedule_session(id);
+    }
+
+    /// Answers the held GET `token` with `body`; if its connection died meanwhile, the
+    /// client is gone: the packets are kept and the session ends (as for a vanished poll).
+    fn answer_held(&mut self, id: usize, token: usize, body: Vec<u8>) {
+        if let Err(body) = self.respond_held(token, body) {
+            if let Some(slot) = self.sessions.get_mut(id) {
+                slot.eio.handle_answer_undelivered(body);
+                slot.eio.handle_poll_lost();
+            }
+        }
     }
 
     /// A session has closed: the router forgets it and its sockets are closed.
@@ -487,12 +518,8 @@ impl Server {
                 continue;
             };
             slot.held = None;
-            if let Err(body) = self.respond_held(token, body) {
-                // The held connection died this turn: the packets wait for the next poll.
-                if let Some(slot) = self.sessions.get_mut(id) {
-                    slot.eio.handle_answer_undelivered(body);
-                }
-            }
+            self.answer_held(id, token, body);
+            self.drain_session(self.now, id);
         }
     }
 
@@ -582,6 +609,11 @@ impl Server {
             connect_timeout: sio.connect_timeout,
             max_payload_bytes: sio.max_payload_bytes,
             max_queued_bytes: self.config.limits.max_outbound_bytes,
+            // Relayed to a native or polling receiver, attachments grow by a third (base64):
+            // what one event carries must fit the receiver's outbound limit that way too.
+            max_binary_bytes: sio
+                .max_payload_bytes
+                .min(self.config.limits.max_outbound_bytes.saturating_sub(4096) / 4 * 3),
         }
     }
 
@@ -594,7 +626,7 @@ impl Server {
         let slot = self.sessions.insert(id, eio);
         self.metrics.connection_opened(slot.metric_transport());
         self.peers.insert(ConnId(id as u64), Route::Session(id));
-        self.schedule_session(id);
+        self.drain_session(now, id);
         debug!("session {id} opened");
         id
     }
@@ -620,19 +652,6 @@ impl Server {
         if slot.eio.poll_timeout().is_some_and(|t| t <= now) {
             slot.eio.handle_timeout(now);
             self.drain_session(now, id);
-        }
-    }
-
-    /// Makes sure the timer heap holds the session's next deadline.
-    fn schedule_session(&mut self, id: usize) {
-        let Some(slot) = self.sessions.get_mut(id) else {
-            return;
-        };
-        if let Some(next) = slot.eio.poll_timeout() {
-            if slot.timer_at.is_none_or(|t| next < t) {
-                slot.timer_at = Some(next);
-                self.timers.push(next, TimerKey::Session(id));
-            }
         }
     }
 

@@ -64,6 +64,10 @@ impl Head {
     /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1
     /// unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
     pub fn keep_alive(&self) -> bool {
+        // Both framings at once: answer, then close (RFC 9112 §6.1).
+        if self.header("transfer-encoding").is_some() && self.header("content-length").is_some() {
+            return false;
+        }
         match self.version {
             0 => self.header_has_token("connection", "keep-alive"),
             _ => !self.header_has_token("connection", "close"),
@@ -72,6 +76,15 @@ impl Head {
 
     /// How the request's body is delimited (RFC 9112 §6.3).
     pub fn body_length(&self) -> BodyLength {
+        let codings = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "transfer-encoding")
+            .count();
+        if codings > 1 || (codings == 1 && self.version == 0) {
+            // Several Transfer-Encoding fields, or chunked in HTTP/1.0: not delimitable safely.
+            return BodyLength::Invalid;
+        }
         if let Some(te) = self.header("transfer-encoding") {
             // Only `chunked` (last) is understood; anything else cannot be delimited.
             let last = te.rsplit(',').next().map(str::trim).unwrap_or("");
@@ -80,11 +93,24 @@ impl Head {
                 false => BodyLength::Invalid,
             };
         }
-        match self.header("content-length") {
-            None => BodyLength::Missing,
-            Some(v) => v
-                .parse::<usize>()
-                .map_or(BodyLength::Invalid, BodyLength::Fixed),
+        // Digits only (no sign), and every Content-Length header the same (RFC 9112 §6.3).
+        let mut lengths = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "content-length")
+            .map(|(_, v)| std::str::from_utf8(v).map(str::trim));
+        let Some(first) = lengths.next() else {
+            return BodyLength::Missing;
+        };
+        match first {
+            Ok(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                if lengths.any(|other| other != Ok(v)) {
+                    return BodyLength::Invalid;
+                }
+                v.parse::<usize>()
+                    .map_or(BodyLength::Invalid, BodyLength::Fixed)
+            }
+            _ => BodyLength::Invalid,
         }
     }
 
@@ -119,15 +145,25 @@ pub enum BodyLength {
     Invalid,
 }
 
-/// A chunked request body decoded as its bytes arrive: feed it the raw bytes read so far,
-/// it remembers how far it got. Invariant: `body` never exceeds the limit it was given.
+/// A chunked request body decoded as its bytes arrive: feed it the raw bytes not yet
+/// consumed, then drop the `consumed()` ones from the front. Invariants: `body` never
+/// exceeds the limit it was given, and the raw bytes of one body never exceed twice that
+/// (plus a margin for framing), so chunk framing cannot cost more memory or time than the
+/// body it carries.
 #[derive(Debug, Default)]
 pub struct Chunked {
-    /// Raw bytes consumed so far.
+    /// Raw bytes of the input decoded so far.
     scanned: usize,
+    /// Raw bytes consumed and dropped before, over the whole body.
+    dropped: usize,
     /// Decoded body so far.
     pub body: Vec<u8>,
 }
+
+/// Longest chunk-size line (size and extensions) accepted.
+const MAX_CHUNK_LINE: usize = 256;
+/// Raw framing allowed beyond twice the body limit.
+const CHUNK_FRAMING_MARGIN: usize = 64 * 1024;
 
 /// What a chunked body amounts to so far.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,13 +179,27 @@ pub enum ChunkStatus {
 }
 
 impl Chunked {
-    /// Decodes what it can of `raw` (the bytes after the head, from the first one on).
+    /// Raw bytes decoded since the last call: the caller drops them from the front of what
+    /// it feeds next.
+    pub fn consumed(&mut self) -> usize {
+        let n = self.scanned;
+        self.dropped += n;
+        self.scanned = 0;
+        n
+    }
+
+    /// Decodes what it can of `raw` (the body bytes not consumed yet).
     pub fn feed(&mut self, raw: &[u8], limit: usize) -> ChunkStatus {
+        if self.dropped + raw.len() > limit.saturating_mul(2) + CHUNK_FRAMING_MARGIN {
+            return ChunkStatus::TooLarge;
+        }
         loop {
             let rest = &raw[self.scanned.min(raw.len())..];
             let (skip, size) = match httparse::parse_chunk_size(rest) {
-                Ok(httparse::Status::Complete(v)) => v,
-                Ok(httparse::Status::Partial) if rest.len() < 1024 => return ChunkStatus::Partial,
+                Ok(httparse::Status::Complete(v)) if v.0 <= MAX_CHUNK_LINE => v,
+                Ok(httparse::Status::Partial) if rest.len() < MAX_CHUNK_LINE => {
+                    return ChunkStatus::Partial
+                }
                 _ => return ChunkStatus::Invalid,
             };
             let Ok(size) = usize::try_from(size) else {

@@ -111,3 +111,56 @@ fn chunked_bodies_are_bounded_and_checked() {
         ChunkStatus::Invalid
     );
 }
+
+#[test]
+fn chunk_framing_cannot_cost_more_than_the_body() {
+    // An extension line past 256 bytes is refused.
+    let long = format!("1;{}\r\nx\r\n", "e".repeat(300));
+    assert_eq!(
+        Chunked::default().feed(long.as_bytes(), 1000),
+        ChunkStatus::Invalid
+    );
+    // One-byte chunks: decoded and dropped as they come, until the raw bytes of the body
+    // pass twice the limit plus the margin.
+    let mut c = Chunked::default();
+    let piece = b"1;ext\r\nx\r\n";
+    let mut status = ChunkStatus::Partial;
+    for _ in 0..20_000 {
+        status = c.feed(piece, 1000);
+        if status != ChunkStatus::Partial {
+            break;
+        }
+        assert_eq!(c.consumed(), piece.len());
+    }
+    assert_eq!(status, ChunkStatus::TooLarge);
+    assert!(c.body.len() <= 1000);
+}
+
+#[test]
+fn content_length_is_strict_and_both_framings_close() {
+    let h = |extra: &str| head(&format!("POST / HTTP/1.1\r\n{extra}\r\n"));
+    assert_eq!(
+        h("Content-Length: +5\r\n").body_length(),
+        BodyLength::Invalid
+    );
+    assert_eq!(
+        h("Content-Length: 5\r\nContent-Length: 6\r\n").body_length(),
+        BodyLength::Invalid
+    );
+    assert_eq!(
+        h("Content-Length: 5\r\nContent-Length: 5\r\n").body_length(),
+        BodyLength::Fixed(5)
+    );
+    assert_eq!(
+        h("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n").body_length(),
+        BodyLength::Invalid
+    );
+    let both = h("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n");
+    assert_eq!(both.body_length(), BodyLength::Chunked);
+    assert!(
+        !both.keep_alive(),
+        "a request with both framings is answered, then closed"
+    );
+    let old = head("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(old.body_length(), BodyLength::Invalid);
+}

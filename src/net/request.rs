@@ -11,6 +11,9 @@ use log::debug;
 use std::io::{self, Read};
 use std::time::Instant;
 
+/// Reads of 4 KiB one request body gets before other connections get a turn.
+const BODY_READ_BUDGET: usize = 64;
+
 /// Native WebSocket endpoint path.
 pub const NATIVE_PATH: &str = "/ws";
 /// Socket.IO mount path (socket.io-client's default `path`).
@@ -124,11 +127,20 @@ impl Server {
             return;
         };
         let mut chunk = [0u8; 4096];
+        let mut reads = 0;
         let end = loop {
             let status = match body {
                 BodyRead::Fixed { end } if buf.len() >= *end => break *end,
                 BodyRead::Fixed { .. } => ChunkStatus::Partial,
-                BodyRead::Chunked(c) => c.feed(buf.get(head.len..).unwrap_or_default(), max),
+                BodyRead::Chunked(c) => {
+                    let status = c.feed(buf.get(head.len..).unwrap_or_default(), max);
+                    if status == ChunkStatus::Partial {
+                        // Keep only what is not decoded yet.
+                        let done = c.consumed();
+                        buf.drain(head.len..head.len + done);
+                    }
+                    status
+                }
             };
             match status {
                 ChunkStatus::Complete(n) => break head.len + n,
@@ -142,6 +154,11 @@ impl Server {
                     return self.body_refused(now, token, &head, code);
                 }
             }
+            if reads == BODY_READ_BUDGET {
+                // Other connections get their turn; this one is read again this turn.
+                return self.conns.read_again(token);
+            }
+            reads += 1;
             match stream.read(&mut chunk) {
                 Ok(0) => return self.conns.kill(token),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),

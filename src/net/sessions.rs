@@ -21,6 +21,8 @@ pub struct Slot {
     pub timer_at: Option<Instant>,
     /// Listed in `Sessions::ready` (a held GET to answer at the end of the turn).
     pub listed: bool,
+    /// The connection whose POST body is being read for it, if any.
+    pub post: Option<usize>,
 }
 
 impl Slot {
@@ -53,6 +55,7 @@ impl Sessions {
             probe: None,
             timer_at: None,
             listed: false,
+            post: None,
         })
     }
 

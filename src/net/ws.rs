@@ -82,14 +82,23 @@ impl Server {
             let Some(conn) = self.conns.get_mut(token) else {
                 return;
             };
-            let Phase::Ws { ws, framing, .. } = &mut conn.phase else {
+            let Phase::Ws {
+                ws,
+                framing,
+                closing,
+            } = &mut conn.phase
+            else {
                 return;
             };
             let framing = *framing;
+            // A native peer whose close has begun is gone for the router: what it still
+            // sends is read (to finish the close handshake) but never routed.
+            let routed = !(*closing && framing == Framing::Native);
             if conn.dead {
                 return;
             }
             match ws.read() {
+                Ok(Message::Text(_)) | Ok(Message::Binary(_)) if !routed => {}
                 Ok(Message::Text(text)) => match framing {
                     Framing::Native => self.on_native_text(now, token, &text),
                     Framing::SocketIo(key) => self.on_session_text(now, key, token, &text),

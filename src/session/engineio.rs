@@ -10,6 +10,7 @@
 //! Drain order: after every `handle_*` call, `push` or `ack`, drain `poll_output` until
 //! None; then call `poll_timeout` for the next wake-up. `take_held_answer` is asked once per
 //! loop turn for a held GET, so that packets pushed within a turn leave in one response.
+use super::binary::{BinaryEvent, PendingBinary, Step};
 use crate::protocol::engineio::{self as eio, OpenInfo, PacketType};
 use crate::protocol::socketio::{self as sio, Body};
 use crate::routing::{EventData, Rejection};
@@ -28,6 +29,9 @@ pub struct SessionConfig {
     pub max_payload_bytes: usize,
     /// Bytes a polling session may have queued before it counts as a slow consumer.
     pub max_queued_bytes: usize,
+    /// Most bytes a binary event (header and attachments) may carry: within
+    /// max_payload_bytes, and small enough that its base64 form fits any receiver's queue.
+    pub max_binary_bytes: usize,
 }
 
 /// How the session's packets travel now.
@@ -141,25 +145,6 @@ pub enum Inbound<'a> {
     BinaryEvent(BinaryEvent),
 }
 
-/// A BINARY_EVENT put back together: its Socket.IO packet (placeholders in the data, as
-/// `{"_placeholder":true,"num":i}`) and attachment `i` at index `i`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BinaryEvent {
-    /// The Socket.IO packet text (`51-["name",...]`), to decode with `socketio::decode`.
-    pub packet: String,
-    pub attachments: Vec<Vec<u8>>,
-}
-
-/// A binary packet whose attachments are still arriving.
-#[derive(Debug)]
-struct PendingBinary {
-    event: BinaryEvent,
-    need: usize,
-    bytes: usize,
-    /// A BINARY_ACK, or an event for another namespace: read to the end, then dropped.
-    discard: bool,
-}
-
 /// The answer to an event that asked for an acknowledgement.
 pub type Ack<'a> = Result<(), &'a Rejection>;
 
@@ -188,7 +173,10 @@ pub struct EioSession {
     pong_deadline: Option<Instant>,
     connect_deadline: Option<Instant>,
     closed: bool,
+    /// A binary event whose attachments are arriving.
     pending: Option<PendingBinary>,
+    /// Attachments still to come of a binary packet that is dropped (a BINARY_ACK).
+    skip_attachments: usize,
     out: VecDeque<SessionOutput>,
 }
 
@@ -227,6 +215,7 @@ impl EioSession {
             connect_deadline: Some(now + config.connect_timeout),
             closed: false,
             pending: None,
+            skip_attachments: 0,
             out: VecDeque::new(),
         }
     }
@@ -383,6 +372,13 @@ impl EioSession {
         true
     }
 
+    /// The connection an answer for the held GET was meant for had died: the client is
+    /// gone, the session ends.
+    pub fn handle_poll_lost(&mut self) {
+        self.held = false;
+        self.close(CloseReason::PollClosed);
+    }
+
     /// The probing WebSocket went away before the upgrade.
     pub fn handle_probe_gone(&mut self) {
         self.probe = Probe::None;
@@ -458,22 +454,30 @@ impl EioSession {
             self.reject_probe();
             return None;
         }
+        if self.skip_attachments > 0 {
+            self.skip_attachments -= 1;
+            return None;
+        }
         let Some(pending) = self.pending.as_mut() else {
             // An attachment nobody announced: the reference parser fails the same way.
             self.close(CloseReason::Malformed);
             return None;
         };
-        pending.bytes += bytes.len();
-        if pending.bytes > self.config.max_payload_bytes {
-            self.close(CloseReason::PayloadTooLarge);
-            return None;
+        match pending.push(bytes) {
+            Step::More => None,
+            Step::Done(event) => {
+                self.pending = None;
+                Some(Inbound::BinaryEvent(event))
+            }
+            Step::TooLarge => {
+                self.close(CloseReason::PayloadTooLarge);
+                None
+            }
+            Step::BadPlaceholders => {
+                self.close(CloseReason::Malformed);
+                None
+            }
         }
-        pending.event.attachments.push(bytes);
-        if pending.event.attachments.len() < pending.need {
-            return None;
-        }
-        let done = self.pending.take()?;
-        (!done.discard).then_some(Inbound::BinaryEvent(done.event))
     }
 
     /// Answers an event that carried an ack id.
@@ -530,6 +534,10 @@ impl EioSession {
         if self.pong_deadline.is_some_and(|t| t <= now) {
             return self.close(CloseReason::PingTimeout);
         }
+        if self.pending.as_ref().is_some_and(|p| p.deadline <= now) {
+            // A binary event whose attachments stopped coming holds memory: it ends here.
+            return self.close(CloseReason::Malformed);
+        }
         if self.ping_due <= now {
             self.ping_due = now + self.config.ping_interval;
             if self.pong_deadline.is_none() {
@@ -546,10 +554,12 @@ impl EioSession {
         if self.closed {
             return None;
         }
+        let pending = self.pending.as_ref().map(|p| p.deadline);
         [
             Some(self.ping_due),
             self.pong_deadline,
             self.connect_deadline,
+            pending,
         ]
         .into_iter()
         .flatten()
@@ -632,8 +642,12 @@ impl EioSession {
         }
         let text = String::from_utf8_lossy(&queue);
         for packet in text.split(eio::SEPARATOR) {
-            self.out
-                .push_back(SessionOutput::ToCarrier(Utf8Bytes::from(packet.to_owned())));
+            // Attachments queued as `b<base64>` go as binary frames, as the spec wants.
+            let output = match eio::decode_binary(packet) {
+                Ok(bytes) => SessionOutput::ToCarrierBinary(bytes.into()),
+                Err(_) => SessionOutput::ToCarrier(Utf8Bytes::from(packet.to_owned())),
+            };
+            self.out.push_back(output);
         }
     }
 
@@ -646,7 +660,7 @@ impl EioSession {
                 eio::encode_pong(&mut out, p.data);
                 self.emit(out);
             }
-            PacketType::Message if self.pending.is_some() => {
+            PacketType::Message if self.pending.is_some() || self.skip_attachments > 0 => {
                 // Text where an attachment was due: the reference parser fails the same way.
                 self.close(CloseReason::Malformed);
             }
@@ -658,32 +672,29 @@ impl EioSession {
         None
     }
 
-    /// A binary packet announced: its attachments are read next (then it is routed or,
-    /// for acks and other namespaces, dropped).
-    fn start_binary<'a>(&mut self, data: &str, packet: &sio::Packet<'_>) -> Option<Inbound<'a>> {
-        let is_event = matches!(packet.body, Body::Event { .. }) && packet.namespace == "/";
-        if is_event && !self.connected {
-            self.close(CloseReason::EventBeforeConnect);
-            return None;
+    /// A binary packet announced for "/": a BINARY_EVENT's attachments are read next and
+    /// it is routed when they are all in; a BINARY_ACK's are read and dropped.
+    fn start_binary(&mut self, now: Instant, data: &str, packet: &sio::Packet<'_>) {
+        if !matches!(packet.body, Body::Event { .. }) {
+            self.skip_attachments = packet.attachments;
+            return;
         }
-        if data.len() > self.config.max_payload_bytes {
-            self.close(CloseReason::PayloadTooLarge);
-            return None;
+        let deadline = now + self.config.ping_interval + self.config.ping_timeout;
+        match PendingBinary::start(
+            data,
+            packet.attachments,
+            self.config.max_binary_bytes,
+            deadline,
+        ) {
+            Some(p) => self.pending = Some(p),
+            None => self.close(CloseReason::PayloadTooLarge),
         }
-        self.pending = Some(PendingBinary {
-            event: BinaryEvent {
-                packet: data.to_owned(),
-                attachments: Vec::with_capacity(packet.attachments.min(16)),
-            },
-            need: packet.attachments,
-            bytes: data.len(),
-            discard: !is_event,
-        });
-        None
     }
 
-    /// One Socket.IO packet.
-    fn on_sio<'a>(&mut self, _now: Instant, data: &'a str) -> Option<Inbound<'a>> {
+    /// One Socket.IO packet. As the reference server does: a CONNECT to a namespace not yet
+    /// joined joins it (or, for any but "/", is refused with CONNECT_ERROR); anything else
+    /// for a namespace not joined, or a CONNECT to one already joined, closes the session.
+    fn on_sio<'a>(&mut self, now: Instant, data: &'a str) -> Option<Inbound<'a>> {
         let packet = match sio::decode(data) {
             Ok(p) => p,
             Err(e) => {
@@ -692,44 +703,36 @@ impl EioSession {
                 return None;
             }
         };
-        if packet.attachments > 0 {
-            return self.start_binary(data, &packet);
-        }
-        if packet.namespace != "/" {
-            if let Body::Connect { .. } = packet.body {
-                let mut out = Vec::new();
-                sio::encode_connect_error(&mut out, packet.namespace, "Invalid namespace");
-                self.emit(out);
-            }
-            return None;
-        }
-        match packet.body {
-            Body::Connect { .. } => {
+        let joined = packet.namespace == "/" && self.connected;
+        match (&packet.body, joined) {
+            (Body::Connect { .. }, false) if packet.namespace == "/" => {
                 self.connected = true;
                 self.connect_deadline = None;
                 let mut out = Vec::new();
                 sio::encode_connect_ok(&mut out, &self.sio_sid);
                 self.emit(out);
             }
-            Body::Disconnect => {
-                if self.connected {
-                    self.connected = false;
-                    self.out.push_back(SessionOutput::Left);
+            (Body::Connect { .. }, false) => {
+                let mut out = Vec::new();
+                sio::encode_connect_error(&mut out, packet.namespace, "Invalid namespace");
+                self.emit(out);
+            }
+            (Body::Event { .. }, false) => self.close(CloseReason::EventBeforeConnect),
+            (_, false) | (Body::Connect { .. } | Body::ConnectError { .. }, true) => {
+                self.close(CloseReason::Malformed)
+            }
+            (_, true) if packet.attachments > 0 => self.start_binary(now, data, &packet),
+            (Body::Disconnect, true) => {
+                self.connected = false;
+                self.out.push_back(SessionOutput::Left);
+            }
+            (Body::Ack { .. }, true) => {}
+            (Body::Event { .. }, true) => {
+                let ack = packet.ack_id;
+                if let Body::Event { name, data } = packet.body {
+                    return Some(Inbound::Event { name, data, ack });
                 }
             }
-            Body::Event { name, data } => {
-                if !self.connected {
-                    // The spec: an event before CONNECT MUST close the connection.
-                    self.close(CloseReason::EventBeforeConnect);
-                    return None;
-                }
-                return Some(Inbound::Event {
-                    name,
-                    data,
-                    ack: packet.ack_id,
-                });
-            }
-            Body::Ack { .. } | Body::ConnectError { .. } => {}
         }
         None
     }

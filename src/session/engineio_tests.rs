@@ -1,6 +1,7 @@
 //! Unit tests for the Engine.IO session, on a virtual clock: no sockets, no sleeps.
 use super::*;
 use crate::routing::ErrorCode;
+use crate::session::placeholders_valid;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -11,6 +12,7 @@ fn config() -> SessionConfig {
         connect_timeout: 1000 * MS,
         max_payload_bytes: 1000,
         max_queued_bytes: 100,
+        max_binary_bytes: 1000,
     }
 }
 
@@ -152,18 +154,40 @@ fn events_on_root_come_back_with_their_ack_id() {
 }
 
 #[test]
-fn other_namespaces_get_connect_error_and_their_events_are_ignored() {
+fn other_namespaces_get_connect_error_and_anything_else_for_them_closes() {
     let t0 = Instant::now();
     let mut s = connected_polling(t0);
     assert!(s.handle_packet(t0, Via::Carrier, "40/admin,").is_none());
-    assert!(s
-        .handle_packet(t0, Via::Carrier, "42/admin,[\"mute\",{}]")
-        .is_none());
     assert_eq!(
         s.handle_poll(t0),
         Some(b"44/admin,{\"message\":\"Invalid namespace\"}".to_vec())
     );
     assert!(!s.is_closed());
+    // As the reference server: a packet for a namespace not joined closes the session.
+    assert!(s
+        .handle_packet(t0, Via::Carrier, "42/admin,[\"mute\",{}]")
+        .is_none());
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::EventBeforeConnect)]
+    );
+}
+
+#[test]
+fn a_second_connect_or_a_disconnect_before_connect_closes() {
+    let t0 = Instant::now();
+    let mut s = connected_polling(t0);
+    s.handle_packet(t0, Via::Carrier, "40");
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::Malformed)]
+    );
+    let mut s = session(t0, Transport::WebSocket);
+    s.handle_packet(t0, Via::Carrier, "41");
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::Malformed)]
+    );
 }
 
 #[test]
@@ -295,11 +319,17 @@ fn probe_then_upgrade_moves_queued_packets_to_the_websocket() {
     assert_eq!(s.handle_poll(t0), Some(b"6".to_vec()));
     let _ = s.push("42[\"a\"]".into());
     let _ = s.push("42[\"b\"]".into());
+    let _ = s.push_binary(bytes::Bytes::from_static(&[7, 8]));
     s.handle_packet(t0, Via::Probe, "5");
     assert_eq!(s.transport(), Transport::WebSocket);
     assert_eq!(
         drain(&mut s).iter().map(text).collect::<Vec<_>>(),
-        vec!["Upgraded", "42[\"a\"]", "42[\"b\"]"]
+        vec![
+            "Upgraded",
+            "42[\"a\"]",
+            "42[\"b\"]",
+            "ToCarrierBinary(b\"\\x07\\x08\")"
+        ]
     );
     assert_eq!(
         s.push("42[\"c\"]".into()),
@@ -409,22 +439,86 @@ fn over_polling_attachments_are_base64_packets_of_the_same_payload() {
 }
 
 #[test]
-fn binary_acks_and_other_namespaces_are_read_to_the_end_and_dropped() {
+fn binary_acks_are_read_to_the_end_and_dropped() {
     let t0 = Instant::now();
     let mut s = connected_polling(t0);
-    s.handle_packet(t0, Via::Carrier, r#"461-0[{"_placeholder":true,"num":0}]"#);
-    assert!(s.handle_packet(t0, Via::Carrier, "bAQ==").is_none());
     s.handle_packet(
         t0,
         Via::Carrier,
-        r#"451-/admin,["x",{"_placeholder":true,"num":0}]"#,
+        r#"462-0[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
     );
     assert!(s.handle_packet(t0, Via::Carrier, "bAQ==").is_none());
+    assert!(s.handle_binary(t0, Via::Carrier, vec![1]).is_none());
     assert!(!s.is_closed());
     assert!(matches!(
         s.handle_packet(t0, Via::Carrier, "42[\"mute\",{}]"),
         Some(Inbound::Event { .. })
     ));
+    // A binary event for a namespace not joined closes, like any packet for it.
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"451-/admin,["x",{"_placeholder":true,"num":0}]"#,
+    );
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::EventBeforeConnect)]
+    );
+}
+
+#[test]
+fn placeholders_must_name_an_attachment_that_exists() {
+    let t0 = Instant::now();
+    for bad in [
+        r#"451-["userMessage",{"messageInput":{"_placeholder":true,"num":7}}]"#,
+        r#"451-["userMessage",{"messageInput":{"_placeholder":true,"num":-1}}]"#,
+        r#"451-["userMessage",{"messageInput":{"_placeholder":true,"num":"0"}}]"#,
+        r#"451-["userMessage",{"messageInput":[{"_placeholder":true}]}]"#,
+    ] {
+        let mut s = connected_polling(t0);
+        s.handle_packet(t0, Via::Carrier, bad);
+        assert!(
+            s.handle_binary(t0, Via::Carrier, vec![1]).is_none(),
+            "{bad}"
+        );
+        assert_eq!(
+            drain(&mut s),
+            vec![SessionOutput::Closed(CloseReason::Malformed)],
+            "{bad}"
+        );
+    }
+    assert!(placeholders_valid(
+        r#"51-["m",{"a":{"_placeholder":true,"num":0}},[]]"#,
+        1
+    ));
+    assert!(placeholders_valid(
+        r#"51-3["m",{"_placeholder":false,"num":9}]"#,
+        1
+    ));
+}
+
+#[test]
+fn attachments_that_stop_coming_time_out() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Transport::WebSocket);
+    s.handle_packet(t0, Via::Carrier, "40");
+    drain(&mut s);
+    s.handle_packet(
+        t0,
+        Via::Carrier,
+        r#"452-["a",{"_placeholder":true,"num":0}]"#,
+    );
+    s.handle_binary(t0, Via::Carrier, vec![1]);
+    // The heartbeat is answered; only the missing attachment can end the session.
+    s.handle_timeout(t0 + 300 * MS);
+    s.handle_packet(t0 + 300 * MS, Via::Carrier, "3");
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(t0 + 500 * MS));
+    s.handle_timeout(t0 + 500 * MS);
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::Malformed)]
+    );
 }
 
 #[test]
