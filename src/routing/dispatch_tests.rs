@@ -448,3 +448,53 @@ fn the_count_leaves_out_agents_in_wrap_up_offers_and_delays() {
     assert_eq!(s.agents_by_state, [2, 0, 0, 1, 1]);
     assert_eq!(s.agents_by_state.iter().sum::<usize>(), s.agents);
 }
+
+#[test]
+fn a_plain_transfer_puts_the_old_agent_in_wrap_up() {
+    let mut h = H::new(RoutingConfig {
+        wrap_up: Duration::from_secs(10),
+        ..RoutingConfig::default()
+    });
+    h.agent(1, "a");
+    h.agent(2, "b");
+    h.user(10, "u");
+    h.call(10, "r");
+    let out = h.ok(1, "callTransfer", json!({}));
+    assert_eq!(
+        events(&out),
+        vec![
+            (2, "callTransfer"),
+            (10, "callTransfer"),
+            (1, "callEnded"),
+            (1, "wrapUp")
+        ]
+    );
+    assert_eq!(h.state_count(AgentState::WrapUp), 1);
+    assert_eq!(h.state_count(AgentState::Busy), 1);
+    h.wait(10_000);
+    assert_eq!(h.r.stats().available_agents, 1);
+}
+
+#[test]
+fn a_reload_to_random_keeps_every_ready_agent() {
+    let mut h = H::new(RoutingConfig::default());
+    for i in 0..5 {
+        h.agent(1 + i, &format!("a{i}"));
+    }
+    h.r.set_config(
+        h.now,
+        RoutingConfig {
+            strategy: Strategy::Random,
+            ..RoutingConfig::default()
+        },
+    );
+    assert_eq!(h.r.stats().available_agents, 5);
+    h.user(10, "u");
+    h.call(10, "r");
+    assert_eq!(h.r.stats().available_agents, 4);
+    assert!(h.r.check_invariants().is_ok());
+    h.r.set_config(h.now, RoutingConfig::default());
+    h.ok(10, "leaveCall", json!({}));
+    assert_eq!(h.r.stats().available_agents, 5);
+    assert!(h.r.check_invariants().is_ok());
+}

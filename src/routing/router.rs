@@ -25,6 +25,7 @@ use super::report::{AgentState, OfferResult, QueueOutcome};
 use super::select::ReadyAgents;
 use super::timer::{Timer, Timers};
 use log::{debug, warn};
+use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -155,20 +156,40 @@ impl Router {
         event: ClientEvent,
         data: EventData<'_>,
     ) -> Handled {
+        match event {
+            // The hot path, apart from the other rules.
+            ClientEvent::UserMessage => self.message(conn, Role::User, data.into_message()),
+            ClientEvent::AgentMessage => self.message(conn, Role::Agent, data.into_message()),
+            _ => self.handle_request(now, conn, event, data.raw()),
+        }
+    }
+
+    /// Every event but the messages: its rule, then dispatch of agents it made ready.
+    #[inline(never)]
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        event: ClientEvent,
+        data: Option<&RawValue>,
+    ) -> Handled {
         let r = match event {
-            ClientEvent::UserMessage => return self.message(conn, Role::User, data.into_message()),
-            ClientEvent::AgentMessage => {
-                return self.message(conn, Role::Agent, data.into_message())
+            ClientEvent::ConnectUser => self.connect(conn, Role::User, data),
+            ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data),
+            ClientEvent::CallAgent => self.call_agent(now, conn, data),
+            ClientEvent::RejectCall => self.reject_call(now, conn, data),
+            ClientEvent::CallTransfer => self.call_transfer(now, conn, data),
+            ClientEvent::ToggleAvailability => self.toggle_availability(now, conn, data),
+            ClientEvent::LeaveCall => self.leave_call(now, conn, data),
+            ClientEvent::AcceptCall => self.accept_call(now, conn, data),
+            ClientEvent::Mute => return self.mute(conn, data),
+            // Handled by `handle_event`; routed the same way should they come here.
+            ClientEvent::UserMessage => {
+                return self.message(conn, Role::User, EventData::Raw(data).into_message())
             }
-            ClientEvent::ConnectUser => self.connect(conn, Role::User, data.raw()),
-            ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data.raw()),
-            ClientEvent::CallAgent => self.call_agent(now, conn, data.raw()),
-            ClientEvent::RejectCall => self.reject_call(now, conn, data.raw()),
-            ClientEvent::CallTransfer => self.call_transfer(now, conn, data.raw()),
-            ClientEvent::ToggleAvailability => self.toggle_availability(now, conn, data.raw()),
-            ClientEvent::LeaveCall => self.leave_call(now, conn, data.raw()),
-            ClientEvent::Mute => return self.mute(conn, data.raw()),
-            ClientEvent::AcceptCall => self.accept_call(now, conn, data.raw()),
+            ClientEvent::AgentMessage => {
+                return self.message(conn, Role::Agent, EventData::Raw(data).into_message())
+            }
         };
         self.dispatch(now);
         r

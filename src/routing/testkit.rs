@@ -60,7 +60,11 @@ impl H {
         self.drain()
     }
 
+    /// Drains every output (after checking the router's invariants).
     pub fn drain(&mut self) -> Sent {
+        if let Err(e) = self.r.check_invariants() {
+            panic!("invariant broken: {e}");
+        }
         let mut v = Vec::new();
         while let Some(o) = self.r.poll_output() {
             match o {
