@@ -115,6 +115,20 @@ pub fn args() -> Result<Args, Exit> {
     }
 }
 
+/// The exit status (logged) for a loop that could not start on `listen`.
+pub fn start_failed(e: crate::net::LoopError, listen: std::net::SocketAddr) -> Exit {
+    use crate::net::LoopError;
+    match e {
+        LoopError::Bind(e) => {
+            Exit::Startup.with_error(format_args!("cannot listen on {listen}: {e}"))
+        }
+        LoopError::Io(e) => {
+            Exit::Startup.with_error(format_args!("cannot start the event loop: {e}"))
+        }
+        LoopError::Auth(e) => Exit::Config.with_error(format_args!("invalid [auth] keys: {e}")),
+    }
+}
+
 #[cfg(test)]
 #[path = "cli_tests.rs"]
 mod tests;

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use supportd::cli::{self, Exit};
 use supportd::metrics::{self, Metrics};
-use supportd::net::{LoopError, Server};
+use supportd::net::Server;
 use supportd::{config, service};
 
 fn main() -> ExitCode {
@@ -21,6 +21,9 @@ fn run() -> Result<(), Exit> {
     let found = config::discover(args.config)
         .map_err(|e| Exit::Config.with_error(format_args!("invalid configuration: {e}")))?;
     if args.check {
+        // The key files too: `systemctl reload` refuses a bad one before the daemon sees it.
+        supportd::auth::Keys::load(&found.config.auth)
+            .map_err(|e| Exit::Config.with_error(format_args!("invalid [auth] keys: {e}")))?;
         println!("{}", found.check_message());
         return Ok(());
     }
@@ -40,14 +43,8 @@ fn run() -> Result<(), Exit> {
         log::info!("metrics on {local} (/metrics, /healthz)");
     }
     let listen = found.config.listen;
-    let mut server = Server::bind(found.config, found.path, metrics).map_err(|e| match e {
-        LoopError::Bind(e) => {
-            Exit::Startup.with_error(format_args!("cannot listen on {listen}: {e}"))
-        }
-        LoopError::Io(e) => {
-            Exit::Startup.with_error(format_args!("cannot start the event loop: {e}"))
-        }
-    })?;
+    let mut server = Server::bind(found.config, found.path, metrics)
+        .map_err(|e| cli::start_failed(e, listen))?;
     if let Some(addr) = server.local_addr() {
         log::info!("listening on {addr} (native: ws://{addr}/ws)");
     }

@@ -139,6 +139,8 @@ pub const CODE_ROOM_IN_USE: &str = "room_in_use";
 pub const CODE_NO_AGENT_AVAILABLE: &str = "no_agent_available";
 pub const CODE_BINARY_UNSUPPORTED: &str = "binary_unsupported";
 pub const CODE_QUEUE_FULL: &str = "queue_full";
+pub const CODE_UNAUTHORIZED: &str = "unauthorized";
+pub const CODE_TOKEN_EXPIRED: &str = "token_expired";
 
 /// Every `code` value: the fixed label set of `support_errors_total`.
 pub const CODE_VALUES: &[&str] = &[
@@ -156,6 +158,8 @@ pub const CODE_VALUES: &[&str] = &[
     CODE_NO_AGENT_AVAILABLE,
     CODE_BINARY_UNSUPPORTED,
     CODE_QUEUE_FULL,
+    CODE_UNAUTHORIZED,
+    CODE_TOKEN_EXPIRED,
     OTHER,
 ];
 

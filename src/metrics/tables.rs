@@ -208,6 +208,8 @@ pub(super) const fn code_label(code: ErrorCode) -> &'static str {
         ErrorCode::NoAgentAvailable => n::CODE_NO_AGENT_AVAILABLE,
         ErrorCode::BinaryUnsupported => n::CODE_BINARY_UNSUPPORTED,
         ErrorCode::QueueFull => n::CODE_QUEUE_FULL,
+        ErrorCode::Unauthorized => n::CODE_UNAUTHORIZED,
+        ErrorCode::TokenExpired => n::CODE_TOKEN_EXPIRED,
     }
 }
 

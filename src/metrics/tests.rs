@@ -345,6 +345,8 @@ fn fixed_label_sets_are_unchanged() {
             "no_agent_available",
             "binary_unsupported",
             "queue_full",
+            "unauthorized",
+            "token_expired",
             "other",
         ]
     );

@@ -44,8 +44,19 @@ impl Server {
         if let Some(f) = self.hooks.on_reload.as_mut() {
             f(ReloadStage::Started);
         }
-        match Config::load(&path) {
-            Ok(new) => {
+        let loaded = Config::load(&path).and_then(|new| {
+            // Keys are part of the configuration: a bad key file fails the whole reload.
+            let keys =
+                crate::auth::Keys::load(&new.auth).map_err(|e| crate::config::ConfigError {
+                    path: path.clone(),
+                    line: None,
+                    reason: format!("[auth]: {e}"),
+                })?;
+            Ok((new, keys))
+        });
+        match loaded {
+            Ok((new, keys)) => {
+                self.keys = keys;
                 if new.listen != self.config.listen {
                     warn!(
                         "reload: server address changed to {} (still on {}); it takes effect after a restart",

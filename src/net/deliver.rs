@@ -35,6 +35,10 @@ impl Server {
         data: EventData<'_>,
         attachments: Option<Attachments>,
     ) -> Result<(), Rejection> {
+        if name == super::identity::REFRESH_TOKEN {
+            self.metrics.received(None);
+            return self.refresh_token(now, conn, data.raw());
+        }
         let data = match attachments {
             Some(a) if is_message_event(name) => match data.into_message() {
                 Some(mut m) => {
@@ -49,7 +53,9 @@ impl Server {
         self.metrics.received(event);
         let result = match event {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
-            Some(event) => self.router.handle_event(now, conn, event, data),
+            Some(event) => self
+                .authenticate(now, conn, event, data.raw())
+                .and_then(|()| self.router.handle_event(now, conn, event, data)),
         };
         if let Err(r) = &result {
             debug!("{conn:?}: {} ({})", r.code.as_str(), r.message);

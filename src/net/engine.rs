@@ -72,7 +72,7 @@ impl Server {
                 let Some(key) = head.websocket_key().map(str::to_owned) else {
                     return self.engine_error(token, eio::ErrorCode::BadRequest, None);
                 };
-                let id = self.new_session(now, Transport::WebSocket);
+                let id = self.new_session(now, Transport::WebSocket, &head);
                 if let Some(slot) = self.sessions.get_mut(id) {
                     slot.ws = Some(token);
                 }
@@ -106,7 +106,7 @@ impl Server {
                 }
             }
             (eio::Transport::Polling, None, "GET") => {
-                let id = self.new_session(now, Transport::Polling);
+                let id = self.new_session(now, Transport::Polling, &head);
                 let Some(open) = self
                     .sessions
                     .get(id)
@@ -618,7 +618,7 @@ impl Server {
     }
 
     /// Creates a session (and its peer) with its timers.
-    fn new_session(&mut self, now: Instant, transport: Transport) -> usize {
+    fn new_session(&mut self, now: Instant, transport: Transport, head: &Head) -> usize {
         let id = self.next_key();
         let sid = self.sids.next();
         let sio_sid = self.sids.next();
@@ -626,6 +626,7 @@ impl Server {
         let slot = self.sessions.insert(id, eio);
         self.metrics.connection_opened(slot.metric_transport());
         self.peers.insert(ConnId(id as u64), Route::Session(id));
+        self.offer_bearer(ConnId(id as u64), head);
         self.drain_session(now, id);
         debug!("session {id} opened");
         id

@@ -15,6 +15,7 @@ mod control;
 mod deliver;
 mod engine;
 pub mod http;
+mod identity;
 mod inbox;
 mod listener;
 mod peers;

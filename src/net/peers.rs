@@ -17,9 +17,24 @@ pub enum Route {
 }
 
 /// One peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub route: Route,
+    /// A token the client offered before registering (`Authorization: Bearer` on its
+    /// handshake, or Socket.IO's CONNECT `auth.token`).
+    pub offered_token: Option<Box<str>>,
+    /// The identity it proved at registration, where proof is required.
+    pub verified: Option<Verified>,
+}
+
+/// A registration proven by a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub role: crate::auth::Role,
+    /// The token's `sub`: the id registered.
+    pub sub: Box<str>,
+    /// When the token expires (the registration ends then unless refreshed).
+    pub expires: std::time::Instant,
 }
 
 /// Peers by router id (server-assigned keys: a fast non-keyed hash is safe).
@@ -31,12 +46,24 @@ pub struct Peers {
 impl Peers {
     /// Adds a peer reached through `route`.
     pub fn insert(&mut self, id: ConnId, route: Route) {
-        self.map.insert(id, Peer { route });
+        self.map.insert(
+            id,
+            Peer {
+                route,
+                offered_token: None,
+                verified: None,
+            },
+        );
     }
 
     /// The peer's route, if it is still here.
     pub fn route(&self, id: ConnId) -> Option<Route> {
         self.map.get(&id).map(|p| p.route)
+    }
+
+    /// The peer, to read or change its identity.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Peer> {
+        self.map.get_mut(&id)
     }
 
     /// Removes a peer; true if it was there (so the router is told once).

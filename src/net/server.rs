@@ -35,6 +35,8 @@ pub enum LoopError {
     Bind(io::Error),
     /// Polling or signal set-up failed.
     Io(io::Error),
+    /// A key file of `[auth]` could not be used.
+    Auth(crate::auth::AuthError),
 }
 
 /// Stages of a config reload, as told to the reload hook.
@@ -81,6 +83,10 @@ pub struct Server {
     pub(super) shutdown_at: Option<Instant>,
     pub(super) hooks: Hooks,
     pub(super) metrics: Metrics,
+    /// The keys registrations are verified with (`[auth]`).
+    pub(super) keys: crate::auth::Keys,
+    /// Peers refused or expired this turn, closed once their error is queued.
+    pub(super) refused: Vec<crate::routing::ConnId>,
     /// The time at the start of this loop turn.
     pub(super) now: Instant,
 }
@@ -99,7 +105,8 @@ impl Server {
             .map_err(LoopError::Io)?;
         let signals = Signals::install(poll.registry(), SIGNALS).map_err(LoopError::Io)?;
         let inbox = Inbox::new(poll.registry(), INBOX).map_err(LoopError::Io)?;
-        Ok(Server {
+        let keys = crate::auth::Keys::load(&config.auth).map_err(LoopError::Auth)?;
+        let server = Server {
             poll,
             listener: Some(listener),
             signals,
@@ -117,8 +124,12 @@ impl Server {
             shutdown_at: None,
             hooks: Hooks::default(),
             metrics,
+            keys,
+            refused: Vec::new(),
             now: Instant::now(),
-        })
+        };
+        server.log_auth();
+        Ok(server)
     }
 
     /// The bound client address.
@@ -161,6 +172,7 @@ impl Server {
                 self.read_conn(now, t);
             }
             self.fire_timers(now);
+            self.close_refused(now);
             self.broadcast_available();
             self.flush_polls();
             self.flush_dirty(now);

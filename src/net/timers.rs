@@ -13,6 +13,8 @@ pub enum TimerKey {
     Conn(usize),
     /// An Engine.IO session (by key): its heartbeat or CONNECT deadline.
     Session(usize),
+    /// A peer's verified token (by router id): its expiry.
+    Token(u64),
 }
 
 /// A min-heap of (deadline, owner).

@@ -71,6 +71,7 @@ impl Server {
             match key {
                 TimerKey::Session(id) => self.session_timer(now, id, at),
                 TimerKey::Conn(token) => self.conn_timer(token, at),
+                TimerKey::Token(id) => self.token_timer(now, ConnId(id)),
             }
         }
     }

@@ -51,8 +51,9 @@ impl Server {
             // A Socket.IO session is counted under its transport by the session, not the socket.
             conn.transport = Some(Transport::Native);
             self.metrics.connection_opened(Transport::Native);
-            self.peers
-                .insert(ConnId(token as u64), super::peers::Route::Native(token));
+            let id = ConnId(token as u64);
+            self.peers.insert(id, super::peers::Route::Native(token));
+            self.offer_bearer(id, head);
         }
         self.conns.mark_dirty(token);
         debug!("connection {token} upgraded ({framing:?})");

@@ -94,11 +94,15 @@ pub enum ErrorCode {
     NoAgentAvailable,
     BinaryUnsupported,
     QueueFull,
+    /// Registration without a valid token where one is required (the connection closes).
+    Unauthorized,
+    /// The registration's token expired (the connection closes).
+    TokenExpired,
 }
 
 impl ErrorCode {
     /// Every code, for tables indexed by code.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::BadJson,
         ErrorCode::BadMessage,
         ErrorCode::UnknownEvent,
@@ -113,6 +117,8 @@ impl ErrorCode {
         ErrorCode::NoAgentAvailable,
         ErrorCode::BinaryUnsupported,
         ErrorCode::QueueFull,
+        ErrorCode::Unauthorized,
+        ErrorCode::TokenExpired,
     ];
 
     /// The code as it appears on the wire.
@@ -132,6 +138,8 @@ impl ErrorCode {
             ErrorCode::NoAgentAvailable => "no_agent_available",
             ErrorCode::BinaryUnsupported => "binary_unsupported",
             ErrorCode::QueueFull => "queue_full",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::TokenExpired => "token_expired",
         }
     }
 }

@@ -73,6 +73,8 @@ pub enum CloseReason {
     PollClosed,
     /// The server is stopping.
     Shutdown,
+    /// A registration without valid proof, or its token expired.
+    Unauthorized,
 }
 
 impl CloseReason {
@@ -90,6 +92,7 @@ impl CloseReason {
             CloseReason::TransportClosed => "websocket closed",
             CloseReason::PollClosed => "poll connection closed",
             CloseReason::Shutdown => "server shutting down",
+            CloseReason::Unauthorized => "unauthorized",
         }
     }
 }
@@ -177,6 +180,8 @@ pub struct EioSession {
     pending: Option<PendingBinary>,
     /// Attachments still to come of a binary packet that is dropped (a BINARY_ACK).
     skip_attachments: usize,
+    /// `auth.token` of the CONNECT to "/", for a registration that needs proof.
+    auth_token: Option<Box<str>>,
     out: VecDeque<SessionOutput>,
 }
 
@@ -216,6 +221,7 @@ impl EioSession {
             closed: false,
             pending: None,
             skip_attachments: 0,
+            auth_token: None,
             out: VecDeque::new(),
         }
     }
@@ -233,6 +239,11 @@ impl EioSession {
     /// Whether the client is CONNECTed to "/" (it hears broadcasts).
     pub fn is_connected(&self) -> bool {
         self.connected && !self.closed
+    }
+
+    /// The `auth.token` the client sent with its CONNECT, if any.
+    pub fn auth_token(&self) -> Option<&str> {
+        self.auth_token.as_deref()
     }
 
     /// Whether `Closed` has been output.
@@ -509,7 +520,11 @@ impl EioSession {
         if self.held {
             // engine.io answers a pending poll: a noop when the client asked to close,
             // the close packet when the server ends the session.
-            let mut body = Vec::new();
+            // Packets still queued (an error saying why, say) go out first.
+            let mut body = std::mem::take(&mut self.queue);
+            if !body.is_empty() {
+                eio::encode_separator(&mut body);
+            }
             match reason {
                 CloseReason::ClientClosed => eio::encode_noop(&mut body),
                 _ => eio::encode_close(&mut body),
@@ -705,7 +720,11 @@ impl EioSession {
         };
         let joined = packet.namespace == "/" && self.connected;
         match (&packet.body, joined) {
-            (Body::Connect { .. }, false) if packet.namespace == "/" => {
+            (Body::Connect { auth }, false) if packet.namespace == "/" => {
+                // A token for a later registration may come in the CONNECT's auth object.
+                self.auth_token = auth
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a.get()).ok())
+                    .and_then(|a| a.get("token")?.as_str().map(Box::from));
                 self.connected = true;
                 self.connect_deadline = None;
                 let mut out = Vec::new();

@@ -1,0 +1,181 @@
+//! Verified identities: where `[auth]` configures keys for a role, a registration
+//! (`connectAgent` / `connectUser`) must carry a JWT whose `sub` is the id it registers, and
+//! the registration lasts until the token expires (or a `refreshToken` extends it). The
+//! token may come in the event's `token`, in Socket.IO's CONNECT `auth.token`, or as
+//! `Authorization: Bearer` on the handshake. Crypto is `crate::auth`'s; this file decides
+//! when to ask and what a failure costs: an `error` event, then the connection is closed.
+//! Invariant: a peer registered under a role that requires proof has `verified` set, and
+//! a peer whose token has expired is closed within one loop turn of the expiry.
+use super::peers::{Route, Verified};
+use super::server::Server;
+use super::timers::TimerKey;
+use crate::auth::{self, Role};
+use crate::routing::{ClientEvent, ConnId, ErrorCode, Rejection, ServerEvent};
+use crate::session::CloseReason;
+use log::{debug, info};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::time::{Duration, Instant, SystemTime};
+use tungstenite::protocol::frame::coding::CloseCode;
+
+/// The client event that extends a registration with a newer token.
+pub const REFRESH_TOKEN: &str = "refreshToken";
+
+/// Seconds since the Unix epoch, for tokens' `exp` and `nbf`.
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A field of a JSON object event payload, as text (ids may be strings or integers).
+fn field(data: Option<&RawValue>, key: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(data?.get()).ok()?;
+    match value.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Server {
+    /// Checks a registration's token where the role requires one; on Err the caller
+    /// reports the rejection and the connection is closed at the end of the turn.
+    pub(super) fn authenticate(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        event: ClientEvent,
+        data: Option<&RawValue>,
+    ) -> Result<(), Rejection> {
+        let role = match event {
+            ClientEvent::ConnectAgent => Role::Agent,
+            ClientEvent::ConnectUser => Role::User,
+            _ => return Ok(()),
+        };
+        if !self.keys.required(role) {
+            return Ok(());
+        }
+        let offered = match self.peers.route(conn) {
+            Some(Route::Session(key)) => self
+                .sessions
+                .get(key)
+                .and_then(|s| s.eio.auth_token())
+                .map(Box::from),
+            _ => None,
+        }
+        .or_else(|| {
+            self.peers
+                .get_mut(conn)
+                .and_then(|p| p.offered_token.clone())
+        });
+        let token = field(data, "token").or(offered.map(String::from));
+        let unix = now_unix();
+        let verified = token
+            .as_deref()
+            .ok_or(auth::AuthError::Missing)
+            .and_then(|t| self.keys.verify(role, t, unix))
+            .and_then(|claims| {
+                let id = field(data, "id").ok_or(auth::AuthError::Invalid("no id"))?;
+                claims.require_subject(&id).map(|()| claims)
+            });
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(e) => {
+                debug!("{conn:?}: registration refused: {e}");
+                self.refused.push(conn);
+                // An expired token at registration is as good as none.
+                return Err(Rejection::with(ErrorCode::Unauthorized, e.to_string()));
+            }
+        };
+        let expires = now + Duration::from_secs(claims.exp.saturating_sub(unix));
+        if let Some(peer) = self.peers.get_mut(conn) {
+            peer.verified = Some(Verified {
+                role,
+                sub: claims.sub.into(),
+                expires,
+            });
+            self.timers.push(expires, TimerKey::Token(conn.0));
+        }
+        Ok(())
+    }
+
+    /// `refreshToken {token}`: a newer token for the same identity extends the
+    /// registration; a bad one is refused and changes nothing.
+    pub(super) fn refresh_token(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: Option<&RawValue>,
+    ) -> Result<(), Rejection> {
+        let Some(current) = self.peers.get_mut(conn).and_then(|p| p.verified.clone()) else {
+            // Nothing to extend: this registration needs no token (or there is none).
+            return Ok(());
+        };
+        let token = field(data, "token")
+            .ok_or_else(|| Rejection::new(ErrorCode::BadPayload, "refreshToken needs a token"))?;
+        let unix = now_unix();
+        let claims = self
+            .keys
+            .verify(current.role, &token, unix)
+            .and_then(|c| c.require_subject(&current.sub).map(|()| c))
+            .map_err(|e| Rejection::with(ErrorCode::Unauthorized, e.to_string()))?;
+        let expires = now + Duration::from_secs(claims.exp.saturating_sub(unix));
+        if let Some(peer) = self.peers.get_mut(conn) {
+            if let Some(v) = peer.verified.as_mut() {
+                v.expires = expires;
+            }
+        }
+        self.timers.push(expires, TimerKey::Token(conn.0));
+        Ok(())
+    }
+
+    /// A token timer came due: if the peer's token has expired, it hears `token_expired`
+    /// and is closed.
+    pub(super) fn token_timer(&mut self, now: Instant, conn: ConnId) {
+        let expired = self
+            .peers
+            .get_mut(conn)
+            .and_then(|p| p.verified.as_ref())
+            .is_some_and(|v| v.expires <= now);
+        if !expired {
+            return; // refreshed, or gone
+        }
+        info!("{conn:?}: token expired; closing");
+        let rejection = Rejection::new(ErrorCode::TokenExpired, "the token has expired");
+        self.metrics.rejected(rejection.code);
+        self.send(conn, &ServerEvent::error(rejection, None));
+        self.refused.push(conn);
+    }
+
+    /// Keeps the `Authorization: Bearer` token of a peer's handshake for its registration.
+    pub(super) fn offer_bearer(&mut self, id: ConnId, head: &super::http::Head) {
+        let token = head.header("authorization").and_then(auth::bearer);
+        if let (Some(token), Some(peer)) = (token, self.peers.get_mut(id)) {
+            peer.offered_token = Some(token.into());
+        }
+    }
+
+    /// Closes the peers refused this turn (after their error event was queued).
+    pub(super) fn close_refused(&mut self, now: Instant) {
+        for conn in std::mem::take(&mut self.refused) {
+            match self.peers.route(conn) {
+                Some(Route::Native(token)) => {
+                    self.close_ws(now, token, CloseCode::Policy, "unauthorized")
+                }
+                Some(Route::Session(key)) => {
+                    self.close_session(now, key, CloseReason::Unauthorized)
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Keys configured at start: logs what is checked, and warns when agents are not.
+    pub(super) fn log_auth(&self) {
+        info!("authentication: {}", self.keys.describe());
+        if let Some(warning) = auth::startup_warning(&self.config.auth) {
+            log::warn!("{warning}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Verified agents over the wire (the real binary on loopback): with `[auth]` keys, a
+//! registration needs a JWT whose `sub` is its id, in the event data, in an
+//! `Authorization: Bearer` header on the handshake or in Socket.IO's CONNECT `auth.token`;
+//! refused ones get `unauthorized` and are closed (1008); a token's expiry ends the
+//! registration unless `refreshToken` extends it; a reload with a bad key keeps the old keys.
+mod common;
+use common::{Client, Daemon, Got, TempDir};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::json;
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::Message;
+
+const SECRET: &[u8] = b"a-test-secret-of-more-than-32-bytes-for-hs256";
+
+fn unix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An HS256 token for `sub` that expires `secs` from now (negative: already expired).
+fn token(secret: &[u8], sub: &str, secs: i64) -> String {
+    let exp = (unix() as i64 + secs) as u64;
+    encode(
+        &Header::default(),
+        &json!({"sub": sub, "exp": exp, "name": "Ada"}),
+        &EncodingKey::from_secret(secret).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A daemon whose agents must prove their id with SECRET (no leeway).
+fn daemon(dir: &TempDir) -> Daemon {
+    let secret = dir.0.join("agent.secret");
+    std::fs::write(&secret, [SECRET, b"\n"].concat()).unwrap();
+    Daemon::start(&format!(
+        "[auth]\nagent_secret_file = {:?}\nleeway_secs = 0\n",
+        secret.display().to_string()
+    ))
+}
+
+/// The next frame must close the connection with 1008 after an `unauthorized` error.
+fn refused(c: &mut Client) {
+    c.expect_error("unauthorized");
+    match c.next() {
+        Got::Close(code) => assert_eq!(code, Some(CloseCode::Policy)),
+        Got::Event(e, d) => panic!("expected a close, got {e} {d}"),
+    }
+}
+
+#[test]
+fn agents_need_a_token_for_their_own_id_users_do_not() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let mut c = d.client();
+    c.send("connectAgent", json!({"id": "a1"}));
+    refused(&mut c);
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a2", 60)}),
+    );
+    refused(&mut c);
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(b"another-secret-of-more-than-32-bytes!!", "a1", 60)}),
+    );
+    refused(&mut c);
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", -5)}),
+    );
+    refused(&mut c);
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", 60)}),
+    );
+    assert_eq!(c.expect("registered"), json!({"role": "agent", "id": "a1"}));
+    // No user key: users register as before.
+    Client::user(&d, json!("u1"));
+}
+
+#[test]
+fn a_bearer_header_on_the_handshake_proves_the_id() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let tcp = TcpStream::connect(d.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = format!("ws://{}/ws", d.addr).into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", token(SECRET, "a1", 60))
+            .parse()
+            .unwrap(),
+    );
+    let (ws, _) = tungstenite::client(req, tcp).unwrap();
+    let mut c = Client {
+        ws,
+        last_count: None,
+    };
+    c.send("connectAgent", json!({"id": "a1"}));
+    assert_eq!(c.expect("registered")["id"], "a1");
+}
+
+#[test]
+fn socketio_connect_auth_token_proves_the_id() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let mut c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None).unwrap();
+    let read = |c: &mut Client| loop {
+        match c.ws.read().unwrap() {
+            Message::Text(t) if t.as_str() == "2" => c.ws.send(Message::text("3")).unwrap(),
+            Message::Text(t) if t.contains("getAvailableAgents") => {}
+            Message::Text(t) => return t.to_string(),
+            m => panic!("unexpected {m:?}"),
+        }
+    };
+    assert!(read(&mut c).starts_with('0'));
+    let auth = json!({"token": token(SECRET, "sio-agent", 60)});
+    c.ws.send(Message::text(format!("40{auth}"))).unwrap();
+    assert!(read(&mut c).starts_with("40{\"sid\""));
+    c.ws.send(Message::text(r#"42["connectAgent",{"id":"sio-agent"}]"#))
+        .unwrap();
+    assert_eq!(
+        read(&mut c),
+        r#"42["registered",{"role":"agent","id":"sio-agent"}]"#
+    );
+}
+
+#[test]
+fn an_expired_token_ends_the_registration_unless_refreshed() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let mut short = d.client();
+    short.send(
+        "connectAgent",
+        json!({"id": "short", "token": token(SECRET, "short", 2)}),
+    );
+    short.expect("registered");
+    let mut kept = d.client();
+    kept.send(
+        "connectAgent",
+        json!({"id": "kept", "token": token(SECRET, "kept", 2)}),
+    );
+    kept.expect("registered");
+    kept.send("refreshToken", json!({"token": token(SECRET, "kept", 60)}));
+    // A refresh for another id is refused and changes nothing.
+    kept.send("refreshToken", json!({"token": token(SECRET, "short", 60)}));
+    kept.expect_error("unauthorized");
+    // The short one expires within its 2 s (+ up to 1 s of rounding).
+    short.expect_error("token_expired");
+    match short.next() {
+        Got::Close(code) => assert_eq!(code, Some(CloseCode::Policy)),
+        Got::Event(e, d) => panic!("expected a close, got {e} {d}"),
+    }
+    // The refreshed one is still registered: it can toggle its availability.
+    kept.expect_quiet(1500);
+    kept.send("toggleAvailability", json!({"available": false}));
+    kept.expect_quiet(300);
+}
+
+#[test]
+fn a_reload_with_a_bad_key_file_keeps_the_old_keys() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    std::fs::write(dir.0.join("agent.secret"), b"short").unwrap();
+    d.signal("HUP");
+    d.wait_log("reload failed");
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", 60)}),
+    );
+    c.expect("registered");
+}
+
+#[test]
+fn check_refuses_a_key_file_that_cannot_be_used() {
+    let dir = TempDir::new();
+    let secret = dir.0.join("agent.secret");
+    std::fs::write(&secret, b"too short").unwrap();
+    let config = dir.0.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\nagent_secret_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["--check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("agent.secret"),
+        "{out:?}"
+    );
+}
