@@ -55,7 +55,10 @@ impl Router {
     /// Connects `user` and `agent` (live, ready) in a new call `id` in `room`, and tells both
     /// (`callAgent` with the request's data and the agent's id); `entered` is when the user's
     /// wait began.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of a call, from a ticket or an immediate answer"
+    )]
     pub(super) fn start_call(
         &mut self,
         now: Instant,
