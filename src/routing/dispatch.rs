@@ -55,7 +55,10 @@ impl Router {
     /// Connects `user` and `agent` (live, ready) in a new call `id` in `room`, and tells both
     /// (`callAgent` with the request's data and the agent's id); `entered` is when the user's
     /// wait began.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of a call, from a ticket or an immediate answer"
+    )]
     pub(super) fn start_call(
         &mut self,
         now: Instant,
@@ -85,9 +88,14 @@ impl Router {
         self.refresh_agent(agent);
         self.queue.record_assignment(now);
         self.emit(Output::CallStarted { call: id });
+        let waited = if entered == now {
+            Duration::ZERO
+        } else {
+            now.saturating_duration_since(entered)
+        };
         self.emit(Output::QueueLeft {
             outcome: QueueOutcome::Answered,
-            waited: now.saturating_duration_since(entered),
+            waited,
         });
         self.send_to(agent, ServerEvent::CallAgent(data.clone()));
         self.send_to(user, ServerEvent::CallAgent(data));
@@ -328,14 +336,14 @@ impl Router {
         self.enqueue(now, call.user, call.room, request, Some(reason));
     }
 
-    /// Agent `agent` gave up call `id` (held since `since`): its talk time grows, it is idle
-    /// from now, and it enters wrap-up if configured.
+    /// Agent `agent` gave up call `id` after talking `talked`: its talk time grows, it is
+    /// idle from now, and it enters wrap-up if configured.
     pub(super) fn agent_released(
         &mut self,
         now: Instant,
         agent: PartyId,
         id: CallId,
-        since: Instant,
+        talked: Duration,
     ) {
         let seq = self.next_seq();
         let wrap = self.config.wrap_up;
@@ -343,7 +351,7 @@ impl Router {
             return;
         };
         a.calls.retain(|c| *c != id);
-        a.talk_time += now.saturating_duration_since(since);
+        a.talk_time += talked;
         a.idle_since = seq;
         if !wrap.is_zero() {
             a.wrap_up = true;
@@ -354,6 +362,9 @@ impl Router {
 
     /// Tells `agent`, if it is in wrap-up, `wrapUp {roomId, durationMs}` for `room`.
     pub(super) fn wrap_up_notice(&mut self, agent: PartyId, room: &PeerId) {
+        if self.config.wrap_up.is_zero() {
+            return;
+        }
         if self.parties.agent(agent).is_some_and(|a| a.wrap_up) {
             let event = ServerEvent::WrapUp {
                 room: room.clone(),

@@ -498,3 +498,18 @@ fn a_reload_to_random_keeps_every_ready_agent() {
     assert_eq!(h.r.stats().available_agents, 5);
     assert!(h.r.check_invariants().is_ok());
 }
+
+#[test]
+fn a_count_told_on_registration_is_always_followed_by_a_broadcast() {
+    let mut h = H::new(RoutingConfig::default());
+    h.agent(1, "a");
+    assert_eq!(h.r.poll_available_agents(h.now), Some(1));
+    // b hears 2 on registering, then goes unavailable: back to the 1 everyone else heard,
+    // but b must hear it too.
+    let out = h.agent(2, "b");
+    assert_eq!(data_of(&out, 2, "getAvailableAgents")["availableAgents"], 2);
+    h.ok(2, "toggleAvailability", json!({"available": false}));
+    assert_eq!(h.r.poll_available_agents(h.now), None, "held back");
+    h.now += Duration::from_millis(100);
+    assert_eq!(h.r.poll_available_agents(h.now), Some(1));
+}

@@ -280,7 +280,7 @@ impl Router {
             a.calls_taken += 1;
             self.free.chosen(a);
         }
-        self.agent_released(now, me, call_id, since);
+        self.agent_released(now, me, call_id, now.saturating_duration_since(since));
         self.refresh_agent(next);
         let user_id = self
             .parties

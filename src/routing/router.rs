@@ -94,7 +94,8 @@ pub struct Router {
     /// Loop turns so far (`handle_timeout` calls).
     pub(super) turn: u64,
     pub(super) announced_available: Option<usize>,
-    announced_at: Option<Instant>,
+    /// When the next count may be broadcast (the last one plus `availability_interval`).
+    next_announce: Option<Instant>,
 }
 
 impl Default for Router {
@@ -126,7 +127,7 @@ impl Router {
             turn: 0,
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
-            announced_at: None,
+            next_announce: None,
         }
     }
 
@@ -256,14 +257,11 @@ impl Router {
         if self.announced_available == Some(n) {
             return None;
         }
-        if self
-            .announced_at
-            .is_some_and(|at| now < at + self.config.availability_interval)
-        {
+        if self.next_announce.is_some_and(|at| now < at) {
             return None;
         }
         self.announced_available = Some(n);
-        self.announced_at = Some(now);
+        self.next_announce = Some(now + self.config.availability_interval);
         Some(n)
     }
 
@@ -271,10 +269,7 @@ impl Router {
     /// earliest of the timers, the next queue position flush and a held-back count.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let count = (self.announced_available != Some(self.free.len()))
-            .then(|| {
-                self.announced_at
-                    .map(|at| at + self.config.availability_interval)
-            })
+            .then_some(self.next_announce)
             .flatten();
         [
             self.timers.next_deadline(),
@@ -353,11 +348,17 @@ impl Router {
         if let Some(u) = self.parties.user_mut(call.user) {
             u.call = None;
         }
-        self.agent_released(now, call.agent, id, call.agent_since);
+        let duration = now.saturating_duration_since(call.started);
+        let talked = if call.agent_since == call.started {
+            duration
+        } else {
+            now.saturating_duration_since(call.agent_since)
+        };
+        self.agent_released(now, call.agent, id, talked);
         self.emit(Output::CallFinished {
             call: id,
             reason,
-            duration: now.saturating_duration_since(call.started),
+            duration,
         });
         Some(call)
     }
