@@ -23,6 +23,8 @@ use std::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Utf8Bytes;
 
+/// Time a probing WebSocket has to complete the upgrade (engine.io's default).
+const UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Methods the original's CORS settings allow.
 const CORS_METHODS: &str = "GET, POST, PATCH, PUT";
 
@@ -100,9 +102,15 @@ impl Server {
                     }
                     None => false,
                 };
-                if self.upgrade(token, &head, &key, Framing::SocketIo(id)) && !probing {
-                    // Already upgraded or upgrading: engine.io accepts the socket and closes it.
-                    self.close_ws(now, token, CloseCode::Status, "");
+                if self.upgrade(token, &head, &key, Framing::SocketIo(id)) {
+                    if probing {
+                        // An upgrade must finish in time (engine.io's upgradeTimeout), or the
+                        // probe is dropped and polling goes on.
+                        self.set_deadline(token, now + UPGRADE_TIMEOUT);
+                    } else {
+                        // Already upgraded or upgrading: engine.io accepts it and closes it.
+                        self.close_ws(now, token, CloseCode::Status, "");
+                    }
                 }
             }
             (eio::Transport::Polling, None, "GET") => {
@@ -385,6 +393,9 @@ impl Server {
                 }
                 SessionOutput::Upgraded => {
                     slot.ws = slot.probe.take();
+                    if let Some(conn) = slot.ws.and_then(|t| self.conns.get_mut(t)) {
+                        conn.deadline = None; // the upgrade timeout no longer applies
+                    }
                     self.metrics.connection_closed(MetricTransport::Polling);
                     self.metrics.connection_opened(MetricTransport::WebSocket);
                     debug!("session {id} upgraded to websocket");
