@@ -55,7 +55,13 @@ impl Server {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
             Some(event) => self
                 .authenticate(now, conn, event, data.raw())
-                .and_then(|()| self.router.handle_event(now, conn, event, data)),
+                .and_then(|name| {
+                    self.router.handle_event(now, conn, event, data)?;
+                    if let Some(name) = name {
+                        self.router.set_agent_name(conn, &name);
+                    }
+                    Ok(())
+                }),
         };
         if let Err(r) = &result {
             debug!("{conn:?}: {} ({})", r.code.as_str(), r.message);

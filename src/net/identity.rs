@@ -39,22 +39,23 @@ fn field(data: Option<&RawValue>, key: &str) -> Option<String> {
 }
 
 impl Server {
-    /// Checks a registration's token where the role requires one; on Err the caller
-    /// reports the rejection and the connection is closed at the end of the turn.
+    /// Checks a registration's token where the role requires one, giving back an agent's
+    /// verified display name; on Err the caller reports the rejection and the connection
+    /// is closed at the end of the turn.
     pub(super) fn authenticate(
         &mut self,
         now: Instant,
         conn: ConnId,
         event: ClientEvent,
         data: Option<&RawValue>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<Option<String>, Rejection> {
         let role = match event {
             ClientEvent::ConnectAgent => Role::Agent,
             ClientEvent::ConnectUser => Role::User,
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
         if !self.keys.required(role) {
-            return Ok(());
+            return Ok(None);
         }
         let offered = match self.peers.route(conn) {
             Some(Route::Session(key)) => self
@@ -97,7 +98,8 @@ impl Server {
             });
             self.timers.push(expires, TimerKey::Token(conn.0));
         }
-        Ok(())
+        // The token's display name, for an agent (users have no name to show).
+        Ok(claims.name.filter(|_| role == Role::Agent))
     }
 
     /// `refreshToken {token}`: a newer token for the same identity extends the

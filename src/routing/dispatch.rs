@@ -76,9 +76,14 @@ impl Router {
         a.calls.push(id);
         a.calls_taken += 1;
         let agent_json = a.id.to_json();
+        let agent_name = a.name.clone();
         self.free.chosen(a);
-        // The request's own map (unshared: no copy) takes the agent's id.
-        Rc::make_mut(&mut request.data).insert("agentId".into(), agent_json);
+        // The request's own map (unshared: no copy) takes the agent's id (and verified name).
+        let data = Rc::make_mut(&mut request.data);
+        data.insert("agentId".into(), agent_json);
+        if let Some(name) = agent_name {
+            data.insert("agentName".into(), Value::String(name.to_string()));
+        }
         let data = request.data.clone();
         if let Some(u) = self.parties.user_mut(user) {
             u.call = Some(id);

@@ -92,6 +92,8 @@ pub(super) struct Agent {
     pub state: AgentState,
     /// Key in the ready set (`select::ReadyAgents`) while the agent is there.
     pub ready_key: Option<ReadyKey>,
+    /// The display name its verified token gave (shown to users as `agentName`).
+    pub name: Option<std::rc::Rc<str>>,
 }
 
 impl Agent {
@@ -111,6 +113,7 @@ impl Agent {
             talk_time: Duration::ZERO,
             state: AgentState::Away,
             ready_key: None,
+            name: None,
         }
     }
 

@@ -269,6 +269,7 @@ impl Router {
             return Err(no_other());
         };
         let next_id = next_agent.id.clone();
+        let next_name = next_agent.name.clone();
         let Some(call) = self.calls.get_mut(call_id) else {
             return Err(not_in_call());
         };
@@ -292,6 +293,9 @@ impl Router {
         self.send_to(next, ServerEvent::CallTransfer(Rc::new(obj)));
         let mut to_user = Map::new();
         to_user.insert("agentId".into(), next_id.to_json());
+        if let Some(name) = next_name {
+            to_user.insert("agentName".into(), Value::String(name.to_string()));
+        }
         to_user.insert("roomId".into(), room.to_json());
         self.send_to(user, ServerEvent::CallTransfer(Rc::new(to_user)));
         self.send(

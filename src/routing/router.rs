@@ -281,6 +281,17 @@ impl Router {
         .min()
     }
 
+    /// Sets the display name of the agent registered on `conn`, from its verified token's
+    /// `name` claim (never from the client's own data); users see it as `agentName` in
+    /// `callAgent` and `callTransfer`. Unknown connections are ignored.
+    pub fn set_agent_name(&mut self, conn: ConnId, name: &str) {
+        let party = self.parties.party_of(conn);
+        match party.and_then(|id| self.parties.get_mut(id)) {
+            Some(Party::Agent(a)) => a.name = Some(name.into()),
+            _ => debug!("{conn:?}: no agent to name"),
+        }
+    }
+
     /// Current counts.
     pub fn stats(&self) -> Stats {
         Stats {

@@ -247,3 +247,48 @@ fn handle_timeout_fires_due_timers_once() {
     assert!(r.poll_output().is_none(), "no rule uses timers yet");
     assert_eq!(r.stats(), stats);
 }
+
+/// A verified name goes to the user as `agentName` with the call, never a client's own.
+#[test]
+fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    let (res, _) = feed(
+        &mut r,
+        now,
+        1,
+        ClientEvent::ConnectAgent,
+        Some(r#"{"id":"a","name":"Mallory"}"#),
+    );
+    res.unwrap();
+    r.set_agent_name(ConnId(1), "Ada");
+    r.set_agent_name(ConnId(9), "nobody"); // no agent there: ignored
+    let (res, _) = feed(
+        &mut r,
+        now,
+        2,
+        ClientEvent::ConnectUser,
+        Some(r#"{"id":"u"}"#),
+    );
+    res.unwrap();
+    r.handle_event(
+        now,
+        ConnId(2),
+        ClientEvent::CallAgent,
+        EventData::Raw(Some(
+            &serde_json::from_str::<Box<RawValue>>(r#"{"roomId":"r"}"#).unwrap(),
+        )),
+    )
+    .unwrap();
+    let to_user = std::iter::from_fn(|| r.poll_output())
+        .find_map(|o| match o {
+            Output::Send {
+                to: ConnId(2),
+                event: ServerEvent::CallAgent(m),
+            } => Some(m),
+            _ => None,
+        })
+        .expect("the user's callAgent");
+    assert_eq!(to_user.get("agentName"), Some(&serde_json::json!("Ada")));
+    assert_eq!(to_user.get("agentId"), Some(&serde_json::json!("a")));
+}
