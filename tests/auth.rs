@@ -206,3 +206,96 @@ fn check_refuses_a_key_file_that_cannot_be_used() {
         "{out:?}"
     );
 }
+
+/// Every impersonation by a verified agent or a user is refused and changes nobody's state:
+/// acting for another id, messaging, rejecting, transferring or leaving a call not yours,
+/// toggling another agent, or registering with someone else's token.
+#[test]
+fn impersonation_is_refused_with_no_state_change() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let agent = |id: &str| {
+        let mut c = d.client();
+        c.send(
+            "connectAgent",
+            json!({"id": id, "token": token(SECRET, id, 60)}),
+        );
+        c.expect("registered");
+        c
+    };
+    let mut a1 = agent("a1");
+    let mut u1 = Client::user(&d, json!("u1"));
+    u1.send("callAgent", json!({"roomId": "r1"}));
+    u1.expect("callAgent");
+    a1.expect("callAgent");
+    let mut a2 = agent("a2");
+    let mut u2 = Client::user(&d, json!("u2"));
+    u2.send("callAgent", json!({"roomId": "r2"}));
+    u2.expect("callAgent");
+    a2.expect("callAgent");
+
+    // a2 against a1's call and a1 itself.
+    for (event, data) in [
+        (
+            "agentMessage",
+            json!({"roomId": "r1", "messageInput": "psst"}),
+        ),
+        (
+            "agentMessage",
+            json!({"agentId": "a1", "messageInput": "psst"}),
+        ),
+        ("rejectCall", json!({"roomId": "r1"})),
+        ("callTransfer", json!({"roomId": "r1"})),
+        ("leaveCall", json!({"roomId": "r1"})),
+        ("mute", json!({"roomId": "r1", "muted": true})),
+        (
+            "toggleAvailability",
+            json!({"id": "a1", "available": false}),
+        ),
+    ] {
+        a2.send(event, data.clone());
+        let e = a2.expect("error");
+        assert!(
+            ["forbidden", "not_in_call"].contains(&e["code"].as_str().unwrap_or("")),
+            "{event} {data}: {e}"
+        );
+    }
+    // u2 against u1's call and u1 itself.
+    for (event, data) in [
+        (
+            "userMessage",
+            json!({"roomId": "r1", "messageInput": "psst"}),
+        ),
+        (
+            "userMessage",
+            json!({"userId": "u1", "messageInput": "psst"}),
+        ),
+        ("leaveCall", json!({"roomId": "r1"})),
+        ("callAgent", json!({"userId": "u1"})),
+        ("agentMessage", json!({"messageInput": "as an agent"})),
+    ] {
+        u2.send(event, data.clone());
+        let e = u2.expect("error");
+        assert!(
+            ["forbidden", "not_in_call", "already_in_call"]
+                .contains(&e["code"].as_str().unwrap_or("")),
+            "{event} {data}: {e}"
+        );
+    }
+    // Registering as a1 with a2's token, or as a2 again: refused.
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a2", 60)}),
+    );
+    refused(&mut c);
+    // Nobody else heard of any of it, and both calls go on as before.
+    u1.send("userMessage", json!({"messageInput": "still here"}));
+    assert_eq!(a1.expect("userMessage")["messageInput"], "still here");
+    a1.send("agentMessage", json!({"messageInput": "hello u1"}));
+    assert_eq!(u1.expect("agentMessage")["messageInput"], "hello u1");
+    u2.send("userMessage", json!({"messageInput": "and me"}));
+    assert_eq!(a2.expect("userMessage")["messageInput"], "and me");
+    a1.expect_quiet(200);
+    u1.expect_quiet(200);
+}
