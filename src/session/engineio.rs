@@ -554,9 +554,17 @@ impl EioSession {
             return self.close(CloseReason::Malformed);
         }
         if self.ping_due <= now {
-            self.ping_due = now + self.config.ping_interval;
+            // Deadlines count from when the ping was due, not from when the loop got to it,
+            // so a late turn neither delays a timeout nor drifts the heartbeat (unless it is
+            // so late that the client would have had no time at all to answer).
+            let due = self.ping_due;
+            self.ping_due = (due + self.config.ping_interval).max(now);
             if self.pong_deadline.is_none() {
-                self.pong_deadline = Some(now + self.config.ping_timeout);
+                let deadline = due + self.config.ping_timeout;
+                self.pong_deadline = Some(match deadline > now {
+                    true => deadline,
+                    false => now + self.config.ping_timeout,
+                });
             }
             let mut out = Vec::new();
             eio::encode_ping(&mut out);

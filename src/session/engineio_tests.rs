@@ -585,3 +585,29 @@ fn pushed_attachments_go_as_binary_frames_or_base64_packets() {
         "451-[\"a\",{\"_placeholder\":true,\"num\":0}]\x1ebAQIDBA=="
     );
 }
+
+#[test]
+fn a_late_turn_neither_delays_the_pong_deadline_nor_drifts_the_heartbeat() {
+    let t0 = Instant::now();
+    let mut s = connected_polling(t0);
+    // The loop gets to the ping 40 ms late: the deadlines still count from t0 + 300.
+    s.handle_timeout(t0 + 340 * MS);
+    assert_eq!(s.poll_timeout(), Some(t0 + 500 * MS));
+    s.handle_timeout(t0 + 500 * MS);
+    assert_eq!(
+        drain(&mut s),
+        vec![SessionOutput::Closed(CloseReason::PingTimeout)]
+    );
+    // So late that the deadline has passed already: the client still gets its full time.
+    let mut s = connected_polling(t0);
+    s.handle_timeout(t0 + 900 * MS);
+    assert!(!s.is_closed());
+    assert_eq!(s.poll_timeout(), Some(t0 + 900 * MS));
+    s.handle_timeout(t0 + 900 * MS);
+    assert!(
+        !s.is_closed(),
+        "a ping is due again, the pong deadline is 1100 ms"
+    );
+    s.handle_timeout(t0 + 1100 * MS);
+    assert!(s.is_closed());
+}
