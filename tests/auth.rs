@@ -299,3 +299,37 @@ fn impersonation_is_refused_with_no_state_change() {
     a1.expect_quiet(200);
     u1.expect_quiet(200);
 }
+
+/// A token with a far-off `exp` (u64::MAX) registers without harm; a registration the
+/// router refuses leaves the connection's proven identity as it was.
+#[test]
+fn far_off_expiry_is_capped_and_refused_registrations_change_no_identity() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let forever = encode(
+        &Header::default(),
+        &json!({"sub": "forever", "exp": u64::MAX}),
+        &EncodingKey::from_secret(SECRET).unwrap(),
+    )
+    .unwrap();
+    let mut f = d.client();
+    f.send("connectAgent", json!({"id": "forever", "token": forever}));
+    f.expect("registered");
+    let mut a1 = d.client();
+    a1.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", 2)}),
+    );
+    a1.expect("registered");
+    // Refused by the router (already registered): the 1 h token for a2 must not keep a1.
+    a1.send(
+        "connectAgent",
+        json!({"id": "a2", "token": token(SECRET, "a2", 3600)}),
+    );
+    a1.expect_error("already_registered");
+    a1.expect_error("token_expired");
+    // The daemon is still serving (the u64::MAX agent included).
+    f.send("toggleAvailability", json!({"available": false}));
+    f.expect_quiet(200);
+    Client::user(&d, json!("u"));
+}

@@ -55,10 +55,10 @@ impl Server {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
             Some(event) => self
                 .authenticate(now, conn, event, data.raw())
-                .and_then(|name| {
+                .and_then(|proof| {
                     self.router.handle_event(now, conn, event, data)?;
-                    if let Some(name) = name {
-                        self.router.set_agent_name(conn, &name);
+                    if let Some(proof) = proof {
+                        self.apply_proof(conn, proof);
                     }
                     Ok(())
                 }),

@@ -411,6 +411,10 @@ impl Server {
                     }
                 }
                 SessionOutput::Left => {
+                    // The registration ends with the namespace, and so does its proof.
+                    if let Some(peer) = self.peers.get_mut(ConnId(id as u64)) {
+                        peer.verified = None;
+                    }
                     self.router.handle_disconnect(now, ConnId(id as u64));
                     self.drain_router();
                 }

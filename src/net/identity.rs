@@ -21,6 +21,22 @@ use tungstenite::protocol::frame::coding::CloseCode;
 /// The client event that extends a registration with a newer token.
 pub const REFRESH_TOKEN: &str = "refreshToken";
 
+/// The longest a registration may last on one token, however far its `exp`.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// What a verified registration token gives, applied once the router accepts it.
+pub(super) struct Proof {
+    verified: Verified,
+    name: Option<String>,
+}
+
+/// When a token whose `exp` is `exp` (now `unix` on the wall clock) expires on the loop's
+/// clock; a far-off `exp` (even u64::MAX) is capped at `MAX_TOKEN_LIFETIME`.
+fn expiry(now: Instant, exp: u64, unix: u64) -> Instant {
+    let left = Duration::from_secs(exp.saturating_sub(unix)).min(MAX_TOKEN_LIFETIME);
+    now.checked_add(left).unwrap_or(now)
+}
+
 /// Seconds since the Unix epoch, for tokens' `exp` and `nbf`.
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -39,16 +55,16 @@ fn field(data: Option<&RawValue>, key: &str) -> Option<String> {
 }
 
 impl Server {
-    /// Checks a registration's token where the role requires one, giving back an agent's
-    /// verified display name; on Err the caller reports the rejection and the connection
-    /// is closed at the end of the turn.
+    /// Checks a registration's token where the role requires one: the proof to apply
+    /// once the router has accepted the registration (`apply_proof`). On Err the caller
+    /// reports the rejection and the connection is closed at the end of the turn.
     pub(super) fn authenticate(
         &mut self,
         now: Instant,
         conn: ConnId,
         event: ClientEvent,
         data: Option<&RawValue>,
-    ) -> Result<Option<String>, Rejection> {
+    ) -> Result<Option<Proof>, Rejection> {
         let role = match event {
             ClientEvent::ConnectAgent => Role::Agent,
             ClientEvent::ConnectUser => Role::User,
@@ -78,7 +94,12 @@ impl Server {
             .and_then(|t| self.keys.verify(role, t, unix))
             .and_then(|claims| {
                 let id = field(data, "id").ok_or(auth::AuthError::Invalid("no id"))?;
-                claims.require_subject(&id).map(|()| claims)
+                claims.require_subject(&id)?;
+                // Within the leeway a token verifies; a registration still needs time left.
+                match claims.exp > unix {
+                    true => Ok(claims),
+                    false => Err(auth::AuthError::Expired { exp: claims.exp }),
+                }
             });
         let claims = match verified {
             Ok(claims) => claims,
@@ -89,17 +110,29 @@ impl Server {
                 return Err(Rejection::with(ErrorCode::Unauthorized, e.to_string()));
             }
         };
-        let expires = now + Duration::from_secs(claims.exp.saturating_sub(unix));
-        if let Some(peer) = self.peers.get_mut(conn) {
-            peer.verified = Some(Verified {
+        Ok(Some(Proof {
+            verified: Verified {
                 role,
                 sub: claims.sub.into(),
-                expires,
-            });
+                expires: expiry(now, claims.exp, unix),
+                exp: claims.exp,
+            },
+            // The token's display name, for an agent (users have no name to show).
+            name: claims.name.filter(|_| role == Role::Agent),
+        }))
+    }
+
+    /// The router accepted a registration that came with `proof`: the peer is that
+    /// identity until the token expires (one timer entry per peer, re-armed on refresh).
+    pub(super) fn apply_proof(&mut self, conn: ConnId, proof: Proof) {
+        if let Some(name) = &proof.name {
+            self.router.set_agent_name(conn, name);
+        }
+        if let Some(peer) = self.peers.get_mut(conn) {
+            let expires = proof.verified.expires;
+            peer.verified = Some(proof.verified);
             self.timers.push(expires, TimerKey::Token(conn.0));
         }
-        // The token's display name, for an agent (users have no name to show).
-        Ok(claims.name.filter(|_| role == Role::Agent))
     }
 
     /// `refreshToken {token}`: a newer token for the same identity extends the
@@ -122,26 +155,34 @@ impl Server {
             .verify(current.role, &token, unix)
             .and_then(|c| c.require_subject(&current.sub).map(|()| c))
             .map_err(|e| Rejection::with(ErrorCode::Unauthorized, e.to_string()))?;
-        let expires = now + Duration::from_secs(claims.exp.saturating_sub(unix));
-        if let Some(peer) = self.peers.get_mut(conn) {
-            if let Some(v) = peer.verified.as_mut() {
-                v.expires = expires;
-            }
+        if claims.exp <= current.exp {
+            return Err(Rejection::new(
+                ErrorCode::Unauthorized,
+                "the token is not newer than the current one",
+            ));
         }
-        self.timers.push(expires, TimerKey::Token(conn.0));
+        if let Some(v) = self.peers.get_mut(conn).and_then(|p| p.verified.as_mut()) {
+            // The pending timer entry re-arms itself at the new expiry when it fires.
+            v.expires = expiry(now, claims.exp, unix);
+            v.exp = claims.exp;
+        }
         Ok(())
     }
 
     /// A token timer came due: if the peer's token has expired, it hears `token_expired`
     /// and is closed.
     pub(super) fn token_timer(&mut self, now: Instant, conn: ConnId) {
-        let expired = self
+        let Some(expires) = self
             .peers
             .get_mut(conn)
             .and_then(|p| p.verified.as_ref())
-            .is_some_and(|v| v.expires <= now);
-        if !expired {
-            return; // refreshed, or gone
+            .map(|v| v.expires)
+        else {
+            return; // gone, or no longer verified
+        };
+        if expires > now {
+            // Refreshed meanwhile: wait for the new expiry (still one entry for this peer).
+            return self.timers.push(expires, TimerKey::Token(conn.0));
         }
         info!("{conn:?}: token expired; closing");
         let rejection = Rejection::new(ErrorCode::TokenExpired, "the token has expired");

@@ -35,6 +35,8 @@ pub struct Verified {
     pub sub: Box<str>,
     /// When the token expires (the registration ends then unless refreshed).
     pub expires: std::time::Instant,
+    /// The token's `exp` (a refresh must carry a later one).
+    pub exp: u64,
 }
 
 /// Peers by router id (server-assigned keys: a fast non-keyed hash is safe).

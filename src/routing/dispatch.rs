@@ -81,6 +81,8 @@ impl Router {
         // The request's own map (unshared: no copy) takes the agent's id (and verified name).
         let data = Rc::make_mut(&mut request.data);
         data.insert("agentId".into(), agent_json);
+        // A previous agent's name (the call was re-routed) must not stay.
+        data.remove("agentName");
         if let Some(name) = agent_name {
             data.insert("agentName".into(), Value::String(name.to_string()));
         }
@@ -188,6 +190,7 @@ impl Router {
             .user(t.user)
             .map_or(Value::Null, |u| u.id.to_json());
         data.remove("agentId");
+        data.remove("agentName");
         data.insert("roomId".into(), t.room.to_json());
         data.insert("userId".into(), user_id);
         data.insert("expiresInMs".into(), millis(timeout).into());
@@ -317,7 +320,7 @@ impl Router {
             return;
         }
         let mut request = call.request;
-        if let Some(agent) = exclude {
+        if let Some(agent) = exclude.filter(|a| !request.excluded.contains(a)) {
             request.excluded.push(agent);
         }
         if !self.config.queue {
@@ -403,12 +406,17 @@ impl Router {
         let Some(t) = self.queue.get_mut(id) else {
             return;
         };
-        t.request.excluded.push(agent);
+        if !t.request.excluded.contains(&agent) {
+            t.request.excluded.push(agent);
+        }
         let room = t.room.clone();
         self.queue.set_offer(id, None);
+        let seq = self.next_seq();
         if let Some(a) = self.parties.agent_mut(agent) {
             a.offer = None;
             a.no_answer = 0;
+            // To the back of the idle order: later picks for this call need not skip it.
+            a.idle_since = seq;
         }
         self.start_reject_delay(now, agent);
         self.refresh_agent(agent);
@@ -473,8 +481,11 @@ impl Router {
         });
         let max = self.config.max_no_answer;
         let mut unavailable = false;
+        let seq = self.next_seq();
         if let Some(a) = self.parties.agent_mut(agent) {
             a.offer = None;
+            // To the back of the idle order: later picks for this call need not skip it.
+            a.idle_since = seq;
             a.no_answer += 1;
             if max > 0 && a.no_answer >= max {
                 a.wants_calls = false;

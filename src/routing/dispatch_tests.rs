@@ -513,3 +513,25 @@ fn a_count_told_on_registration_is_always_followed_by_a_broadcast() {
     h.now += Duration::from_millis(100);
     assert_eq!(h.r.poll_available_agents(h.now), Some(1));
 }
+
+/// An agent that lets an offer expire goes to the back of the idle order: the next caller
+/// is offered to an agent that answered nothing yet (and no pick keeps skipping it).
+#[test]
+fn an_expired_offer_sends_its_agent_to_the_back_of_the_idle_order() {
+    let mut h = H::new(offers());
+    h.agent(1, "a1");
+    h.wait(1);
+    h.agent(2, "a2");
+    h.wait(1);
+    h.agent(3, "a3");
+    h.user(10, "u1");
+    let out = h.ok(10, "callAgent", json!({"roomId": "r1"}));
+    data_of(&out, 1, "callOffered");
+    let out = h.wait(5000);
+    data_of(&out, 1, "offerExpired");
+    data_of(&out, 2, "callOffered");
+    // u2's call: a1 was idle longest, but let an offer expire; a3 is next.
+    h.user(11, "u2");
+    let out = h.ok(11, "callAgent", json!({"roomId": "r2"}));
+    data_of(&out, 3, "callOffered");
+}

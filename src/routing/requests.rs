@@ -131,6 +131,8 @@ impl Router {
         }
         obj.insert("userId".into(), user_id.to_json());
         obj.insert("roomId".into(), room.to_json());
+        // The agent's name is the verified one, never the client's own.
+        obj.remove("agentName");
         let key = self.queue.new_key();
         match agent_party {
             Some(agent) if self.config.offer_timeout.is_none() => {

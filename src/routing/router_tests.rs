@@ -292,3 +292,49 @@ fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
     assert_eq!(to_user.get("agentName"), Some(&serde_json::json!("Ada")));
     assert_eq!(to_user.get("agentId"), Some(&serde_json::json!("a")));
 }
+
+/// A user cannot name its agent: an `agentName` in its own callAgent data is dropped.
+#[test]
+fn a_users_own_agent_name_is_never_relayed() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    let (res, _) = feed(
+        &mut r,
+        now,
+        1,
+        ClientEvent::ConnectAgent,
+        Some(r#"{"id":"a"}"#),
+    );
+    res.unwrap();
+    let (res, _) = feed(
+        &mut r,
+        now,
+        2,
+        ClientEvent::ConnectUser,
+        Some(r#"{"id":"u"}"#),
+    );
+    res.unwrap();
+    let raw: Box<RawValue> =
+        serde_json::from_str(r#"{"roomId":"r","agentName":"Official Bank Support"}"#).unwrap();
+    r.handle_event(
+        now,
+        ConnId(2),
+        ClientEvent::CallAgent,
+        EventData::Raw(Some(&raw)),
+    )
+    .unwrap();
+    let calls: Vec<_> = std::iter::from_fn(|| r.poll_output())
+        .filter_map(|o| match o {
+            Output::Send {
+                event: ServerEvent::CallAgent(m),
+                ..
+            } => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls.iter().all(|m| m.get("agentName").is_none()),
+        "{calls:?}"
+    );
+}
