@@ -333,3 +333,29 @@ fn far_off_expiry_is_capped_and_refused_registrations_change_no_identity() {
     f.expect_quiet(200);
     Client::user(&d, json!("u"));
 }
+
+/// Keys added by a reload apply to those already registered: an agent that never proved
+/// its id is refused and closed; a user (no user key) stays.
+#[test]
+fn a_reload_that_adds_agent_keys_closes_unproven_agents() {
+    let dir = TempDir::new();
+    let d = Daemon::start("");
+    let mut a = Client::agent(&d, json!("a1"));
+    let mut u = Client::user(&d, json!("u1"));
+    let secret = dir.0.join("agent.secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let text = std::fs::read_to_string(&d.config_path).unwrap();
+    std::fs::write(
+        &d.config_path,
+        format!(
+            "{text}\n[auth]\nagent_secret_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    refused(&mut a);
+    u.send("callAgent", json!({"roomId": "r"}));
+    u.expect("queued");
+}

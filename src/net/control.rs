@@ -57,6 +57,7 @@ impl Server {
         match loaded {
             Ok((new, keys)) => {
                 self.keys = keys;
+                self.recheck_identities();
                 if new.listen != self.config.listen {
                     warn!(
                         "reload: server address changed to {} (still on {}); it takes effect after a restart",

@@ -214,6 +214,36 @@ impl Server {
         }
     }
 
+    /// After a reload changed the keys: a party registered without proof in a role that
+    /// now requires it is refused (`unauthorized`, then closed); a proof for a role that no
+    /// longer requires one is dropped (its expiry no longer ends anything).
+    pub(super) fn recheck_identities(&mut self) {
+        for conn in self.peers.ids() {
+            let role = match self.router.role_of(conn) {
+                Some(crate::routing::Role::Agent) => Role::Agent,
+                Some(crate::routing::Role::User) => Role::User,
+                None => continue,
+            };
+            let required = self.keys.required(role);
+            let Some(peer) = self.peers.get_mut(conn) else {
+                continue;
+            };
+            match (required, peer.verified.is_some()) {
+                (true, false) => {
+                    let rejection = Rejection::new(
+                        ErrorCode::Unauthorized,
+                        "authentication is now required for this role",
+                    );
+                    self.metrics.rejected(rejection.code);
+                    self.send(conn, &ServerEvent::error(rejection, None));
+                    self.refused.push(conn);
+                }
+                (false, true) => peer.verified = None,
+                _ => {}
+            }
+        }
+    }
+
     /// Keys configured at start: logs what is checked, and warns when agents are not.
     pub(super) fn log_auth(&self) {
         info!("authentication: {}", self.keys.describe());

@@ -73,6 +73,11 @@ impl Peers {
         self.map.remove(&id).is_some()
     }
 
+    /// Every peer's router id.
+    pub fn ids(&self) -> Vec<ConnId> {
+        self.map.keys().copied().collect()
+    }
+
     /// Native peers' tokens (for broadcasts).
     pub fn native_tokens(&self) -> impl Iterator<Item = usize> + '_ {
         self.map.values().filter_map(|p| match p.route {

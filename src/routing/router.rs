@@ -281,6 +281,14 @@ impl Router {
         .min()
     }
 
+    /// The role `conn` is registered in, if it is.
+    pub fn role_of(&self, conn: ConnId) -> Option<Role> {
+        match self.parties.on_conn(conn)? {
+            (_, Party::User(_)) => Some(Role::User),
+            (_, Party::Agent(_)) => Some(Role::Agent),
+        }
+    }
+
     /// Sets the display name of the agent registered on `conn`, from its verified token's
     /// `name` claim (never from the client's own data); users see it as `agentName` in
     /// `callAgent` and `callTransfer`. Unknown connections are ignored.
