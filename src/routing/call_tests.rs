@@ -1,6 +1,7 @@
 //! Unit tests for `call`.
 use super::*;
 use crate::routing::event::ErrorCode;
+use crate::routing::testkit::epoch;
 
 /// Starts a call in `room` between made-up parties 1 (user) and 2 (agent).
 fn start(calls: &mut Calls, room: &str) -> CallId {
@@ -8,7 +9,7 @@ fn start(calls: &mut Calls, room: &str) -> CallId {
         room.into(),
         PartyId::made_up(1),
         PartyId::made_up(2),
-        Instant::now(),
+        epoch(),
     )
 }
 

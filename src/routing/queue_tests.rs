@@ -5,7 +5,7 @@ use crate::routing::event::ErrorCode;
 use crate::routing::ids::ConnId;
 use crate::routing::report::QueueOutcome;
 use crate::routing::router::Output;
-use crate::routing::testkit::{data_of, events, H};
+use crate::routing::testkit::{data_of, epoch, events, H};
 use serde_json::json;
 use std::time::Duration;
 
@@ -318,7 +318,7 @@ fn queue_of(n: u64, now: std::time::Instant) -> (super::Queue, Vec<crate::routin
 
 #[test]
 fn positions_count_offers_and_a_user_put_back_keeps_its_place() {
-    let now = std::time::Instant::now();
+    let now = epoch();
     let (mut q, ids) = queue_of(4, now);
     assert_eq!(q.len(), 4);
     assert_eq!(q.position(ids[3]), 4);
@@ -335,7 +335,7 @@ fn positions_count_offers_and_a_user_put_back_keeps_its_place() {
 
 #[test]
 fn a_flush_skips_users_told_within_the_interval() {
-    let now = std::time::Instant::now();
+    let now = epoch();
     let second = Duration::from_secs(1);
     let (mut q, ids) = queue_of(3, now);
     for (i, id) in ids.iter().enumerate() {
@@ -355,7 +355,7 @@ fn a_flush_skips_users_told_within_the_interval() {
 
 #[test]
 fn the_estimate_needs_history_and_rounds_up() {
-    let now = std::time::Instant::now();
+    let now = epoch();
     let (mut q, _) = queue_of(0, now);
     q.record_assignment(now);
     q.record_assignment(now + Duration::from_millis(1500));

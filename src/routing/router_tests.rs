@@ -3,6 +3,7 @@ use super::*;
 use crate::routing::config::RoutingConfig;
 use crate::routing::event::ErrorCode;
 use crate::routing::party::Agent;
+use crate::routing::testkit::epoch;
 use serde_json::value::RawValue;
 
 /// Feeds one event with JSON `data` (or none); returns the result and the sends it queued.
@@ -56,7 +57,7 @@ fn observable(r: &Router) -> (Stats, Option<Instant>, Option<usize>) {
 
 #[test]
 fn events_from_unknown_connections_are_refused_and_change_nothing() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = busy_router(now);
     let before = observable(&r);
     let payloads = [
@@ -97,7 +98,7 @@ fn events_from_unknown_connections_are_refused_and_change_nothing() {
 
 #[test]
 fn disconnects_of_unknown_connections_change_nothing() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = busy_router(now);
     let before = observable(&r);
     for conn in [0, 4, 99, u64::MAX] {
@@ -109,7 +110,7 @@ fn disconnects_of_unknown_connections_change_nothing() {
 
 #[test]
 fn a_disconnected_connection_is_unknown_afterwards() {
-    let now = Instant::now();
+    let now = epoch();
     let config = RoutingConfig {
         requeue_on_agent_loss: false,
         ..RoutingConfig::default()
@@ -133,7 +134,7 @@ fn a_disconnected_connection_is_unknown_afterwards() {
 
 #[test]
 fn parties_are_bound_to_their_connections() {
-    let now = Instant::now();
+    let now = epoch();
     let r = busy_router(now);
     let a = r.parties.party_of(ConnId(1)).unwrap();
     let u = r.parties.party_of(ConnId(2)).unwrap();
@@ -148,7 +149,7 @@ fn parties_are_bound_to_their_connections() {
 
 #[test]
 fn sends_to_a_party_without_connection_are_dropped() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = busy_router(now);
     // As a resumable session will: the agent's party stays, its connection is gone.
     let a = r.parties.unbind(ConnId(1)).unwrap();
@@ -173,7 +174,7 @@ fn sends_to_a_party_without_connection_are_dropped() {
 
 #[test]
 fn a_stale_agent_in_the_free_queue_is_refused_not_followed() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = Router::new();
     assert!(feed(
         &mut r,
@@ -197,7 +198,7 @@ fn a_stale_agent_in_the_free_queue_is_refused_not_followed() {
 
 #[test]
 fn ending_an_unknown_call_does_nothing() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = busy_router(now);
     let before = observable(&r);
     assert!(r.end_call(now, CallId(12345), EndReason::Left).is_none());
@@ -207,7 +208,7 @@ fn ending_an_unknown_call_does_nothing() {
 
 #[test]
 fn poll_timeout_is_the_earliest_live_deadline() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = Router::new();
     assert_eq!(r.poll_timeout(), None);
     let later = now + Duration::from_secs(30);
@@ -225,7 +226,7 @@ fn poll_timeout_is_the_earliest_live_deadline() {
 
 #[test]
 fn handle_timeout_fires_due_timers_once() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = busy_router(now);
     let at = now + Duration::from_secs(5);
     r.timers.schedule(Timer::OfferExpiry(CallId(1)), at);
@@ -251,7 +252,7 @@ fn handle_timeout_fires_due_timers_once() {
 /// A verified name goes to the user as `agentName` with the call, never a client's own.
 #[test]
 fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = Router::new();
     let (res, _) = feed(
         &mut r,
@@ -296,7 +297,7 @@ fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
 /// A user cannot name its agent: an `agentName` in its own callAgent data is dropped.
 #[test]
 fn a_users_own_agent_name_is_never_relayed() {
-    let now = Instant::now();
+    let now = epoch();
     let mut r = Router::new();
     let (res, _) = feed(
         &mut r,

@@ -13,6 +13,14 @@ use std::time::{Duration, Instant};
 
 pub(super) type Sent = Vec<(u64, String, Value)>;
 
+/// The virtual clock's origin: the one instant the routing tests take from the system
+/// (`Instant` has no other constructor); every later time is this plus a duration the test
+/// chooses, so no test depends on how fast it runs.
+pub(super) fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
 /// A router on a virtual clock.
 pub(super) struct H {
     pub r: Router,
@@ -25,7 +33,7 @@ impl H {
     pub fn new(config: RoutingConfig) -> H {
         H {
             r: Router::with_config(config, 42),
-            now: Instant::now(),
+            now: epoch(),
             reports: Vec::new(),
         }
     }

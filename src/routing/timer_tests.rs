@@ -1,5 +1,6 @@
 //! Unit tests for `timer`.
 use super::*;
+use crate::routing::testkit::epoch;
 use std::time::Duration;
 
 /// `s` seconds after `base`.
@@ -19,7 +20,7 @@ fn fire_all(t: &mut Timers, now: Instant) -> Vec<Timer> {
 
 #[test]
 fn timers_fire_earliest_first() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(3), secs(base, 3));
     t.schedule(offer(1), secs(base, 1));
@@ -34,7 +35,7 @@ fn timers_fire_earliest_first() {
 
 #[test]
 fn equal_deadlines_fire_in_scheduling_order() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     for n in [5, 2, 9] {
         t.schedule(offer(n), secs(base, 1));
@@ -47,7 +48,7 @@ fn equal_deadlines_fire_in_scheduling_order() {
 
 #[test]
 fn only_due_timers_fire() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(1), secs(base, 1));
     t.schedule(offer(2), secs(base, 2));
@@ -64,7 +65,7 @@ fn only_due_timers_fire() {
 
 #[test]
 fn a_cancelled_timer_never_fires() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(1), secs(base, 1));
     t.schedule(offer(2), secs(base, 2));
@@ -82,7 +83,7 @@ fn a_cancelled_timer_never_fires() {
 
 #[test]
 fn rescheduling_moves_the_deadline() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(1), secs(base, 1));
     t.schedule(offer(2), secs(base, 2));
@@ -98,7 +99,7 @@ fn rescheduling_moves_the_deadline() {
 
 #[test]
 fn a_cancelled_then_rescheduled_timer_fires_once_at_its_new_deadline() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(1), secs(base, 1));
     t.cancel(offer(1));
@@ -111,7 +112,7 @@ fn a_cancelled_then_rescheduled_timer_fires_once_at_its_new_deadline() {
 
 #[test]
 fn stale_entries_stay_bounded() {
-    let base = Instant::now();
+    let base = epoch();
     let mut t = Timers::default();
     t.schedule(offer(0), secs(base, 1_000_000));
     for i in 0..10_000 {
