@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use tokio::time::timeout_at;
 
 use crate::cli::Kind;
-use crate::conn::{field_str, open_many, wait_call_reply, Conn};
+use crate::conn::{open_many, wait_call_reply, Conn};
+use crate::ctx::field_str;
 use crate::ctx::Ctx;
 use crate::measure::{add_cpu, finish_run, measure_window, new_hist, pct_json, pct_line, Window};
 
@@ -149,7 +150,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<serde_json::Value, String> {
     for (i, c) in users.into_iter().enumerate() {
         uh.push(tokio::spawn(calls_user(ctx.clone(), c, i, w)));
     }
-    let m = measure_window(&ctx, w).await;
+    let m = measure_window(ctx.args.server_pid, w).await;
     let wait = Duration::from_millis(a.call_timeout_ms * 3 + 2000);
     let (hist, done) = finish_run(uh, Some(wait), &stop_tx, ah).await;
     let rate = done as f64 / a.duration;

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::cli::{Args, Proto};
-use crate::conn::{field_str, Target};
 use crate::measure::Window;
+use crate::target::Target;
 
 #[derive(Default)]
 pub struct Counters {
@@ -65,4 +65,10 @@ impl Ctx {
             1 + (i % self.args.sources as usize) as u8,
         ))
     }
+}
+
+/// A string field of a JSON object's text.
+pub fn field_str(data: &str, key: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    v.get(key)?.as_str().map(|s| s.to_string())
 }

@@ -19,6 +19,7 @@ mod echo;
 mod measure;
 mod queue;
 mod relay;
+mod target;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -28,9 +29,9 @@ use clap::Parser;
 use serde_json::json;
 
 use crate::cli::{Args, Kind, Proto, Scenario};
-use crate::conn::parse_target;
 use crate::ctx::{Counters, Ctx};
 use crate::measure::base;
+use crate::target::parse_target;
 
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
 fn raise_nofile() -> (u64, u64) {

@@ -9,8 +9,6 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout};
 
-use crate::ctx::Ctx;
-
 pub fn base() -> Instant {
     static B: OnceLock<Instant> = OnceLock::new();
     *B.get_or_init(Instant::now)
@@ -136,11 +134,11 @@ impl Measure {
 }
 
 /// Sleep through warmup and measurement window, sampling server CPU at both edges.
-pub async fn measure_window(ctx: &Ctx, w: Window) -> Measure {
+pub async fn measure_window(server_pid: Option<u32>, w: Window) -> Measure {
     sleep_until(w.start.into()).await;
-    let cpu0 = ctx.args.server_pid.and_then(proc_cpu_s);
+    let cpu0 = server_pid.and_then(proc_cpu_s);
     sleep_until(w.end.into()).await;
-    let cpu1 = ctx.args.server_pid.and_then(proc_cpu_s);
+    let cpu1 = server_pid.and_then(proc_cpu_s);
     Measure { cpu0, cpu1 }
 }
 

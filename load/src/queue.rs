@@ -20,7 +20,8 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::timeout_at;
 
-use crate::conn::{field_str, open_many, Conn, Ev};
+use crate::conn::{open_many, Conn, Ev};
+use crate::ctx::field_str;
 use crate::ctx::Ctx;
 use crate::measure::{add_cpu, finish_run, measure_window, new_hist, pct_json, pct_line, Window};
 
@@ -398,7 +399,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<serde_json::Value, String> {
         let rng = Rng::new(seed, i as u64);
         uh.push(tokio::spawn(user(ctx.clone(), st.clone(), c, i, w, rng)));
     }
-    let m = measure_window(&ctx, w).await;
+    let m = measure_window(ctx.args.server_pid, w).await;
     // users stop at the window's end, after at most one leaveCall
     let wait = Duration::from_millis(a.call_timeout_ms + 2000);
     let (hist, done) = finish_run(uh, Some(wait), &stop_tx, ah).await;

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use tokio::time::sleep;
 
 use crate::cli::Proto;
-use crate::conn::{field_str, open_many, wait_call_reply, Conn, MsgData};
+use crate::conn::{open_many, wait_call_reply, Conn, MsgData};
+use crate::ctx::field_str;
 use crate::ctx::Ctx;
 use crate::measure::{
     add_cpu, finish_run, measure_window, new_hist, now_ns, pct_json, pct_line, Window,
@@ -219,7 +220,7 @@ pub async fn drive(
     for (u, room) in users {
         hs.push(tokio::spawn(pinger(ctx.clone(), u, room, w)));
     }
-    let m = measure_window(&ctx, w).await;
+    let m = measure_window(ctx.args.server_pid, w).await;
     let (hist, done) = finish_run(hs, None, &stop_tx, agent_handles).await;
     let rate = done as f64 / a.duration;
     let cpu = m.cpu_s();

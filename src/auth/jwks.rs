@@ -2,7 +2,7 @@
 //! algorithm: an Ed25519 `OKP` key EdDSA, an `RSA` key RS256 (or RS384 / RS512 by its
 //! `alg`), an `oct` secret HS256. Keys marked `"use": "enc"` are skipped; any other kind of
 //! key, or a key that cannot be used, refuses the whole set.
-use super::keys::{Key, MIN_SECRET_BYTES};
+use super::key::{Key, MIN_SECRET_BYTES};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;

@@ -1,37 +1,15 @@
 //! The verification keys of both roles, and the check of one token.
 use super::claims::RawClaims;
 use super::error::reason_of;
+use super::key::{Key, MIN_SECRET_BYTES};
 use super::{jwks, AuthError, Claims, Role};
 use crate::config::AuthSettings;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::path::Path;
 
-/// Shortest HS256 secret accepted, in bytes (RFC 7518 section 3.2: at least the hash size).
-pub const MIN_SECRET_BYTES: usize = 32;
-
 /// Longest token looked at, in bytes; a longer one is refused unread.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// One verification key and the only algorithm it accepts.
-#[derive(Debug, Clone)]
-pub(super) struct Key {
-    pub(super) kid: Option<String>,
-    alg: Algorithm,
-    key: DecodingKey,
-}
-
-impl Key {
-    pub(super) fn new(kid: Option<String>, alg: Algorithm, key: DecodingKey) -> Key {
-        Key { kid, alg, key }
-    }
-
-    /// The only algorithm this key accepts.
-    #[cfg(test)]
-    pub(super) fn alg(&self) -> Algorithm {
-        self.alg
-    }
-}
 
 /// The keys tokens are verified with, per role, and what a token must say. Load it with
 /// [`Keys::load`]; replace it on reload with [`Keys::reload`], which keeps the current keys

@@ -15,11 +15,13 @@
 mod claims;
 mod error;
 mod jwks;
+mod key;
 mod keys;
 
 pub use claims::Claims;
 pub use error::AuthError;
-pub use keys::{Keys, MAX_TOKEN_BYTES, MIN_SECRET_BYTES};
+pub use key::MIN_SECRET_BYTES;
+pub use keys::{Keys, MAX_TOKEN_BYTES};
 
 use crate::config::AuthSettings;
 

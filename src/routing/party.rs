@@ -13,7 +13,6 @@
 use super::event::Role;
 use super::ids::{CallId, ConnId, PeerId};
 use super::report::AgentState;
-use super::select::ReadyKey;
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -62,6 +61,9 @@ pub(super) struct User {
     /// The user's queue ticket, while it waits for an agent (never with `call`).
     pub ticket: Option<CallId>,
 }
+
+/// The order key of a ready agent.
+pub(super) type ReadyKey = (u64, u64);
 
 /// A registered agent.
 #[derive(Debug)]

@@ -16,12 +16,9 @@
 //! Invariant: an agent is in the set exactly when `Agent::ready_key` is `Some(k)`, under key
 //! `k` (or in `pool` for random); a change of strategy rebuilds the set.
 use super::config::Strategy;
-use super::party::{Agent, Parties, PartyId};
+use super::party::{Agent, Parties, PartyId, ReadyKey};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-
-/// The order key of a ready agent.
-pub(super) type ReadyKey = (u64, u64);
 
 /// A small PRNG (splitmix64) for the random strategy: seeded by the loop, no clock here.
 #[derive(Debug, Default, Clone)]
