@@ -76,7 +76,7 @@ fn socketio_decode(g: &mut Group<'_>) {
 fn native_encode(g: &mut Group<'_>) {
     let event = server_event();
     let mut out = Vec::with_capacity(128);
-    native::encode(&event, &mut out);
+    native::encode(&event, Some(42), &mut out);
     assert_eq!(
         std::str::from_utf8(&out).unwrap(),
         format!(
@@ -88,7 +88,7 @@ fn native_encode(g: &mut Group<'_>) {
         b.iter(|| {
             // As the daemon does it: a fresh 128-byte buffer per outgoing frame.
             let mut out = Vec::with_capacity(128);
-            native::encode(black_box(&event), &mut out);
+            native::encode(black_box(&event), Some(42), &mut out);
             black_box(out)
         })
     });
@@ -98,7 +98,7 @@ fn socketio_encode(g: &mut Group<'_>) {
     let event = server_event();
     let encode = |event: &ServerEvent| {
         let mut out = Vec::with_capacity(128);
-        socketio::encode(event, &mut out);
+        socketio::encode(event, Some(42), &mut out);
         out
     };
     assert_eq!(

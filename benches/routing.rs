@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 use supportd::protocol::native;
 use supportd::routing::{
-    ClientEvent, ConnId, EventData, Output, Router, RoutingConfig, ServerEvent, Strategy,
+    ClientEvent, ConnId, EventData, Output, Role, Router, RoutingConfig, ServerEvent, Strategy,
 };
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
@@ -55,23 +55,20 @@ fn router_with_strategy(now: Instant, agents: u64, strategy: Strategy) -> Router
     let mut router = Router::with_config(config, 1);
     for i in 0..agents {
         let data = raw(&format!(r#"{{"id":"agent-{i}"}}"#));
+        // Registered as the daemon registers (resumable): every send is kept for a replay.
         router
-            .handle_event(
+            .handle_register(
                 now,
                 ConnId(1000 + i),
-                ClientEvent::ConnectAgent,
-                EventData::Raw(Some(&data)),
+                Role::Agent,
+                Some(&data),
+                &format!("token-agent-{i}"),
             )
             .expect("agent registers");
     }
     let data = raw(r#"{"id":"user-1"}"#);
     router
-        .handle_event(
-            now,
-            USER,
-            ClientEvent::ConnectUser,
-            EventData::Raw(Some(&data)),
-        )
+        .handle_register(now, USER, Role::User, Some(&data), "token-user-1")
         .expect("user registers");
     drain(&mut router);
     let _ = router.poll_available_agents(now);
@@ -111,8 +108,9 @@ fn relay_user_message(c: &mut Criterion) {
     match router.poll_output() {
         Some(Output::Send {
             to: ConnId(1000),
-            event: ServerEvent::UserMessage { .. },
-        }) => {}
+            event,
+            ..
+        }) if matches!(*event, ServerEvent::UserMessage { .. }) => {}
         other => panic!("unexpected output {other:?}"),
     }
     assert!(router.poll_output().is_none());
@@ -244,12 +242,10 @@ fn queue_enqueue_assign(c: &mut Criterion) {
                 .unwrap();
             let mut left = None;
             while let Some(out) = router.poll_output() {
-                if let Output::Send {
-                    to,
-                    event: ServerEvent::CallEnded { .. },
-                } = &out
-                {
-                    left.get_or_insert(*to);
+                if let Output::Send { to, event, .. } = &out {
+                    if matches!(**event, ServerEvent::CallEnded { .. }) {
+                        left.get_or_insert(*to);
+                    }
                 }
                 black_box(&out);
             }
@@ -315,7 +311,7 @@ fn broadcast_available_agents_10k(c: &mut Criterion) {
     let broadcast = |sockets: &mut [WebSocket<MemStream>], count: usize| {
         let event = ServerEvent::AvailableAgents { count };
         let mut bytes = Vec::with_capacity(64);
-        native::encode(&event, &mut bytes);
+        native::encode(&event, None, &mut bytes);
         let text = Utf8Bytes::try_from(bytes).expect("UTF-8");
         for ws in sockets.iter_mut() {
             ws.get_mut().written.clear();
@@ -365,9 +361,9 @@ fn relay_frame_native(c: &mut Criterion) {
         let event = ClientEvent::from_name(&env.event).unwrap();
         router.handle_event(now, USER, event, env.data).unwrap();
         while let Some(output) = router.poll_output() {
-            if let Output::Send { event, .. } = output {
+            if let Output::Send { event, seq, .. } = output {
                 out.clear();
-                native::encode(&event, out);
+                native::encode(&event, seq, out);
             }
         }
         out.len()

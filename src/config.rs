@@ -1,6 +1,6 @@
 //! Configuration: the TOML file's structs (unknown keys rejected) and the validated `Config`
 //! the daemon runs on. Every default is a named const here, and etc/config.toml repeats them.
-use crate::routing::{RoutingConfig, Strategy};
+use crate::routing::{ResumeConfig, RoutingConfig, Strategy};
 use serde::Deserialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,6 +43,17 @@ struct FileConfig {
     log: FileLog,
     #[serde(default)]
     auth: FileAuth,
+    #[serde(default)]
+    sessions: FileSessions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSessions {
+    resume_grace_ms: Option<u64>,
+    max_buffered_events: Option<usize>,
+    max_buffered_bytes: Option<usize>,
+    drain_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +154,9 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     pub log_level: log::LevelFilter,
     pub auth: AuthSettings,
+    /// `[sessions] drain_ms`: on SIGTERM, how long clients get to leave after being told to
+    /// reconnect elsewhere (close 1012); None = the short shutdown of before.
+    pub drain: Option<Duration>,
 }
 
 /// Hard limits that protect the daemon from clients.
@@ -217,6 +231,7 @@ impl Default for Config {
             metrics: Some(SocketAddr::new(DEFAULT_METRICS_BIND, DEFAULT_METRICS_PORT)),
             log_level: DEFAULT_LOG_LEVEL,
             auth: AuthSettings::default(),
+            drain: None,
         }
     }
 }
@@ -367,6 +382,30 @@ impl Config {
             err(at("routing", key), format!("routing.{key}: {reason}"))
         })?;
 
+        let sess = &file.sessions;
+        let dr = ResumeConfig::default();
+        cfg.routing.resume = ResumeConfig {
+            grace: sess.resume_grace_ms.map_or(dr.grace, Duration::from_millis),
+            max_events: sess.max_buffered_events.unwrap_or(dr.max_events),
+            max_bytes: sess.max_buffered_bytes.unwrap_or(dr.max_bytes),
+        };
+        if cfg.routing.resume.grace > Duration::from_secs(24 * 3600) {
+            return Err(err(
+                at("sessions", "resume_grace_ms"),
+                "sessions.resume_grace_ms: at most 86400000 (a day)".into(),
+            ));
+        }
+        cfg.drain = match sess.drain_ms {
+            None | Some(0) => None,
+            Some(ms) if ms > 3_600_000 => {
+                return Err(err(
+                    at("sessions", "drain_ms"),
+                    "sessions.drain_ms: at most 3600000 (an hour)".into(),
+                ))
+            }
+            Some(ms) => Some(Duration::from_millis(ms)),
+        };
+
         let m = &file.metrics;
         if m.enabled.unwrap_or(DEFAULT_METRICS_ENABLED) {
             let mbind = match &m.bind {
@@ -483,6 +522,7 @@ fn routing(
         availability_interval: r
             .availability_interval_ms
             .map_or(d.availability_interval, ms),
+        resume: d.resume,
     })
 }
 

@@ -182,6 +182,7 @@ fn routing_table_sets_every_key() {
             requeue_on_agent_loss: false,
             wrap_up: ms(30000),
             availability_interval: Duration::ZERO,
+            resume: crate::routing::ResumeConfig::default(),
         }
     );
     // Zero means off for the optional durations.
@@ -258,4 +259,31 @@ fn auth_empty_values_are_rejected_with_their_line() {
     assert!(e.reason.contains("auth.issuer"), "{e}");
     let e = parse("[auth]\nleeway_secs = -1\n").unwrap_err();
     assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn sessions_table_sets_resume_and_drain() {
+    let c = parse(
+        "[sessions]\nresume_grace_ms = 5000\nmax_buffered_events = 10\nmax_buffered_bytes = 4096\ndrain_ms = 7000\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.routing.resume,
+        crate::routing::ResumeConfig {
+            grace: Duration::from_millis(5000),
+            max_events: 10,
+            max_bytes: 4096,
+        }
+    );
+    assert_eq!(c.drain, Some(Duration::from_millis(7000)));
+    let off = parse("[sessions]\nresume_grace_ms = 0\ndrain_ms = 0\n").unwrap();
+    assert!(!off.routing.resume.enabled());
+    assert_eq!(off.drain, None);
+    let e = parse("[sessions]\nresume_grace_ms = 86400001\n").unwrap_err();
+    assert!(e.reason.contains("sessions.resume_grace_ms"), "{e}");
+    let e = parse("\n[sessions]\ndrain_ms = 3600001\n").unwrap_err();
+    assert!(e.reason.contains("sessions.drain_ms"), "{e}");
+    assert_eq!(e.line, Some(3));
+    let e = parse("[sessions]\ngrace = 1\n").unwrap_err();
+    assert!(e.reason.contains("grace"), "{e}");
 }

@@ -82,7 +82,7 @@ fn agents_need_a_token_for_their_own_id_users_do_not() {
         "connectAgent",
         json!({"id": "a1", "token": token(SECRET, "a1", 60)}),
     );
-    assert_eq!(c.expect("registered"), json!({"role": "agent", "id": "a1"}));
+    common::assert_registered(&c.expect("registered"), "agent", &json!("a1"));
     // No user key: users register as before.
     Client::user(&d, json!("u1"));
 }
@@ -104,6 +104,8 @@ fn a_bearer_header_on_the_handshake_proves_the_id() {
     let mut c = Client {
         ws,
         last_count: None,
+        last_seq: 0,
+        resume_token: None,
     };
     c.send("connectAgent", json!({"id": "a1"}));
     assert_eq!(c.expect("registered")["id"], "a1");
@@ -125,12 +127,21 @@ fn socketio_connect_auth_token_proves_the_id() {
     assert!(read(&mut c).starts_with('0'));
     let auth = json!({"token": token(SECRET, "sio-agent", 60)});
     c.ws.send(Message::text(format!("40{auth}"))).unwrap();
-    assert!(read(&mut c).starts_with("40{\"sid\""));
+    let answer = read(&mut c);
+    assert!(answer.starts_with("40{\"sid\""), "{answer}");
+    let pid: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let pid = pid["pid"]
+        .as_str()
+        .expect("a pid: recovery is on")
+        .to_owned();
     c.ws.send(Message::text(r#"42["connectAgent",{"id":"sio-agent"}]"#))
         .unwrap();
+    // The party's resume token is the session's pid.
     assert_eq!(
         read(&mut c),
-        r#"42["registered",{"role":"agent","id":"sio-agent"}]"#
+        format!(
+            r#"42["registered",{{"role":"agent","id":"sio-agent","resumeToken":"{pid}","resumed":false}}]"#
+        )
     );
 }
 
@@ -358,4 +369,36 @@ fn a_reload_that_adds_agent_keys_closes_unproven_agents() {
     refused(&mut a);
     u.send("callAgent", json!({"roomId": "r"}));
     u.expect("queued");
+}
+
+/// A verified agent that drops resumes only with its resume token and, as any
+/// registration where proof is required, a token for its id; the resume token alone is not
+/// proof of identity.
+#[test]
+fn a_resume_needs_the_identity_proof_too() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let mut a = d.client();
+    a.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", 60)}),
+    );
+    a.expect("registered");
+    let (resume_token, seen) = (a.resume_token.clone(), a.last_seq);
+    drop(a);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "resumeToken": resume_token, "lastSeq": seen}),
+    );
+    refused(&mut c);
+    let mut c = d.client();
+    c.last_seq = seen;
+    c.send(
+        "connectAgent",
+        json!({"id": "a1", "resumeToken": resume_token, "lastSeq": seen, "token": token(SECRET, "a1", 60)}),
+    );
+    let r = c.expect("registered");
+    assert_eq!(r["resumed"], true, "{r}");
 }

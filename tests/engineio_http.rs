@@ -140,7 +140,7 @@ fn chunked_post_bodies_are_read_and_bounded() {
     let r = read_response(&mut s);
     assert!(r.contains("40{\"sid\":"), "{r}");
     assert!(
-        r.contains(r#"42["registered",{"role":"user","id":"chunky"}]"#),
+        r.contains(r#"42["registered",{"role":"user","id":"chunky","resumeToken":"#),
         "{r}"
     );
     // Over max_payload_bytes in chunks: 413, and the session is gone.
@@ -176,10 +176,12 @@ fn a_vanished_poll_ends_its_session_and_its_agent_at_once() {
     let started = Instant::now();
     watcher.expect_count(0);
     assert!(started.elapsed() < Duration::from_secs(3));
-    // The agent id is free again for the reloaded page.
     let r = raw_http(d.addr, &get_request(&sid, "Connection: close\r\n"));
     assert!(r.contains("Session ID unknown"), "{r}");
-    Client::agent(&d, json!("a1"));
+    // The agent is held for a resume: its id is taken for anyone without its token.
+    let mut other = d.client();
+    other.send("connectAgent", json!({"id": "a1"}));
+    other.expect_error("id_in_use");
 }
 
 #[test]

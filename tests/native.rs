@@ -11,20 +11,18 @@ fn registration_replies_with_role_id_and_count() {
     let d = Daemon::start("");
     let mut a = d.client();
     a.send("connectAgent", json!({"id": "a1", "name": "Ann"}));
-    assert_eq!(
-        a.next_event(),
-        ("registered".into(), json!({"role":"agent","id":"a1"}))
-    );
+    let (name, data) = a.next_event();
+    assert_eq!(name, "registered");
+    common::assert_registered(&data, "agent", &json!("a1"));
     assert_eq!(
         a.next_event(),
         ("getAvailableAgents".into(), json!({"availableAgents": 1}))
     );
     let mut u = d.client();
     u.send("connectUser", json!({"id": 7}));
-    assert_eq!(
-        u.next_event(),
-        ("registered".into(), json!({"role":"user","id":7}))
-    );
+    let (name, data) = u.next_event();
+    assert_eq!(name, "registered");
+    common::assert_registered(&data, "user", &json!(7));
     assert_eq!(
         u.next_event(),
         ("getAvailableAgents".into(), json!({"availableAgents": 1}))
@@ -414,7 +412,8 @@ fn two_calls_side_by_side() {
 
 #[test]
 fn user_disconnect_mid_call_ends_it_for_the_agent() {
-    let d = Daemon::start("");
+    // Without a resume grace a drop ends the party at once (tests/resume.rs: with one).
+    let d = Daemon::start("[sessions]\nresume_grace_ms = 0\n");
     let mut a = Client::agent(&d, json!("a"));
     let mut u = Client::user(&d, json!("u"));
     u.send("callAgent", json!({"roomId": "r"}));
@@ -601,11 +600,12 @@ fn slow_consumer_is_dropped_not_buffered() {
     if !dropped {
         d.wait_log("slow consumer");
     }
-    // The user learns its agent is gone: it is put back in line (requeue_on_agent_loss).
+    // The user learns its agent's connection is gone: the agent is held for a resume
+    // (after the grace, requeue_on_agent_loss would put the user back in line).
     loop {
         let (e, v) = u.recv();
-        if e == "queued" {
-            assert_eq!(v["reason"], "agent_disconnected");
+        if e == "peerDisconnected" {
+            assert_eq!(v["roomId"], "r");
             break;
         }
     }
@@ -615,7 +615,8 @@ fn slow_consumer_is_dropped_not_buffered() {
 #[test]
 fn hang_up_right_after_data_frees_the_id() {
     use std::io::Write;
-    let d = Daemon::start("");
+    // The half-closed agent is held for the (short) grace, then removed.
+    let d = Daemon::start("[sessions]\nresume_grace_ms = 300\n");
     // Upgrade, register and half-close in one write: data and FIN arrive together.
     let mut raw = std::net::TcpStream::connect(d.addr).unwrap();
     let frame = {

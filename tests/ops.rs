@@ -94,9 +94,15 @@ fn gauges_follow_a_session() {
             "support_events_sent_total{event=\"getAvailableAgents\"}"
         ) >= 2.0
     );
+    // The user's connection drops: it is held for a resume, still registered.
     drop(u);
-    wait_sample(&d, "support_connected_users", 0.0);
+    let t = wait_sample(&d, "support_held_parties", 1.0);
+    assert_eq!(sample(&t, "support_connected_users"), 1.0);
     wait_sample(&d, "support_open_connections{transport=\"native\"}", 1.0);
+    // The agent leaves for good (a close frame): it is not held.
+    a.ws.close(None).unwrap();
+    wait_sample(&d, "support_connected_agents", 0.0);
+    assert_eq!(sample(&scrape(&d), "support_held_parties"), 1.0);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use supportd::net::http;
 use supportd::protocol::{engineio, native, socketio};
 use supportd::routing::{
-    ClientEvent, ConnId, IdRef, MessageData, Output, Router, RoutingConfig, ServerEvent,
+    ClientEvent, ConnId, IdRef, MessageData, Output, Role, Router, RoutingConfig, ServerEvent,
 };
 
 fn id_json() -> impl Strategy<Value = String> {
@@ -89,6 +89,10 @@ fn step() -> impl Strategy<Value = Step> {
 enum QStep {
     Event(u64, &'static str, String),
     Disconnect(u64),
+    /// The connection drops (the party is held for a resume).
+    Lost(u64),
+    /// A new connection (same number) resumes the party registered there with its token.
+    Resume(u64),
     Wait(u64),
 }
 
@@ -111,7 +115,9 @@ fn queue_step() -> impl Strategy<Value = QStep> {
         2 => (agent, any::<bool>()).prop_map(|(c, b)| {
             QStep::Event(c, "toggleAvailability", format!(r#"{{"available":{b}}}"#))
         }),
-        2 => conn.prop_map(QStep::Disconnect),
+        2 => conn.clone().prop_map(QStep::Disconnect),
+        2 => conn.clone().prop_map(QStep::Lost),
+        2 => conn.prop_map(QStep::Resume),
         4 => prop_oneof![0u64..200, 0u64..8000].prop_map(QStep::Wait),
     ]
 }
@@ -148,6 +154,7 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     requeue_on_agent_loss: requeue,
                     wrap_up: wrap,
                     availability_interval: avail,
+                    resume: supportd::routing::ResumeConfig::default(),
                 }
             },
         )
@@ -167,9 +174,19 @@ proptest! {
         reload in proptest::option::of(routing_config()),
         steps in proptest::collection::vec(queue_step(), 1..80),
     ) {
+        // Short holds with small outboxes, so that graces run out and holds overflow.
+        let resume = supportd::routing::ResumeConfig {
+            grace: Duration::from_millis(5000),
+            max_events: 3,
+            max_bytes: 1 << 20,
+        };
+        let config = RoutingConfig { resume, ..config };
+        let reload = reload.map(|c| RoutingConfig { resume, ..c });
         let mut router = Router::with_config(config, 9);
         let mut now = Instant::now();
         let mut asked: HashSet<u64> = HashSet::new();
+        // Users whose connection dropped or came back: where they stand is not tracked.
+        let mut exempt: HashSet<u64> = HashSet::new();
         let mut announced = Some(0);
         let half = steps.len() / 2;
         for (i, s) in steps.into_iter().enumerate() {
@@ -182,7 +199,12 @@ proptest! {
                 QStep::Event(conn, name, data) => {
                     let raw: Box<RawValue> = serde_json::from_str(data).expect("JSON");
                     let ev = ClientEvent::from_name(name).expect("known event");
-                    let r = router.handle_event(now, ConnId(*conn), ev, Some(&*raw).into());
+                    let token = format!("t{conn}");
+                    let r = match ev {
+                        ClientEvent::ConnectUser => router.handle_register(now, ConnId(*conn), Role::User, Some(&*raw), &token),
+                        ClientEvent::ConnectAgent => router.handle_register(now, ConnId(*conn), Role::Agent, Some(&*raw), &token),
+                        _ => router.handle_event(now, ConnId(*conn), ev, Some(&*raw).into()),
+                    };
                     if ev == ClientEvent::CallAgent && r.is_ok() {
                         asked.insert(*conn);
                     }
@@ -191,6 +213,20 @@ proptest! {
                     router.handle_disconnect(now, ConnId(*conn));
                     asked.remove(conn);
                 }
+                QStep::Lost(conn) => {
+                    router.handle_connection_lost(now, ConnId(*conn));
+                    asked.remove(conn);
+                    exempt.insert(*conn);
+                }
+                QStep::Resume(conn) => {
+                    let role = if *conn < 3 { Role::Agent } else { Role::User };
+                    let raw: Box<RawValue> = serde_json::from_str(&format!(
+                        r#"{{"id":{conn},"resumeToken":"t{conn}","lastSeq":0}}"#
+                    ))
+                    .expect("JSON");
+                    let _ = router.handle_register(now, ConnId(*conn), role, Some(&*raw), &format!("t{conn}"));
+                    exempt.insert(*conn);
+                }
                 QStep::Wait(ms) => {
                     now += Duration::from_millis(*ms);
                     router.handle_timeout(now);
@@ -198,8 +234,10 @@ proptest! {
             }
             let mut ended = HashSet::new();
             while let Some(o) = router.poll_output() {
-                if let Output::Send { to, event: ServerEvent::CallEnded { .. } } = o {
-                    ended.insert(to.0);
+                if let Output::Send { to, event, .. } = o {
+                    if matches!(*event, ServerEvent::CallEnded { .. }) {
+                        ended.insert(to.0);
+                    }
                 }
             }
             if let Some(n) = router.poll_available_agents(now) {
@@ -210,6 +248,9 @@ proptest! {
             }
             for c in 0..8 {
                 let place = router.user_place(ConnId(c));
+                if exempt.contains(&c) {
+                    continue;
+                }
                 if place.is_some() {
                     prop_assert!(asked.contains(&c), "user {} placed without asking", c);
                 } else if asked.remove(&c) {
@@ -260,9 +301,9 @@ proptest! {
                         outputs += 1;
                         if let Output::Send { event, .. } = o {
                             let mut v = Vec::new();
-                            native::encode(&event, &mut v);
+                            native::encode(&event, None, &mut v);
                             prop_assert!(serde_json::from_slice::<serde_json::Value>(&v).is_ok(), "output is JSON");
-                            prop_assert!(!matches!(event, ServerEvent::Error { .. }), "the router reports errors by result");
+                            prop_assert!(!matches!(*event, ServerEvent::Error { .. }), "the router reports errors by result");
                         }
                     }
                     if r.is_err() {
@@ -298,9 +339,9 @@ proptest! {
         let drain = |router: &mut Router| {
             let mut sent = Vec::new();
             while let Some(o) = router.poll_output() {
-                if let Output::Send { to, event } = o {
+                if let Output::Send { to, event, .. } = o {
                     let mut v = Vec::new();
-                    native::encode(&event, &mut v);
+                    native::encode(&event, None, &mut v);
                     sent.push((to, v));
                 }
             }

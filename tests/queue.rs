@@ -101,11 +101,13 @@ fn a_rejected_call_goes_to_the_next_agent() {
 
 #[test]
 fn an_agent_lost_mid_call_puts_the_user_back_first_in_line() {
-    let d = Daemon::start("");
+    // The agent's connection drops: it is held for the grace, then the user is requeued.
+    let d = Daemon::start("[sessions]\nresume_grace_ms = 300\n");
     let a1 = Client::agent(&d, json!("a1"));
     let mut u = caller(&d, "u", "r");
     assert_eq!(u.expect("callAgent")["agentId"], "a1");
     drop(a1);
+    assert_eq!(u.expect("peerDisconnected"), json!({"roomId": "r"}));
     let q = u.expect("queued");
     assert_eq!(
         (&q["roomId"], &q["position"]),

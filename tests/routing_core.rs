@@ -54,7 +54,7 @@ impl Harness {
     fn drain(&mut self) -> Vec<(u64, String, Value)> {
         let mut v = Vec::new();
         while let Some(o) = self.router.poll_output() {
-            if let Output::Send { to, event } = o {
+            if let Output::Send { to, event, .. } = o {
                 v.push((to.0, event.name().to_owned(), data(&event)));
             }
         }

@@ -120,6 +120,28 @@ fn stock_client_offer_timeout_and_wrap_up() {
     );
 }
 
+/// Connection state recovery with the stock client (tests/js/recover.js): its transport is
+/// killed mid-call, it reconnects by itself, `socket.recovered` is true and the 50 messages
+/// its agent sent meanwhile arrive in order, once.
+fn recover(transports: &str) {
+    let d = Daemon::start(CORS);
+    let (ok, out) = node(
+        "recover.js",
+        &[("SERVER_URL", url(&d)), ("TRANSPORTS", transports.into())],
+    );
+    assert!(ok && out.contains("ok recover"), "{transports}: {out}");
+}
+
+#[test]
+fn stock_client_recovers_a_call_after_its_transport_dies_websocket() {
+    recover("websocket");
+}
+
+#[test]
+fn stock_client_recovers_a_call_after_its_transport_dies_polling() {
+    recover("polling");
+}
+
 /// A binary attachment crosses a call both ways (tests/js/binary.js).
 fn binary(transports: &str) {
     let d = Daemon::start(CORS);
@@ -267,6 +289,71 @@ fn same_events_as_the_original() {
     let _ = reference.wait();
 }
 
+/// Recovery in supportd's own form (`{resumeToken, lastSeq}` in the CONNECT auth) and with
+/// socket.io-client's (`{pid, offset}`), over raw packets: the CONNECT answer repeats the
+/// pid, `registered {resumed:true}` and the missed event follow, each with its offset.
+#[test]
+fn connect_auth_recovers_a_held_party_in_either_form() {
+    let d = Daemon::start("");
+    let mut agent = Client::agent(&d, json!("a"));
+    let (mut s, _) = Sio::open(&d);
+    s.send("40");
+    let answer = s.recv();
+    let pid: Value =
+        serde_json::from_str(answer.strip_prefix("40").expect("CONNECT answer")).unwrap();
+    let pid = pid["pid"].as_str().expect("a pid").to_owned();
+    s.emit("connectUser", json!({"id": "ru"}));
+    let (_, reg) = s.event();
+    assert_eq!(reg["resumeToken"], json!(pid));
+    s.emit("callAgent", json!({"roomId": "rr"}));
+    agent.expect("callAgent");
+    let (name, _) = s.event();
+    assert_eq!(name, "callAgent");
+    drop(s);
+    agent.expect("peerDisconnected");
+    agent.send("agentMessage", json!({"messageInput": "missed"}));
+    // supportd's form, after the two events it saw (the count and the call).
+    let (mut s2, _) = Sio::open(&d);
+    s2.send(&format!("40{}", json!({"resumeToken": pid, "lastSeq": 2})));
+    recovered(&mut s2, &pid);
+    assert_eq!(
+        s2.recv_skipping_counts(),
+        r#"42["agentMessage",{"roomId":"rr","messageInput":"missed"},"3"]"#
+    );
+    assert_eq!(agent.expect("peerReconnected"), json!({"roomId": "rr"}));
+    drop(s2);
+    agent.expect("peerDisconnected");
+    agent.send("agentMessage", json!({"messageInput": "again"}));
+    // socket.io-client's form: the offset of the last event seen, as a string.
+    let (mut s3, _) = Sio::open(&d);
+    s3.send(&format!("40{}", json!({"pid": pid, "offset": "4"})));
+    recovered(&mut s3, &pid);
+    assert_eq!(
+        s3.recv_skipping_counts(),
+        r#"42["agentMessage",{"roomId":"rr","messageInput":"again"},"5"]"#
+    );
+    // An unknown pid is an ordinary CONNECT: a new pid, nothing restored.
+    let (mut s4, _) = Sio::open(&d);
+    s4.send(&format!("40{}", json!({"pid": "0000", "offset": "1"})));
+    let answer = s4.recv();
+    let v: Value = serde_json::from_str(answer.strip_prefix("40").expect("answer")).unwrap();
+    assert!(v["pid"].is_string() && v["pid"] != json!(pid), "{answer}");
+}
+
+/// Reads a recovered CONNECT's answer (which must repeat `pid`) and `registered
+/// {resumed:true}`.
+fn recovered(s: &mut Sio, pid: &str) {
+    let answer = s.recv();
+    let v: Value =
+        serde_json::from_str(answer.strip_prefix("40").expect("CONNECT answer")).unwrap();
+    assert_eq!(v["pid"], json!(pid), "{answer}");
+    let reg = s.recv();
+    assert!(
+        reg.starts_with(r#"42["registered""#) && reg.contains(r#""resumed":true"#),
+        "{reg}"
+    );
+}
+
 // ---- raw Engine.IO / Socket.IO packets ----
 
 /// A Socket.IO client over a raw WebSocket.
@@ -389,9 +476,10 @@ fn binary_attachments_reach_a_native_agent_as_base64_and_a_socketio_one_as_frame
     user2.send(r#"451-["userMessage",{"messageInput":{"f":{"_placeholder":true,"num":0}}}]"#);
     user2.ws.send(Message::binary(vec![9u8; 3])).unwrap();
     let header = sio_agent.recv_skipping_counts();
+    // The offset (the agent's third numbered event) is the last argument.
     assert_eq!(
         header,
-        r#"451-["userMessage",{"roomId":"r2","messageInput":{"f":{"_placeholder":true,"num":0}}}]"#
+        r#"451-["userMessage",{"roomId":"r2","messageInput":{"f":{"_placeholder":true,"num":0}}},"3"]"#
     );
     match sio_agent.ws.read().unwrap() {
         Message::Binary(b) => assert_eq!(&b[..], &[9u8, 9, 9]),
@@ -424,10 +512,9 @@ fn socketio_user_and_native_agent_share_a_call() {
     let mut agent = Client::agent(&d, json!("a"));
     let mut user = Sio::connect(&d);
     user.emit("connectUser", json!({"id": "u"}));
-    assert_eq!(
-        user.event(),
-        ("registered".into(), json!({"role":"user","id":"u"}))
-    );
+    let (name, data) = user.event();
+    assert_eq!(name, "registered");
+    common::assert_registered(&data, "user", &json!("u"));
     user.emit("callAgent", json!({"roomId": "r"}));
     let want = json!({"userId":"u","roomId":"r","agentId":"a"});
     assert_eq!(agent.expect("callAgent"), want);
@@ -466,8 +553,9 @@ fn socketio_user_and_native_agent_share_a_call() {
     assert_eq!(v[0]["error"]["code"], "bad_payload");
     user.emit("userMessage", json!({"messageInput": "still here"}));
     assert_eq!(agent.expect("userMessage")["messageInput"], "still here");
+    // Its transport drops: the user is held for a resume, and its agent is told.
     drop(user);
-    assert_eq!(agent.expect("callEnded")["reason"], "disconnected");
+    assert_eq!(agent.expect("peerDisconnected"), json!({"roomId": "r"}));
 }
 
 #[test]
@@ -714,7 +802,7 @@ fn polling_session_delivers_and_closes_on_shutdown() {
         "",
     );
     assert!(
-        r.contains(r#"42["registered",{"role":"user","id":"p"}]"#),
+        r.contains(r#"42["registered",{"role":"user","id":"p","resumeToken":"#),
         "{r}"
     );
     // A held poll is answered with the close packet when the server stops.

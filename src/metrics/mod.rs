@@ -113,6 +113,10 @@ pub struct Metrics {
     pub call_duration: Histogram,
     /// `support_queue_length`: users waiting for an agent (offers pending included).
     pub queue_length: IntGauge,
+    /// `support_held_parties`: parties held for a resume.
+    pub held_parties: IntGauge,
+    /// `support_holds_ended_total{result}`, indexed like `HoldResult::ALL`.
+    holds_ended: [IntCounter; routing::HoldResult::ALL.len()],
     /// `support_agents{state}`, indexed like `AgentState::ALL`.
     agents: [IntGauge; AgentState::ALL.len()],
     /// `support_queue_wait_seconds{outcome}`, indexed like `QueueOutcome::ALL`.
@@ -264,6 +268,19 @@ impl Metrics {
         );
         let offers = tables::Offers::new(&offers_vec);
 
+        let held_parties = gauge(
+            n::HELD_PARTIES,
+            "Parties whose connection dropped, held for a resume.",
+        );
+        let holds = counter_vec(
+            n::HOLDS_ENDED,
+            "Holds for a resume that ended, by result.",
+            n::LABEL_RESULT,
+        );
+        let holds_ended = std::array::from_fn(|i| {
+            holds.with_label_values(&[routing::HoldResult::ALL[i].as_str()])
+        });
+
         let reloads = counter_vec(
             n::CONFIG_RELOADS,
             "Configuration reloads (SIGHUP), by result.",
@@ -300,6 +317,8 @@ impl Metrics {
             slow_consumers,
             call_duration,
             queue_length,
+            held_parties,
+            holds_ended,
             agents,
             queue_wait,
             offers,
@@ -374,6 +393,11 @@ impl Metrics {
         self.offers.get(&result).inc();
     }
 
+    /// A hold for a resume ended with `result`.
+    pub fn hold_ended(&self, result: routing::HoldResult) {
+        self.holds_ended[result as usize].inc();
+    }
+
     /// `support_agents{state}`.
     pub fn agents(&self, state: AgentState) -> &IntGauge {
         &self.agents[state as usize]
@@ -388,6 +412,7 @@ impl Metrics {
         self.available_agents.set(g(s.available_agents));
         self.active_calls.set(g(s.active_calls));
         self.queue_length.set(g(s.queue_length));
+        self.held_parties.set(g(s.held));
         for (gauge, n) in self.agents.iter().zip(s.agents_by_state) {
             gauge.set(g(n));
         }

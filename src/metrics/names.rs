@@ -8,6 +8,7 @@ pub const ACTIVE_CALLS: &str = "support_active_calls";
 pub const OPEN_CONNECTIONS: &str = "support_open_connections";
 pub const QUEUE_LENGTH: &str = "support_queue_length";
 pub const AGENTS: &str = "support_agents";
+pub const HELD_PARTIES: &str = "support_held_parties";
 
 // Counters.
 pub const EVENTS_RECEIVED: &str = "support_events_received_total";
@@ -19,6 +20,7 @@ pub const CONFIG_RELOADS: &str = "support_config_reloads_total";
 pub const SLOW_CONSUMERS: &str = "support_slow_consumers_total";
 pub const CONNECTIONS_REJECTED: &str = "support_connections_rejected_total";
 pub const OFFERS: &str = "support_offers_total";
+pub const HOLDS_ENDED: &str = "support_holds_ended_total";
 
 // Histograms.
 pub const CALL_DURATION: &str = "support_call_duration_seconds";
@@ -54,6 +56,8 @@ pub const ALL_NAMES: &[&str] = &[
     AGENTS,
     OFFERS,
     QUEUE_WAIT,
+    HELD_PARTIES,
+    HOLDS_ENDED,
 ];
 
 // Label names.
@@ -97,6 +101,9 @@ pub const EVENT_CALL_OFFERED: &str = "callOffered";
 pub const EVENT_OFFER_EXPIRED: &str = "offerExpired";
 pub const EVENT_WRAP_UP: &str = "wrapUp";
 pub const EVENT_AVAILABILITY_CHANGED: &str = "availabilityChanged";
+pub const EVENT_PEER_DISCONNECTED: &str = "peerDisconnected";
+pub const EVENT_PEER_RECONNECTED: &str = "peerReconnected";
+pub const EVENT_ACK: &str = "ack";
 
 /// Every `event` value: the fixed label set of both `support_events_*_total` families
 /// (each family has every value, whether or not it can occur there).
@@ -121,6 +128,9 @@ pub const EVENT_VALUES: &[&str] = &[
     EVENT_OFFER_EXPIRED,
     EVENT_WRAP_UP,
     EVENT_AVAILABILITY_CHANGED,
+    EVENT_PEER_DISCONNECTED,
+    EVENT_PEER_RECONNECTED,
+    EVENT_ACK,
     OTHER,
 ];
 
@@ -141,6 +151,7 @@ pub const CODE_BINARY_UNSUPPORTED: &str = "binary_unsupported";
 pub const CODE_QUEUE_FULL: &str = "queue_full";
 pub const CODE_UNAUTHORIZED: &str = "unauthorized";
 pub const CODE_TOKEN_EXPIRED: &str = "token_expired";
+pub const CODE_SESSION_REPLACED: &str = "session_replaced";
 
 /// Every `code` value: the fixed label set of `support_errors_total`.
 pub const CODE_VALUES: &[&str] = &[
@@ -160,6 +171,7 @@ pub const CODE_VALUES: &[&str] = &[
     CODE_QUEUE_FULL,
     CODE_UNAUTHORIZED,
     CODE_TOKEN_EXPIRED,
+    CODE_SESSION_REPLACED,
     OTHER,
 ];
 
@@ -199,6 +211,7 @@ pub const STATE_BUSY: &str = "busy";
 pub const STATE_OFFERED: &str = "offered";
 pub const STATE_WRAP_UP: &str = "wrap_up";
 pub const STATE_AWAY: &str = "away";
+pub const STATE_HELD: &str = "held";
 
 // `result` values of support_config_reloads_total.
 pub const RELOAD_SUCCESS: &str = "success";

@@ -98,6 +98,7 @@ pub(super) const fn state_label(s: AgentState) -> &'static str {
         AgentState::Offered => n::STATE_OFFERED,
         AgentState::WrapUp => n::STATE_WRAP_UP,
         AgentState::Away => n::STATE_AWAY,
+        AgentState::Held => n::STATE_HELD,
     }
 }
 
@@ -147,7 +148,7 @@ impl Slot for Option<ClientEvent> {
 }
 
 /// The `event` labels of the server events, by [`Slot::slot`].
-const SENT_LABELS: [&str; 14] = [
+const SENT_LABELS: [&str; 17] = [
     n::EVENT_REGISTERED,
     n::EVENT_GET_AVAILABLE_AGENTS,
     n::EVENT_CALL_AGENT,
@@ -162,6 +163,9 @@ const SENT_LABELS: [&str; 14] = [
     n::EVENT_OFFER_EXPIRED,
     n::EVENT_WRAP_UP,
     n::EVENT_AVAILABILITY_CHANGED,
+    n::EVENT_PEER_DISCONNECTED,
+    n::EVENT_PEER_RECONNECTED,
+    n::EVENT_ACK,
 ];
 
 /// Server events in declaration order.
@@ -184,6 +188,9 @@ impl Slot for ServerEvent {
             ServerEvent::OfferExpired { .. } => 11,
             ServerEvent::WrapUp { .. } => 12,
             ServerEvent::AvailabilityChanged { .. } => 13,
+            ServerEvent::PeerDisconnected { .. } => 14,
+            ServerEvent::PeerReconnected { .. } => 15,
+            ServerEvent::Ack { .. } => 16,
         }
     }
     fn label(i: usize) -> &'static str {
@@ -210,6 +217,7 @@ pub(super) const fn code_label(code: ErrorCode) -> &'static str {
         ErrorCode::QueueFull => n::CODE_QUEUE_FULL,
         ErrorCode::Unauthorized => n::CODE_UNAUTHORIZED,
         ErrorCode::TokenExpired => n::CODE_TOKEN_EXPIRED,
+        ErrorCode::SessionReplaced => n::CODE_SESSION_REPLACED,
     }
 }
 

@@ -103,6 +103,8 @@ fn every_server_event() -> Vec<ServerEvent> {
         ServerEvent::Registered {
             role: Role::User,
             id: PeerId::Int(1),
+            resume_token: None,
+            resumed: false,
         },
         ServerEvent::AvailableAgents { count: 2 },
         ServerEvent::CallAgent(map()),
@@ -146,6 +148,13 @@ fn every_server_event() -> Vec<ServerEvent> {
             available: false,
             reason: routing::AvailabilityReason::NoAnswer,
         },
+        ServerEvent::PeerDisconnected {
+            room: PeerId::Int(1),
+        },
+        ServerEvent::PeerReconnected {
+            room: PeerId::Int(1),
+        },
+        ServerEvent::Ack { seq: 1 },
     ]
 }
 
@@ -325,6 +334,9 @@ fn fixed_label_sets_are_unchanged() {
             "offerExpired",
             "wrapUp",
             "availabilityChanged",
+            "peerDisconnected",
+            "peerReconnected",
+            "ack",
             "other",
         ]
     );
@@ -347,6 +359,7 @@ fn fixed_label_sets_are_unchanged() {
             "queue_full",
             "unauthorized",
             "token_expired",
+            "session_replaced",
             "other",
         ]
     );

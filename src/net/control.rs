@@ -102,29 +102,37 @@ impl Server {
         }
     }
 
-    /// Stops accepting and sends close 1001 to every client (once).
+    /// Stops accepting and sends close 1001 to every client (once); with `[sessions]
+    /// drain_ms`, close 1012 ("service restart": reconnect, elsewhere or later) and up to
+    /// that long for clients to go.
     fn begin_shutdown(&mut self, now: Instant) {
         if self.shutdown_at.is_some() {
             return;
         }
-        info!("shutting down: closing {} connections", self.conns.len());
+        let (code, why, grace) = match self.config.drain {
+            Some(d) => (CloseCode::Restart, "service restart", d),
+            None => (CloseCode::Away, "server shutting down", SHUTDOWN_GRACE),
+        };
+        info!(
+            "shutting down: closing {} connections ({} ms for them to go)",
+            self.conns.len(),
+            grace.as_millis()
+        );
         if let Some(f) = self.hooks.on_stopping.as_mut() {
             f();
         }
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
-        self.shutdown_at = Some(now + SHUTDOWN_GRACE);
-        // Socket.IO sessions first: held polls get the close packet, carriers close 1001
-        // (a session closing once shutdown has begun picks 1001).
+        self.shutdown_at = Some(now + grace);
+        // Socket.IO sessions first: held polls get the close packet, carriers close 1001 or
+        // 1012 (a session closing once shutdown has begun picks the shutdown's code).
         for key in self.sessions.keys() {
             self.close_session(now, key, CloseReason::Shutdown);
         }
         for token in self.conns.tokens() {
             match self.conns.get_mut(token).map(|c| &mut c.phase) {
-                Some(Phase::Ws { .. }) => {
-                    self.close_ws(now, token, CloseCode::Away, "server shutting down")
-                }
+                Some(Phase::Ws { .. }) => self.close_ws(now, token, code, why),
                 // Responses under way may finish within the grace period.
                 Some(Phase::Reply { close, .. }) => *close = true,
                 _ => self.conns.kill(token),

@@ -7,11 +7,22 @@ use super::server::Server;
 use crate::protocol::{native, socketio};
 use crate::routing::{
     is_message_event, Attachments, ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection,
-    ServerEvent,
+    Role, ServerEvent,
 };
 use log::debug;
 use std::time::Instant;
 use tungstenite::Utf8Bytes;
+
+/// How a peer went, for the router: held for a resume, or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gone {
+    /// The connection dropped, or the client went away without saying it was done (no
+    /// close, a close other than 1000 or 1005, a transport error or close, a ping timeout).
+    Lost,
+    /// The client said it was done (native close 1000/1005, Socket.IO namespace
+    /// disconnect), or the server ended the connection for what the client did.
+    Closed,
+}
 
 impl Server {
     /// Counts and routes one named event; the caller reports a rejection its own way.
@@ -56,7 +67,18 @@ impl Server {
             Some(event) => self
                 .authenticate(now, conn, event, data.raw())
                 .and_then(|proof| {
-                    self.router.handle_event(now, conn, event, data)?;
+                    match event {
+                        ClientEvent::ConnectUser | ClientEvent::ConnectAgent => {
+                            let role = match event {
+                                ClientEvent::ConnectUser => Role::User,
+                                _ => Role::Agent,
+                            };
+                            let token = self.resume_token_for(conn);
+                            self.router
+                                .handle_register(now, conn, role, data.raw(), &token)?
+                        }
+                        _ => self.router.handle_event(now, conn, event, data)?,
+                    }
                     if let Some(proof) = proof {
                         self.apply_proof(conn, proof);
                     }
@@ -70,21 +92,38 @@ impl Server {
         result
     }
 
-    /// The peer is gone: it leaves the table and the router ends its party (once).
-    pub(super) fn end_peer(&mut self, now: Instant, id: ConnId) {
+    /// The peer is gone: it leaves the table and the router is told (once): a `Lost`
+    /// connection's party is held for a resume, a `Closed` one's ends.
+    pub(super) fn end_peer(&mut self, now: Instant, id: ConnId, how: Gone) {
         if self.peers.remove(id) {
-            self.router.handle_disconnect(now, id);
+            match how {
+                Gone::Lost => self.router.handle_connection_lost(now, id),
+                Gone::Closed => self.router.handle_disconnect(now, id),
+            }
             self.drain_router();
         }
+    }
+
+    /// The resume token a new registration on `conn` gets: a Socket.IO session's private
+    /// id (given in its CONNECT answer), else a fresh one (128 bits from the OS CSPRNG).
+    fn resume_token_for(&mut self, conn: ConnId) -> Box<str> {
+        if let Some(Route::Session(key)) = self.peers.route(conn) {
+            if let Some(pid) = self.sessions.get(key).and_then(|s| s.eio.pid()) {
+                return pid.into();
+            }
+        }
+        self.sids.next()
     }
 
     /// Delivers everything the router has queued.
     pub(super) fn drain_router(&mut self) {
         while let Some(output) = self.router.poll_output() {
             match output {
-                Output::Send { to, event } => self.send(to, &event),
+                Output::Send { to, event, seq } => self.send_numbered(to, &event, seq),
+                Output::Replaced { conn } => self.replaced.push(conn),
                 Output::QueueLeft { outcome, waited } => self.metrics.queue_left(outcome, waited),
                 Output::Offer { result } => self.metrics.offer(result),
+                Output::Hold { result } => self.metrics.hold_ended(result),
                 Output::CallStarted { call } => {
                     self.metrics.call_started();
                     debug!("call {} started", call.0)
@@ -106,22 +145,31 @@ impl Server {
         }
     }
 
-    /// Encodes and queues one event for a peer, if it can still take one.
+    /// Encodes and queues one event (outside any sequence) for a peer.
     pub(super) fn send(&mut self, to: ConnId, event: &ServerEvent) {
+        self.send_numbered(to, event, None);
+    }
+
+    /// Encodes and queues one event for a peer, if it can still take one, with its number
+    /// in the party's sequence: `seq` on the native envelope, the Socket.IO offset (the
+    /// last argument) when recovery is on.
+    pub(super) fn send_numbered(&mut self, to: ConnId, event: &ServerEvent, seq: Option<u64>) {
         self.metrics.sent(event);
         let mut out = Vec::with_capacity(event.size_hint());
         match self.peers.route(to) {
             Some(Route::Native(token)) => {
-                native::encode(event, &mut out);
+                native::encode(event, seq, &mut out);
                 self.write_text(token, out);
             }
             Some(Route::Session(key)) => match event.attachments() {
                 None => {
-                    socketio::encode(event, &mut out);
+                    let offset = seq.filter(|_| self.config.routing.resume.enabled());
+                    socketio::encode(event, offset, &mut out);
                     self.session_push_bytes(key, out);
                 }
                 Some(attachments) => {
-                    socketio::encode_binary(event, attachments.len(), &mut out);
+                    let offset = seq.filter(|_| self.config.routing.resume.enabled());
+                    socketio::encode_binary(event, attachments.len(), offset, &mut out);
                     self.session_push_bytes(key, out);
                     for a in attachments.iter() {
                         self.session_push_binary(key, a.clone());
@@ -139,9 +187,9 @@ impl Server {
         };
         let event = ServerEvent::AvailableAgents { count };
         let mut native_bytes = Vec::with_capacity(64);
-        native::encode(&event, &mut native_bytes);
+        native::encode(&event, None, &mut native_bytes);
         let mut sio_bytes = Vec::with_capacity(64);
-        socketio::encode(&event, &mut sio_bytes);
+        socketio::encode(&event, None, &mut sio_bytes);
         let (Ok(native_bytes), Ok(sio_bytes)) = (
             Utf8Bytes::try_from(native_bytes),
             Utf8Bytes::try_from(sio_bytes),

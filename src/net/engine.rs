@@ -4,6 +4,7 @@
 //! session's. Invariant: a session's sockets are only those its `Slot` names, and when the
 //! session closes each of them is answered or closed.
 use super::conn::{Framing, Phase};
+use super::deliver::Gone;
 use super::http::{self, Head};
 use super::peers::Route;
 use super::request::KeepAlive;
@@ -418,6 +419,7 @@ impl Server {
                     self.router.handle_disconnect(now, ConnId(id as u64));
                     self.drain_router();
                 }
+                SessionOutput::Recover => self.recover(now, id),
                 SessionOutput::Closed(reason) => self.session_closed(now, id, reason),
             }
         }
@@ -441,14 +443,26 @@ impl Server {
         };
         debug!("session {id} closed: {}", reason.as_str());
         self.metrics.connection_closed(slot.metric_transport());
-        self.end_peer(now, ConnId(id as u64));
+        // As Socket.IO's own recovery: only leaving the namespace, or a fault of the
+        // client's, ends the party; a dropped or closed transport may come back.
+        let how = match reason {
+            CloseReason::ClientClosed
+            | CloseReason::PingTimeout
+            | CloseReason::TransportClosed
+            | CloseReason::PollClosed
+            | CloseReason::SlowConsumer
+            | CloseReason::Shutdown => Gone::Lost,
+            _ => Gone::Closed,
+        };
+        self.end_peer(now, ConnId(id as u64), how);
         if let Some(p) = slot.probe {
             self.close_ws(now, p, CloseCode::Normal, "session closed");
         }
         if let Some(t) = slot.ws {
-            let code = match self.shutdown_at {
-                Some(_) => CloseCode::Away,
-                None => CloseCode::Normal,
+            let code = match (self.shutdown_at, self.config.drain) {
+                (Some(_), Some(_)) => CloseCode::Restart,
+                (Some(_), None) => CloseCode::Away,
+                (None, _) => CloseCode::Normal,
             };
             self.close_ws(now, t, code, close_reason(reason));
         }
@@ -637,7 +651,11 @@ impl Server {
         let id = self.next_key();
         let sid = self.sids.next();
         let sio_sid = self.sids.next();
-        let eio = EioSession::new(now, sid, sio_sid, transport, self.session_config());
+        let mut eio = EioSession::new(now, sid, sio_sid, transport, self.session_config());
+        if self.config.routing.resume.enabled() {
+            // Connection state recovery: the CONNECT answer's pid, the party's resume token.
+            eio.set_pid(self.sids.next());
+        }
         let slot = self.sessions.insert(id, eio);
         self.metrics.connection_opened(slot.metric_transport());
         self.peers.insert(ConnId(id as u64), Route::Session(id));

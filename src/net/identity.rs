@@ -212,6 +212,15 @@ impl Server {
                 None => {}
             }
         }
+        for conn in std::mem::take(&mut self.replaced) {
+            match self.peers.route(conn) {
+                Some(Route::Native(token)) => {
+                    self.close_ws(now, token, CloseCode::Normal, "session replaced")
+                }
+                Some(Route::Session(key)) => self.close_session(now, key, CloseReason::Replaced),
+                None => {}
+            }
+        }
     }
 
     /// After a reload changed the keys: a party registered without proof in a role that

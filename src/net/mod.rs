@@ -19,6 +19,7 @@ mod identity;
 mod inbox;
 mod listener;
 mod peers;
+mod recover;
 mod request;
 mod server;
 mod sessions;

@@ -87,6 +87,8 @@ pub struct Server {
     pub(super) keys: crate::auth::Keys,
     /// Peers refused or expired this turn, closed once their error is queued.
     pub(super) refused: Vec<crate::routing::ConnId>,
+    /// Peers whose party a resume took over this turn, closed once told.
+    pub(super) replaced: Vec<crate::routing::ConnId>,
     /// The time at the start of this loop turn.
     pub(super) now: Instant,
 }
@@ -126,6 +128,7 @@ impl Server {
             metrics,
             keys,
             refused: Vec::new(),
+            replaced: Vec::new(),
             now: Instant::now(),
         };
         server.log_auth();

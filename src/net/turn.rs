@@ -111,7 +111,7 @@ impl Server {
                         let key = *key;
                         self.session_ws_gone(now, key, token);
                     }
-                    _ => self.end_peer(now, ConnId(token as u64)),
+                    _ => self.end_peer(now, ConnId(token as u64), super::deliver::Gone::Lost),
                 }
                 if let Some(conn) = self.conns.remove(token) {
                     if let Some(t) = conn.transport {

@@ -3,11 +3,12 @@
 //! end-of-turn flush of every dirty connection. Invariant: nothing is written to a closing
 //! or dead connection, and WRITABLE interest is held only while a backlog remains.
 use super::conn::{Framing, Phase};
+use super::deliver::Gone;
 use super::http::{self, Head};
 use super::server::Server;
 use crate::metrics::Transport;
 use crate::protocol::native;
-use crate::routing::{ConnId, ServerEvent};
+use crate::routing::{ClientSeq, ConnId, ServerEvent};
 use log::{debug, error, warn};
 use mio::{Interest, Token};
 use std::io;
@@ -115,12 +116,17 @@ impl Server {
                     CloseCode::Unsupported,
                     "binary frames are not supported",
                 ),
-                Ok(Message::Close(_)) => {
+                Ok(Message::Close(frame)) => {
                     // tungstenite queued the reply; the next read or flush completes it.
                     self.conns.mark_dirty(token);
                     self.closing_started(now, token);
+                    // 1000 (or no code) says the client is done; any other may come back.
+                    let how = match frame.map(|f| f.code) {
+                        None | Some(CloseCode::Normal) => Gone::Closed,
+                        Some(_) => Gone::Lost,
+                    };
                     match framing {
-                        Framing::Native => self.end_peer(now, ConnId(token as u64)),
+                        Framing::Native => self.end_peer(now, ConnId(token as u64), how),
                         Framing::SocketIo(key) => self.session_ws_gone(now, key, token),
                     }
                 }
@@ -133,6 +139,12 @@ impl Server {
                 Err(tungstenite::Error::Utf8(_)) => {
                     self.close_ws(now, token, CloseCode::Invalid, "invalid UTF-8")
                 }
+                Err(tungstenite::Error::Protocol(
+                    tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                )) => {
+                    // The connection dropped without a close: the peer may come back.
+                    return self.conns.kill(token);
+                }
                 Err(tungstenite::Error::Protocol(p)) => {
                     debug!("connection {token}: protocol error: {p}");
                     self.close_ws(now, token, CloseCode::Protocol, "protocol error");
@@ -144,22 +156,37 @@ impl Server {
         self.conns.read_again(token);
     }
 
-    /// One text message from a native WebSocket.
+    /// One text message from a native WebSocket. An event the client numbered (`seq`) is
+    /// acknowledged with `ack {seq}` once handled; a number at or below the highest one
+    /// handled for its party is a resend: acknowledged again, not applied.
     fn on_native_text(&mut self, now: Instant, token: usize, text: &str) {
         let conn = ConnId(token as u64);
+        let mut ack = None;
         let result = match native::decode(text) {
             Err(rejection) => {
                 self.metrics.rejected(rejection.code);
                 Err((rejection, None))
             }
-            Ok(env) => self
-                .route_event(now, conn, &env.event, env.data)
-                .map_err(|r| (r, Some(env.event.clone()))),
+            Ok(env) => {
+                ack = env.seq;
+                // A registration is never a resend: it may be the one that resumes.
+                let registers = matches!(&*env.event, "connectUser" | "connectAgent");
+                match env.seq.map(|seq| self.router.client_seq(conn, seq)) {
+                    Some(ClientSeq::Repeat) if !registers => Ok(()),
+                    _ => self
+                        .route_event(now, conn, &env.event, env.data)
+                        .map_err(|r| (r, Some(env.event.clone()))),
+                }
+            }
         };
         if let Err((rejection, name)) = result {
             self.send(conn, &ServerEvent::error(rejection, name.as_deref()));
         }
         self.drain_router();
+        if let Some(seq) = ack {
+            self.router.client_seq_applied(conn, seq);
+            self.send(conn, &ServerEvent::Ack { seq });
+        }
     }
 
     /// Queues a text message built in `bytes` (always UTF-8: JSON and ASCII framing).
@@ -221,7 +248,7 @@ impl Server {
             ..
         }) = self.conns.get(token).map(|c| &c.phase)
         {
-            self.end_peer(now, ConnId(token as u64));
+            self.end_peer(now, ConnId(token as u64), Gone::Closed);
         }
         let Some(conn) = self.conns.get_mut(token) else {
             return;

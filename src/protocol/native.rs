@@ -1,6 +1,6 @@
 //! supportd's native framing: one JSON object per WebSocket text frame, both ways,
-//! `{"event": NAME, "data": VALUE}` with `data` optional (anything else, arrays included, is
-//! `bad_message`). Decoding borrows from the frame.
+//! `{"event": NAME, "data": VALUE, "seq": N}` with `data` and `seq` optional (anything else,
+//! arrays included, is `bad_message`). Decoding borrows from the frame.
 use crate::routing::{is_message_event, ErrorCode, EventData, MessageData, Rejection, ServerEvent};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
@@ -12,6 +12,8 @@ use std::fmt;
 pub struct Envelope<'a> {
     pub event: Cow<'a, str>,
     pub data: EventData<'a>,
+    /// The client's own number for the event (a positive integer), acknowledged with `ack`.
+    pub seq: Option<u64>,
 }
 
 /// A string borrowed from the frame unless it had escapes.
@@ -36,7 +38,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
     }
 }
 
-const FIELDS: &[&str] = &["event", "data"];
+const FIELDS: &[&str] = &["event", "data", "seq"];
 
 /// Reads an envelope; `one_pass` reads message data as `MessageData`, else all data stays raw.
 struct EnvelopeSeed {
@@ -59,8 +61,14 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut event: Option<Cow<'de, str>> = None;
         let mut data: Option<EventData<'de>> = None;
+        let mut seq: Option<u64> = None;
         while let Some(key) = map.next_key::<Name<'de>>()? {
             match &*key.0 {
+                "seq" if seq.is_none() => match map.next_value::<u64>()? {
+                    0 => return Err(de::Error::custom("seq must be a positive integer")),
+                    n => seq = Some(n),
+                },
+                "seq" => return Err(de::Error::custom("duplicate field")),
                 "event" if event.is_none() => event = Some(map.next_value::<Name>()?.0),
                 "data" if data.is_none() => {
                     data = Some(match &event {
@@ -77,6 +85,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
         Ok(Envelope {
             event: event.ok_or_else(|| de::Error::missing_field("event"))?,
             data: data.unwrap_or(EventData::Raw(None)),
+            seq,
         })
     }
 }
@@ -87,19 +96,24 @@ pub fn decode(text: &str) -> Result<Envelope<'_>, Rejection> {
         match e.classify() {
             serde_json::error::Category::Data => Rejection::new(
                 ErrorCode::BadMessage,
-                "expected an object {\"event\": string, \"data\"?: value}",
+                "expected an object {\"event\": string, \"data\"?: value, \"seq\"?: positive integer}",
             ),
             _ => Rejection::new(ErrorCode::BadJson, "the frame is not valid JSON"),
         }
     })
 }
 
-/// Appends `{"event":NAME,"data":DATA}` for `event` to `out`.
-pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
+/// Appends `{"event":NAME,"data":DATA}` for `event` to `out`, with `,"seq":N` when the
+/// event is numbered in its party's sequence.
+pub fn encode(event: &ServerEvent, seq: Option<u64>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"event\":\"");
     out.extend_from_slice(event.name().as_bytes());
     out.extend_from_slice(b"\",\"data\":");
     event.write_data_inline(out);
+    if let Some(seq) = seq {
+        out.extend_from_slice(b",\"seq\":");
+        super::engineio::write_u64(out, seq);
+    }
     out.push(b'}');
 }
 

@@ -109,9 +109,41 @@ fn classifies_errors() {
 #[test]
 fn encodes_envelope() {
     let mut out = Vec::new();
-    encode(&ServerEvent::AvailableAgents { count: 2 }, &mut out);
+    encode(&ServerEvent::AvailableAgents { count: 2 }, None, &mut out);
     assert_eq!(
         std::str::from_utf8(&out).unwrap(),
         r#"{"event":"getAvailableAgents","data":{"availableAgents":2}}"#
     );
+    out.clear();
+    encode(
+        &ServerEvent::AvailableAgents { count: 2 },
+        Some(17),
+        &mut out,
+    );
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        r#"{"event":"getAvailableAgents","data":{"availableAgents":2},"seq":17}"#
+    );
+}
+
+#[test]
+fn decodes_client_seq() {
+    let env = decode(r#"{"event":"mute","data":{},"seq":5}"#).unwrap();
+    assert_eq!(env.seq, Some(5));
+    let env = decode(r#"{"seq":6,"event":"mute"}"#).unwrap();
+    assert_eq!(env.seq, Some(6));
+    assert_eq!(decode(r#"{"event":"mute"}"#).unwrap().seq, None);
+    for bad in [
+        r#"{"event":"mute","seq":0}"#,
+        r#"{"event":"mute","seq":-1}"#,
+        r#"{"event":"mute","seq":"1"}"#,
+        r#"{"event":"mute","seq":1.5}"#,
+        r#"{"event":"mute","seq":1,"seq":2}"#,
+    ] {
+        assert_eq!(
+            decode(bad).unwrap_err().code,
+            ErrorCode::BadMessage,
+            "{bad}"
+        );
+    }
 }

@@ -335,10 +335,15 @@ fn decode_event(payload: &str) -> Result<Body<'_>, SioError> {
     })
 }
 
-/// Appends `40{"sid":SID}`: the CONNECT answer for namespace "/".
-pub fn encode_connect_ok<S: Sink + ?Sized>(out: &mut S, sid: &str) {
+/// Appends `40{"sid":SID}`, or `40{"sid":SID,"pid":PID}` with connection state recovery:
+/// the CONNECT answer for namespace "/".
+pub fn encode_connect_ok<S: Sink + ?Sized>(out: &mut S, sid: &str, pid: Option<&str>) {
     out.put("40{\"sid\":");
     write_json_str(out, sid);
+    if let Some(pid) = pid {
+        out.put(",\"pid\":");
+        write_json_str(out, pid);
+    }
     out.put_ascii(b'}');
 }
 
@@ -351,23 +356,41 @@ pub fn encode_connect_error<S: Sink + ?Sized>(out: &mut S, namespace: &str, mess
     out.put_ascii(b'}');
 }
 
-/// Appends `42["NAME",DATA]` for a server event (the twin of `native::encode`).
-pub fn encode(event: &ServerEvent, out: &mut Vec<u8>) {
+/// Appends `42["NAME",DATA]` for a server event (the twin of `native::encode`), or
+/// `42["NAME",DATA,"OFFSET"]` with the offset connection state recovery reads.
+pub fn encode(event: &ServerEvent, offset: Option<u64>, out: &mut Vec<u8>) {
     begin_event(out, event.name());
     event.write_data(out);
+    write_offset(out, offset);
     end_packet(out);
 }
 
-/// Appends a BINARY_EVENT header packet `45N-["NAME",DATA]` for an event whose data holds
-/// `attachments` placeholders; the attachments follow as Engine.IO binary packets.
-pub fn encode_binary(event: &ServerEvent, attachments: usize, out: &mut Vec<u8>) {
+/// Appends a BINARY_EVENT header packet `45N-["NAME",DATA]` (with `,"OFFSET"` as `encode`)
+/// for an event whose data holds `attachments` placeholders; the attachments follow as
+/// Engine.IO binary packets.
+pub fn encode_binary(
+    event: &ServerEvent,
+    attachments: usize,
+    offset: Option<u64>,
+    out: &mut Vec<u8>,
+) {
     out.put("45");
     write_u64(out, attachments as u64);
     out.put("-[");
     write_json_str(out, event.name());
     out.put_ascii(b',');
     event.write_data(out);
+    write_offset(out, offset);
     end_packet(out);
+}
+
+/// Appends `,"OFFSET"`: the offset as the event's last argument, a string.
+fn write_offset(out: &mut Vec<u8>, offset: Option<u64>) {
+    if let Some(o) = offset {
+        out.extend_from_slice(b",\"");
+        write_u64(out, o);
+        out.push(b'"');
+    }
 }
 
 /// Appends `42["NAME",` so the caller can write the data JSON in place; finish with [`end_packet`].

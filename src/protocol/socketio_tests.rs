@@ -222,8 +222,11 @@ fn ack_id_limits() {
 #[test]
 fn encodes_connect_ok_and_error() {
     let mut s = String::new();
-    encode_connect_ok(&mut s, "oSO0OpakmV1sBOpYAAAB");
+    encode_connect_ok(&mut s, "oSO0OpakmV1sBOpYAAAB", None);
     assert_eq!(s, r#"40{"sid":"oSO0OpakmV1sBOpYAAAB"}"#);
+    s.clear();
+    encode_connect_ok(&mut s, "sid", Some("p1"));
+    assert_eq!(s, r#"40{"sid":"sid","pid":"p1"}"#);
     s.clear();
     encode_connect_error(&mut s, "/admin", "Invalid namespace");
     assert_eq!(s, r#"44/admin,{"message":"Invalid namespace"}"#);
@@ -235,10 +238,17 @@ fn encodes_connect_ok_and_error() {
 #[test]
 fn encodes_events() {
     let mut v: Vec<u8> = Vec::new();
-    encode(&ServerEvent::AvailableAgents { count: 2 }, &mut v);
+    encode(&ServerEvent::AvailableAgents { count: 2 }, None, &mut v);
     assert_eq!(
         std::str::from_utf8(&v).unwrap(),
         r#"42["getAvailableAgents",{"availableAgents":2}]"#
+    );
+    v.clear();
+    encode(&ServerEvent::AvailableAgents { count: 2 }, Some(9), &mut v);
+    assert_eq!(
+        std::str::from_utf8(&v).unwrap(),
+        r#"42["getAvailableAgents",{"availableAgents":2},"9"]"#,
+        "the offset is the last argument, a string"
     );
     let mut s = String::new();
     begin_event(&mut s, "we\"ird\n€");

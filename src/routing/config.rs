@@ -81,6 +81,38 @@ pub struct RoutingConfig {
     pub wrap_up: Duration,
     /// Least time between two `getAvailableAgents` broadcasts; zero = once per loop turn.
     pub availability_interval: Duration,
+    /// How parties that lose their connection are held for a resume (`[sessions]`).
+    pub resume: ResumeConfig,
+}
+
+/// The resume settings (the `[sessions]` table): how long a party whose connection dropped
+/// is held, and how much may be buffered for it meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeConfig {
+    /// How long a dropped party is held; zero = not at all (a drop ends it at once).
+    pub grace: Duration,
+    /// Most events kept for one party (sent recently, or since its connection dropped).
+    pub max_events: usize,
+    /// Most bytes (of event data) kept for one party.
+    pub max_bytes: usize,
+}
+
+impl ResumeConfig {
+    /// Whether dropped parties are held at all (events are then kept for a replay).
+    pub fn enabled(&self) -> bool {
+        !self.grace.is_zero() && self.max_events > 0 && self.max_bytes > 0
+    }
+}
+
+impl Default for ResumeConfig {
+    /// The documented defaults: 30 s, 1000 events, 1 MiB.
+    fn default() -> Self {
+        ResumeConfig {
+            grace: Duration::from_millis(30_000),
+            max_events: 1000,
+            max_bytes: 1024 * 1024,
+        }
+    }
 }
 
 impl Default for RoutingConfig {
@@ -98,6 +130,7 @@ impl Default for RoutingConfig {
             requeue_on_agent_loss: true,
             wrap_up: Duration::ZERO,
             availability_interval: Duration::from_millis(100),
+            resume: ResumeConfig::default(),
         }
     }
 }

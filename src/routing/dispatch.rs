@@ -106,6 +106,13 @@ impl Router {
         });
         self.send_to(agent, ServerEvent::CallAgent(data.clone()));
         self.send_to(user, ServerEvent::CallAgent(data));
+        if self.is_held(user) {
+            // A held user kept its place and got the call: its agent knows it is away.
+            let room = self.calls.get(id).map(|c| c.room.clone());
+            if let Some(room) = room {
+                self.send_to(agent, ServerEvent::PeerDisconnected { room });
+            }
+        }
     }
 
     /// Puts `user`'s request in the queue at its key's place and routes it. A fresh request
@@ -449,6 +456,7 @@ impl Router {
                 }
                 self.refresh_agent(agent);
             }
+            Timer::GraceEnd(id) => self.grace_ended(now, id),
             Timer::MaxWait(id) => {
                 if let Some(t) = self.leave_queue(now, id, QueueOutcome::Timeout) {
                     let event = ServerEvent::CallEnded {

@@ -445,7 +445,7 @@ fn the_count_leaves_out_agents_in_wrap_up_offers_and_delays() {
     h.ok(10, "leaveCall", json!({}));
     assert_eq!(h.r.stats().available_agents, 2, "a1 in wrap-up");
     let s = h.r.stats();
-    assert_eq!(s.agents_by_state, [2, 0, 0, 1, 1]);
+    assert_eq!(s.agents_by_state, [2, 0, 0, 1, 1, 0]);
     assert_eq!(s.agents_by_state.iter().sum::<usize>(), s.agents);
 }
 

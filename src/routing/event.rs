@@ -98,11 +98,13 @@ pub enum ErrorCode {
     Unauthorized,
     /// The registration's token expired (the connection closes).
     TokenExpired,
+    /// Another connection resumed this party (this one closes).
+    SessionReplaced,
 }
 
 impl ErrorCode {
     /// Every code, for tables indexed by code.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadJson,
         ErrorCode::BadMessage,
         ErrorCode::UnknownEvent,
@@ -119,6 +121,7 @@ impl ErrorCode {
         ErrorCode::QueueFull,
         ErrorCode::Unauthorized,
         ErrorCode::TokenExpired,
+        ErrorCode::SessionReplaced,
     ];
 
     /// The code as it appears on the wire.
@@ -140,6 +143,7 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::SessionReplaced => "session_replaced",
         }
     }
 }
@@ -258,8 +262,20 @@ pub enum AvailabilityReason {
 /// An event the router sends to one connection.
 #[derive(Debug, Clone)]
 pub enum ServerEvent {
-    /// `registered {role, id}`
-    Registered { role: Role, id: PeerId },
+    /// `registered {role, id, resumeToken?, resumed?}`: the token (and `resumed`) when the
+    /// party can be resumed.
+    Registered {
+        role: Role,
+        id: PeerId,
+        resume_token: Option<Rc<str>>,
+        resumed: bool,
+    },
+    /// `peerDisconnected {roomId}`: the other party's connection dropped; it is held.
+    PeerDisconnected { room: PeerId },
+    /// `peerReconnected {roomId}`: the other party resumed.
+    PeerReconnected { room: PeerId },
+    /// `ack {seq}`: the client event numbered `seq` was received (applied once).
+    Ack { seq: u64 },
     /// `getAvailableAgents {availableAgents}`
     AvailableAgents { count: usize },
     /// `callAgent` with the data as sent plus userId, roomId, agentId.
@@ -313,9 +329,19 @@ pub enum ServerEvent {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RegisteredData<'a> {
     role: Role,
     id: &'a PeerId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resume_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct AckData {
+    seq: u64,
 }
 
 #[derive(Serialize)]
@@ -389,6 +415,45 @@ impl ServerEvent {
             ServerEvent::OfferExpired { .. } => "offerExpired",
             ServerEvent::WrapUp { .. } => "wrapUp",
             ServerEvent::AvailabilityChanged { .. } => "availabilityChanged",
+            ServerEvent::PeerDisconnected { .. } => "peerDisconnected",
+            ServerEvent::PeerReconnected { .. } => "peerReconnected",
+            ServerEvent::Ack { .. } => "ack",
+        }
+    }
+
+    /// What keeping the event for a replay costs, in bytes (its data, about as encoded).
+    pub fn replay_bytes(&self) -> usize {
+        const BASE: usize = 64;
+        match self {
+            ServerEvent::UserMessage {
+                room,
+                message,
+                attachments,
+            }
+            | ServerEvent::AgentMessage {
+                room,
+                message,
+                attachments,
+            } => {
+                let room = match room {
+                    PeerId::Int(_) => 20,
+                    PeerId::Str(s) => s.len() + 2,
+                };
+                BASE + room
+                    + message.get().len()
+                    + attachments
+                        .as_ref()
+                        .map_or(0, |a| a.iter().map(|b| b.len()).sum::<usize>())
+            }
+            ServerEvent::CallAgent(m)
+            | ServerEvent::CallTransfer(m)
+            | ServerEvent::Mute(m)
+            | ServerEvent::CallOffered(m) => {
+                let mut out = Vec::new();
+                let _ = serde_json::to_writer(&mut out, &**m);
+                BASE + out.len()
+            }
+            _ => 2 * BASE,
         }
     }
 
@@ -404,9 +469,24 @@ impl ServerEvent {
     /// Appends the event's `data` as JSON to `out`.
     pub fn write_data(&self, out: &mut Vec<u8>) {
         let r = match self {
-            ServerEvent::Registered { role, id } => {
-                serde_json::to_writer(&mut *out, &RegisteredData { role: *role, id })
+            ServerEvent::Registered {
+                role,
+                id,
+                resume_token,
+                resumed,
+            } => serde_json::to_writer(
+                &mut *out,
+                &RegisteredData {
+                    role: *role,
+                    id,
+                    resume_token: resume_token.as_deref(),
+                    resumed: resume_token.as_ref().map(|_| *resumed),
+                },
+            ),
+            ServerEvent::PeerDisconnected { room } | ServerEvent::PeerReconnected { room } => {
+                serde_json::to_writer(&mut *out, &RoomData { room_id: room })
             }
+            ServerEvent::Ack { seq } => serde_json::to_writer(&mut *out, &AckData { seq: *seq }),
             ServerEvent::AvailableAgents { count } => serde_json::to_writer(
                 &mut *out,
                 &AvailableData {

@@ -20,10 +20,28 @@ fn data_shapes() {
     assert_eq!(
         data(&ServerEvent::Registered {
             role: Role::Agent,
-            id: PeerId::Int(7)
+            id: PeerId::Int(7),
+            resume_token: None,
+            resumed: false,
         }),
         r#"{"role":"agent","id":7}"#
     );
+    assert_eq!(
+        data(&ServerEvent::Registered {
+            role: Role::User,
+            id: PeerId::Int(7),
+            resume_token: Some("t".into()),
+            resumed: true,
+        }),
+        r#"{"role":"user","id":7,"resumeToken":"t","resumed":true}"#
+    );
+    assert_eq!(
+        data(&ServerEvent::PeerDisconnected {
+            room: PeerId::Int(1)
+        }),
+        r#"{"roomId":1}"#
+    );
+    assert_eq!(data(&ServerEvent::Ack { seq: 4 }), r#"{"seq":4}"#);
     assert_eq!(
         data(&ServerEvent::AvailableAgents { count: 3 }),
         r#"{"availableAgents":3}"#

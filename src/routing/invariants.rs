@@ -42,15 +42,28 @@ impl Router {
     /// Checks that every structure agrees: each agent holds at most its capacity of calls
     /// and offers, each user is in at most one of call, offer, queue (and the records on
     /// both sides match), no ready agent may take a waiting user, and the ready set and the
-    /// state counts match the agents' states. Err names the first violation.
+    /// state counts match the agents' states, and exactly the parties with no connection
+    /// are held (resumable, counted, agents marked). Err names the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut counts = [0usize; AgentState::ALL.len()];
         let mut ready = Vec::new();
         let mut waiting = Vec::new();
         let mut ticketed = 0;
+        let mut held_parties = 0;
         for (id, party) in self.parties.iter() {
+            let held = self.parties.conn_of(id).is_none();
+            held_parties += usize::from(held);
+            if held && self.parties.continuity(id).is_none_or(|c| c.key.is_none()) {
+                return Err(format!("{id} is held but cannot be resumed"));
+            }
             match party {
                 Party::Agent(a) => {
+                    if a.held != held {
+                        return Err(format!(
+                            "{id} held: {}, has a connection: {}",
+                            a.held, !held
+                        ));
+                    }
                     let held = a.calls.len() + usize::from(a.offer.is_some());
                     if held > AGENT_CAPACITY {
                         return Err(format!("{id} holds {held} calls and offers"));
@@ -103,6 +116,9 @@ impl Router {
                     }
                 }
             }
+        }
+        if held_parties != self.held {
+            return Err(format!("{} counted held, {held_parties} are", self.held));
         }
         if counts != self.agent_counts {
             return Err(format!("counts {:?}, states {counts:?}", self.agent_counts));

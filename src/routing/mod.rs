@@ -16,18 +16,20 @@ mod dispatch;
 mod event;
 mod ids;
 mod invariants;
+mod outbox;
 mod party;
 mod payload;
 mod queue;
 mod report;
 mod requests;
+mod resume;
 mod router;
 mod select;
 #[cfg(test)]
 mod testkit;
 mod timer;
 
-pub use config::{RoutingConfig, Strategy};
+pub use config::{ResumeConfig, RoutingConfig, Strategy};
 pub use data::{is_message_event, Attachments, EventData, MessageData};
 pub use event::{
     AvailabilityReason, ClientEvent, EndReason, ErrorCode, QueueReason, Rejection, Role,
@@ -35,5 +37,7 @@ pub use event::{
 };
 pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
 pub use invariants::UserPlace;
-pub use report::{AgentState, OfferResult, QueueOutcome};
+pub use outbox::ResumeKey;
+pub use report::{AgentState, HoldResult, OfferResult, QueueOutcome};
+pub use resume::ClientSeq;
 pub use router::{Output, Router, Stats};

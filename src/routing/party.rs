@@ -12,6 +12,7 @@
 //! again (its slot's serial differs), so a stale id finds nothing.
 use super::event::Role;
 use super::ids::{CallId, ConnId, PeerId};
+use super::outbox::{Continuity, ResumeKey};
 use super::report::AgentState;
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
@@ -96,6 +97,8 @@ pub(super) struct Agent {
     pub ready_key: Option<ReadyKey>,
     /// The display name its verified token gave (shown to users as `agentName`).
     pub name: Option<std::rc::Rc<str>>,
+    /// Its connection dropped and it is held for a resume (offered no new calls).
+    pub held: bool,
 }
 
 impl Agent {
@@ -116,12 +119,15 @@ impl Agent {
             state: AgentState::Away,
             ready_key: None,
             name: None,
+            held: false,
         }
     }
 
     /// The state the agent's fields say it is in.
     pub fn current_state(&self) -> AgentState {
-        if self.calls.len() >= AGENT_CAPACITY {
+        if self.held {
+            AgentState::Held
+        } else if self.calls.len() >= AGENT_CAPACITY {
             AgentState::Busy
         } else if self.offer.is_some() {
             AgentState::Offered
@@ -168,6 +174,7 @@ struct Occupant {
     serial: u64,
     conn: Option<ConnId>,
     party: Party,
+    cont: Continuity,
 }
 
 /// Every registered party, its connection binding and the client-chosen id index.
@@ -185,6 +192,8 @@ pub(super) struct Parties {
     /// Client-chosen ids keep the default keyed hash against collision floods.
     users_by_id: HashMap<PeerId, PartyId>,
     agents_by_id: HashMap<PeerId, PartyId>,
+    /// Resumable parties by the hash of their resume token.
+    by_key: HashMap<ResumeKey, PartyId>,
 }
 
 impl Parties {
@@ -223,6 +232,39 @@ impl Parties {
     #[inline]
     pub fn conn_of(&self, id: PartyId) -> Option<ConnId> {
         self.occupant(id)?.conn
+    }
+
+    /// Party `id`'s connection (None while it is held) and resume state.
+    #[inline]
+    pub fn link_mut(&mut self, id: PartyId) -> Option<(Option<ConnId>, &mut Continuity)> {
+        self.occupant_mut(id).map(|o| (o.conn, &mut o.cont))
+    }
+
+    /// Party `id`'s resume state.
+    pub fn continuity(&self, id: PartyId) -> Option<&Continuity> {
+        self.occupant(id).map(|o| &o.cont)
+    }
+
+    /// The party whose resume token hashes to `key`.
+    pub fn by_key(&self, key: &ResumeKey) -> Option<PartyId> {
+        self.by_key.get(key).copied()
+    }
+
+    /// Makes party `id` resumable with the token hashing to `key`; false (and nothing
+    /// changed) when `id` is stale, already has a key, or `key` is another party's.
+    pub fn set_key(&mut self, id: PartyId, key: ResumeKey) -> bool {
+        if self.by_key.contains_key(&key) {
+            return false;
+        }
+        let Some(o) = self.occupant_mut(id) else {
+            return false;
+        };
+        if o.cont.key.is_some() {
+            return false;
+        }
+        o.cont.key = Some(key);
+        self.by_key.insert(key, id);
+        true
     }
 
     /// The live party `id` names.
@@ -322,6 +364,7 @@ impl Parties {
             serial,
             conn: None,
             party,
+            cont: Continuity::default(),
         };
         let slot = match self.free_slots.pop() {
             Some(slot) if slot < self.slots.len() => slot,
@@ -377,6 +420,9 @@ impl Parties {
         self.free_slots.push(id.slot);
         if let Some(conn) = o.conn {
             self.by_conn.remove(&conn);
+        }
+        if let Some(key) = o.cont.key {
+            self.by_key.remove(&key);
         }
         let ids = match o.party.role() {
             Role::User => &mut self.users_by_id,

@@ -84,16 +84,19 @@ pub enum AgentState {
     WrapUp,
     /// Unavailable: toggled off, made unavailable after `max_no_answer`, or in its reject delay.
     Away,
+    /// Its connection dropped; held for a resume (`[sessions] resume_grace_ms`).
+    Held,
 }
 
 impl AgentState {
     /// Every state, in declaration order.
-    pub const ALL: [AgentState; 5] = [
+    pub const ALL: [AgentState; 6] = [
         AgentState::Ready,
         AgentState::Busy,
         AgentState::Offered,
         AgentState::WrapUp,
         AgentState::Away,
+        AgentState::Held,
     ];
 
     /// The label value.
@@ -104,6 +107,40 @@ impl AgentState {
             AgentState::Offered => "offered",
             AgentState::WrapUp => "wrap_up",
             AgentState::Away => "away",
+            AgentState::Held => "held",
+        }
+    }
+}
+
+/// How a hold for a resume ended (`Output::Hold`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HoldResult {
+    /// The party was resumed on a new connection.
+    Resumed,
+    /// The grace ran out.
+    Expired,
+    /// What it missed overflowed `max_buffered_events` or `max_buffered_bytes`.
+    Overflowed,
+    /// A resume came, but events it missed were no longer kept: it started over.
+    Gap,
+}
+
+impl HoldResult {
+    /// Every result, in declaration order.
+    pub const ALL: [HoldResult; 4] = [
+        HoldResult::Resumed,
+        HoldResult::Expired,
+        HoldResult::Overflowed,
+        HoldResult::Gap,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldResult::Resumed => "resumed",
+            HoldResult::Expired => "expired",
+            HoldResult::Overflowed => "overflowed",
+            HoldResult::Gap => "gap",
         }
     }
 }

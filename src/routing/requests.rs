@@ -14,6 +14,7 @@
 use super::data::MessageData;
 use super::event::{EndReason, ErrorCode, QueueReason, Rejection, Role, ServerEvent};
 use super::ids::{CallId, ConnId, IdRef, PeerId};
+use super::outbox::ResumeKey;
 use super::party::{Agent, Party, PartyId, User};
 use super::payload::{
     bad_room, check_own_id, not_in_call, not_own_id, not_registered, not_your_room, object,
@@ -35,19 +36,85 @@ fn no_agent(message: &'static str) -> Rejection {
 }
 
 impl Router {
-    /// connectUser / connectAgent: registers `conn` as a new party of `role`.
-    pub(super) fn connect(&mut self, conn: ConnId, role: Role, data: Option<&RawValue>) -> Handled {
+    /// connectUser / connectAgent: registers `conn` as a new party of `role`, resumable
+    /// with `token` when one is given and resumes are on; with `resumeToken` (and `lastSeq`)
+    /// naming a party of that id, resumes it instead (`resume`).
+    pub(super) fn connect(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        role: Role,
+        data: Option<&RawValue>,
+        token: Option<&str>,
+    ) -> Handled {
         let already = || {
             Rejection::new(
                 ErrorCode::AlreadyRegistered,
                 "this connection is already registered",
             )
         };
-        if self.parties.party_of(conn).is_some() {
-            return Err(already());
-        }
         let obj = object(data)?;
         let id = required_id(&obj, "id")?;
+        if let Some((_, p)) = self.parties.on_conn(conn) {
+            if p.role() == role && *p.id() == id {
+                // Said again (a recovered Socket.IO client's `connect` handler): answered, no change.
+                self.send_unsequenced(
+                    conn,
+                    ServerEvent::Registered {
+                        role,
+                        id,
+                        resume_token: None,
+                        resumed: false,
+                    },
+                );
+                return Ok(());
+            }
+            return Err(already());
+        }
+        let resume_token = match obj.get("resumeToken") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if !t.is_empty() && t.len() <= 256 => Some(t.as_str()),
+            Some(_) => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "resumeToken must be a non-empty string of at most 256 bytes",
+                ))
+            }
+        };
+        let last_seq = match obj.get("lastSeq") {
+            None | Some(Value::Null) => 0,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                Rejection::new(
+                    ErrorCode::BadPayload,
+                    "lastSeq must be a non-negative integer",
+                )
+            })?,
+        };
+        if let Some(existing) = self.parties.by_peer_id(role, &id) {
+            let owns = resume_token.is_some_and(|t| {
+                self.parties
+                    .continuity(existing)
+                    .is_some_and(|c| c.key == Some(ResumeKey::of(t)))
+            });
+            match (owns, resume_token) {
+                (true, Some(t)) if self.config.resume.enabled() => {
+                    if self.replayable(existing, last_seq)? {
+                        return self.resume(now, conn, existing, t, last_seq);
+                    }
+                    // Events it missed are gone: it starts over (`resumed: false`).
+                    self.emit(Output::Hold {
+                        result: crate::routing::HoldResult::Gap,
+                    });
+                    self.end_party(now, existing);
+                }
+                _ => {
+                    return Err(Rejection::with(
+                        ErrorCode::IdInUse,
+                        format!("{id} is held by another connection"),
+                    ))
+                }
+            }
+        }
         let party = match role {
             Role::User => Party::User(User {
                 id: id.clone(),
@@ -67,6 +134,9 @@ impl Router {
             self.parties.remove(party);
             return Err(already());
         }
+        let token = token.filter(|t| {
+            self.config.resume.enabled() && self.parties.set_key(party, ResumeKey::of(t))
+        });
         if role == Role::Agent {
             let seq = self.next_seq();
             if let Some(a) = self.parties.agent_mut(party) {
@@ -75,7 +145,15 @@ impl Router {
             }
             self.refresh_agent(party);
         }
-        self.send(conn, ServerEvent::Registered { role, id });
+        self.send_unsequenced(
+            conn,
+            ServerEvent::Registered {
+                role,
+                id,
+                resume_token: token.map(Rc::from),
+                resumed: false,
+            },
+        );
         let count = self.free.len();
         if self.announced_available != Some(count) {
             // This connection now knows a count the others may not: the next broadcast

@@ -21,19 +21,29 @@ use super::ids::{CallId, ConnId};
 use super::party::{Parties, Party, PartyId};
 use super::payload::Handled;
 use super::queue::Queue;
-use super::report::{AgentState, OfferResult, QueueOutcome};
+use super::report::{AgentState, HoldResult, OfferResult, QueueOutcome};
 use super::select::ReadyAgents;
 use super::timer::{Timer, Timers};
 use log::{debug, warn};
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// What the router asks of the loop. Drain with `poll_output` after every input.
 #[derive(Debug, Clone)]
 pub enum Output {
-    /// Send this event to one connection.
-    Send { to: ConnId, event: ServerEvent },
+    /// Send this event to one connection; `seq` is its number in the sequence of the party
+    /// on it (None for what is not addressed to a party: replies before registration,
+    /// `registered` itself, `error` before a close).
+    Send {
+        to: ConnId,
+        event: Rc<ServerEvent>,
+        seq: Option<u64>,
+    },
+    /// A resume took this connection's party over: it was sent `error {session_replaced}`;
+    /// close it (the router has forgotten it).
+    Replaced { conn: ConnId },
     /// A call started (for metrics and logs).
     CallStarted { call: CallId },
     /// A call ended after `duration` (for metrics and logs).
@@ -50,6 +60,9 @@ pub enum Output {
     },
     /// An offer to an agent ended (for metrics).
     Offer { result: OfferResult },
+    /// A party's hold for a resume ended (for metrics; the resumed one counts even when
+    /// its old connection was still open).
+    Hold { result: HoldResult },
 }
 
 /// Counts the loop mirrors into gauges.
@@ -63,6 +76,8 @@ pub struct Stats {
     pub active_calls: usize,
     /// Users waiting for an agent, offers pending included.
     pub queue_length: usize,
+    /// Parties held for a resume (their connection dropped within the grace).
+    pub held: usize,
     /// Registered agents by state, indexed like `AgentState::ALL`.
     pub agents_by_state: [usize; AgentState::ALL.len()],
 }
@@ -87,6 +102,10 @@ pub struct Router {
     out: VecDeque<Output>,
     /// Agents that became ready during the current input, to be given a waiting user.
     pub(super) became_ready: Vec<PartyId>,
+    /// Held parties whose outbox overflowed during the current input (`resume::settle`).
+    pub(super) overflowed: Vec<PartyId>,
+    /// Parties held for a resume.
+    pub(super) held: usize,
     /// Registered agents by state.
     pub(super) agent_counts: [usize; AgentState::ALL.len()],
     /// Sequence for registration and idle order.
@@ -122,6 +141,8 @@ impl Router {
             timers: Timers::default(),
             out: VecDeque::new(),
             became_ready: Vec::new(),
+            overflowed: Vec::new(),
+            held: 0,
             agent_counts: [0; AgentState::ALL.len()],
             seq: 0,
             turn: 0,
@@ -157,12 +178,36 @@ impl Router {
         event: ClientEvent,
         data: EventData<'_>,
     ) -> Handled {
-        match event {
+        let r = match event {
             // The hot path, apart from the other rules.
             ClientEvent::UserMessage => self.message(conn, Role::User, data.into_message()),
             ClientEvent::AgentMessage => self.message(conn, Role::Agent, data.into_message()),
-            _ => self.handle_request(now, conn, event, data.raw()),
+            _ => self.handle_request(now, conn, event, data.raw(), None),
+        };
+        if !self.overflowed.is_empty() {
+            self.settle(now);
         }
+        r
+    }
+
+    /// `connectUser` / `connectAgent` from `conn`, with `token` the resume token to give the
+    /// party if the registration is new (fresh from the OS CSPRNG, chosen by the loop); the
+    /// data's `resumeToken` and `lastSeq` resume a held party instead.
+    pub fn handle_register(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        role: Role,
+        data: Option<&RawValue>,
+        token: &str,
+    ) -> Handled {
+        let event = match role {
+            Role::User => ClientEvent::ConnectUser,
+            Role::Agent => ClientEvent::ConnectAgent,
+        };
+        let r = self.handle_request(now, conn, event, data, Some(token));
+        self.settle(now);
+        r
     }
 
     /// Every event but the messages: its rule, then dispatch of agents it made ready.
@@ -173,10 +218,11 @@ impl Router {
         conn: ConnId,
         event: ClientEvent,
         data: Option<&RawValue>,
+        token: Option<&str>,
     ) -> Handled {
         let r = match event {
-            ClientEvent::ConnectUser => self.connect(conn, Role::User, data),
-            ClientEvent::ConnectAgent => self.connect(conn, Role::Agent, data),
+            ClientEvent::ConnectUser => self.connect(now, conn, Role::User, data, token),
+            ClientEvent::ConnectAgent => self.connect(now, conn, Role::Agent, data, token),
             ClientEvent::CallAgent => self.call_agent(now, conn, data),
             ClientEvent::RejectCall => self.reject_call(now, conn, data),
             ClientEvent::CallTransfer => self.call_transfer(now, conn, data),
@@ -199,11 +245,23 @@ impl Router {
     /// The connection is gone: its party's registration ends and so do its calls (the other
     /// party hears `callEnded`); an unknown connection changes nothing.
     pub fn handle_disconnect(&mut self, now: Instant, conn: ConnId) {
-        let Some(id) = self.parties.unbind(conn) else {
+        let Some(id) = self.parties.party_of(conn) else {
             return;
         };
+        // Still bound here, so `end_party` does not take it for a held party.
+        self.end_party(now, id);
+        self.settle(now);
+    }
+
+    /// Party `id`'s registration ends and so do its calls, queue place and offer, as when
+    /// its connection is gone for good (it may be held: then its hold ends).
+    pub(super) fn end_party(&mut self, now: Instant, id: PartyId) {
+        if self.is_held(id) {
+            self.held = self.held.saturating_sub(1);
+            self.timers.cancel(Timer::GraceEnd(id));
+        }
         let Some(party) = self.parties.remove(id) else {
-            warn!("disconnect of {conn:?}: its {id} is gone; ignored");
+            warn!("end of {id}, which is gone; ignored");
             return;
         };
         match party {
@@ -237,6 +295,7 @@ impl Router {
         while let Some(timer) = self.timers.pop_due(now) {
             self.fire(now, timer);
             self.dispatch(now);
+            self.settle(now);
         }
         self.flush_queue(now);
         self.turn = self.turn.wrapping_add(1);
@@ -307,26 +366,48 @@ impl Router {
             agents: self.parties.agents(),
             available_agents: self.free.len(),
             active_calls: self.calls.len(),
+            held: self.held,
             queue_length: self.queue.len(),
             agents_by_state: self.agent_counts,
         }
     }
 
-    /// Queues one event for one connection.
+    /// Queues one event for one connection: numbered in its party's sequence when it has
+    /// one (`send_to`), else as it is.
     #[inline]
     pub(super) fn send(&mut self, to: ConnId, event: ServerEvent) {
-        self.out.push_back(Output::Send { to, event });
+        match self.parties.party_of(to) {
+            Some(party) => self.send_to(party, event),
+            None => self.send_unsequenced(to, event),
+        }
     }
 
-    /// Queues one event for party `to` on its current connection; with none, drops it.
+    /// Queues one event for one connection, outside any party's sequence.
+    pub(super) fn send_unsequenced(&mut self, to: ConnId, event: ServerEvent) {
+        self.out.push_back(Output::Send {
+            to,
+            event: Rc::new(event),
+            seq: None,
+        });
+    }
+
+    /// Numbers one event in party `to`'s sequence, keeps it for a replay when `to` can be
+    /// resumed, and queues it for its connection (a held party has none: it waits in the
+    /// outbox). A stale party id drops it.
     #[inline]
     pub(super) fn send_to(&mut self, to: PartyId, event: ServerEvent) {
-        match self.parties.conn_of(to) {
-            Some(conn) => self.send(conn, event),
-            None => debug!(
-                "{} for {to}, which has no connection: dropped",
-                event.name()
-            ),
+        let Some((conn, c)) = self.parties.link_mut(to) else {
+            return debug!("{} for {to}, which is gone: dropped", event.name());
+        };
+        let seq = c.outbox.next_seq();
+        let event = Rc::new(event);
+        self.keep_for_replay(to, seq, &event);
+        if let Some(conn) = conn {
+            self.out.push_back(Output::Send {
+                to: conn,
+                event,
+                seq: Some(seq),
+            });
         }
     }
 

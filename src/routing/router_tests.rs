@@ -23,7 +23,7 @@ fn feed(
 fn sends(r: &mut Router) -> Vec<(ConnId, &'static str)> {
     std::iter::from_fn(|| r.poll_output())
         .filter_map(|o| match o {
-            Output::Send { to, event } => Some((to, event.name())),
+            Output::Send { to, event, .. } => Some((to, event.name())),
             _ => None,
         })
         .collect()
@@ -285,8 +285,12 @@ fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
         .find_map(|o| match o {
             Output::Send {
                 to: ConnId(2),
-                event: ServerEvent::CallAgent(m),
-            } => Some(m),
+                event,
+                ..
+            } => match &*event {
+                ServerEvent::CallAgent(m) => Some(m.clone()),
+                _ => None,
+            },
             _ => None,
         })
         .expect("the user's callAgent");
@@ -326,10 +330,10 @@ fn a_users_own_agent_name_is_never_relayed() {
     .unwrap();
     let calls: Vec<_> = std::iter::from_fn(|| r.poll_output())
         .filter_map(|o| match o {
-            Output::Send {
-                event: ServerEvent::CallAgent(m),
-                ..
-            } => Some(m),
+            Output::Send { event, .. } => match &*event {
+                ServerEvent::CallAgent(m) => Some(m.clone()),
+                _ => None,
+            },
             _ => None,
         })
         .collect();

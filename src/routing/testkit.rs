@@ -4,7 +4,7 @@
 use super::router::{Output, Router};
 use crate::routing::config::RoutingConfig;
 use crate::routing::data::EventData;
-use crate::routing::event::{ClientEvent, ErrorCode};
+use crate::routing::event::{ClientEvent, ErrorCode, Role};
 use crate::routing::ids::ConnId;
 use crate::routing::report::AgentState;
 use serde_json::value::RawValue;
@@ -27,6 +27,8 @@ pub(super) struct H {
     pub now: Instant,
     /// Non-send outputs seen so far.
     pub reports: Vec<Output>,
+    /// Every send so far with its sequence number: (connection, event name, seq).
+    pub seqs: Vec<(u64, String, Option<u64>)>,
 }
 
 impl H {
@@ -35,7 +37,36 @@ impl H {
             r: Router::with_config(config, 42),
             now: epoch(),
             reports: Vec::new(),
+            seqs: Vec::new(),
         }
+    }
+
+    /// Registers `conn` as `role` through `handle_register` with resume token `token`;
+    /// `extra` is merged into the data (resumeToken, lastSeq).
+    pub fn register(
+        &mut self,
+        conn: u64,
+        role: Role,
+        id: &str,
+        token: &str,
+        extra: Value,
+    ) -> Result<Sent, ErrorCode> {
+        let mut data = json!({ "id": id });
+        if let (Some(d), Value::Object(extra)) = (data.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        let raw: Box<RawValue> = serde_json::from_str(&data.to_string()).unwrap();
+        let res = self
+            .r
+            .handle_register(self.now, ConnId(conn), role, Some(&raw), token);
+        let out = self.drain();
+        res.map(|()| out).map_err(|r| r.code)
+    }
+
+    /// The connection of `conn` drops (no close): its party is held if resumable.
+    pub fn lose(&mut self, conn: u64) -> Sent {
+        self.r.handle_connection_lost(self.now, ConnId(conn));
+        self.drain()
     }
 
     /// Feeds one event; the rejection code or the sends.
@@ -76,9 +107,10 @@ impl H {
         let mut v = Vec::new();
         while let Some(o) = self.r.poll_output() {
             match o {
-                Output::Send { to, event } => {
+                Output::Send { to, event, seq } => {
                     let mut b = Vec::new();
                     event.write_data(&mut b);
+                    self.seqs.push((to.0, event.name().to_owned(), seq));
                     v.push((
                         to.0,
                         event.name().to_owned(),

@@ -32,6 +32,8 @@ pub(super) enum Timer {
     RejectDelayEnd(PartyId),
     /// A queued user has waited `max_wait_ms`.
     MaxWait(CallId),
+    /// A held party's resume grace is over.
+    GraceEnd(PartyId),
 }
 
 /// One scheduled deadline; `seq` orders equal deadlines by scheduling and tells the live

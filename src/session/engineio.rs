@@ -75,6 +75,8 @@ pub enum CloseReason {
     Shutdown,
     /// A registration without valid proof, or its token expired.
     Unauthorized,
+    /// Another connection resumed the party of this one.
+    Replaced,
 }
 
 impl CloseReason {
@@ -93,6 +95,7 @@ impl CloseReason {
             CloseReason::PollClosed => "poll connection closed",
             CloseReason::Shutdown => "server shutting down",
             CloseReason::Unauthorized => "unauthorized",
+            CloseReason::Replaced => "session replaced",
         }
     }
 }
@@ -114,6 +117,9 @@ pub enum SessionOutput {
     CloseProbe,
     /// The client left the Socket.IO namespace: its router party ends, the session stays.
     Left,
+    /// The client CONNECTed asking to recover a party (`take_recovery` says which); the
+    /// loop tries, then answers with `connect_answer`.
+    Recover,
     /// The session is over: the router party ends, its sockets close.
     Closed(CloseReason),
 }
@@ -182,6 +188,10 @@ pub struct EioSession {
     skip_attachments: usize,
     /// `auth.token` of the CONNECT to "/", for a registration that needs proof.
     auth_token: Option<Box<str>>,
+    /// The private session id given in the CONNECT answer (connection state recovery).
+    pid: Option<Box<str>>,
+    /// What the CONNECT asked to recover: a resume token and the last offset seen.
+    recovery: Option<(Box<str>, u64)>,
     out: VecDeque<SessionOutput>,
 }
 
@@ -222,8 +232,37 @@ impl EioSession {
             pending: None,
             skip_attachments: 0,
             auth_token: None,
+            pid: None,
+            recovery: None,
             out: VecDeque::new(),
         }
+    }
+
+    /// Sets the private id the CONNECT answer will carry (recovery on; the party's resume
+    /// token once it registers here).
+    pub fn set_pid(&mut self, pid: Box<str>) {
+        self.pid = Some(pid);
+    }
+
+    /// The private id given (or to be given) in the CONNECT answer.
+    pub fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
+    }
+
+    /// What the client's CONNECT asked to recover (once).
+    pub fn take_recovery(&mut self) -> Option<(Box<str>, u64)> {
+        self.recovery.take()
+    }
+
+    /// The CONNECT answer after a `Recover`, carrying `pid` (the recovered party's token, or
+    /// the fresh one): the loop queues it ahead of anything replayed.
+    pub fn connect_answer(&mut self, pid: Option<Box<str>>) -> Vec<u8> {
+        if pid.is_some() {
+            self.pid = pid;
+        }
+        let mut out = Vec::new();
+        sio::encode_connect_ok(&mut out, &self.sio_sid, self.pid.as_deref());
+        out
     }
 
     /// The Engine.IO session id.
@@ -729,15 +768,24 @@ impl EioSession {
         let joined = packet.namespace == "/" && self.connected;
         match (&packet.body, joined) {
             (Body::Connect { auth }, false) if packet.namespace == "/" => {
-                // A token for a later registration may come in the CONNECT's auth object.
+                // A token for a later registration may come in the CONNECT's auth object,
+                // and a recovery request ({pid, offset} or {resumeToken, lastSeq}).
+                let auth =
+                    auth.and_then(|a| serde_json::from_str::<serde_json::Value>(a.get()).ok());
                 self.auth_token = auth
-                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a.get()).ok())
+                    .as_ref()
                     .and_then(|a| a.get("token")?.as_str().map(Box::from));
+                self.recovery = auth.as_ref().and_then(recovery_of);
                 self.connected = true;
                 self.connect_deadline = None;
-                let mut out = Vec::new();
-                sio::encode_connect_ok(&mut out, &self.sio_sid);
-                self.emit(out);
+                if self.recovery.is_some() && self.pid.is_some() {
+                    self.out.push_back(SessionOutput::Recover);
+                } else {
+                    self.recovery = None;
+                    let mut out = Vec::new();
+                    sio::encode_connect_ok(&mut out, &self.sio_sid, self.pid.as_deref());
+                    self.emit(out);
+                }
             }
             (Body::Connect { .. }, false) => {
                 let mut out = Vec::new();
@@ -763,6 +811,30 @@ impl EioSession {
         }
         None
     }
+}
+
+/// A recovery request in a CONNECT's auth: socket.io-client's `{pid, offset}` (the offset
+/// as the last event argument gave it) or supportd's `{resumeToken, lastSeq}`.
+fn recovery_of(auth: &serde_json::Value) -> Option<(Box<str>, u64)> {
+    let token = |v: Option<&serde_json::Value>| {
+        v?.as_str()
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .map(Box::from)
+    };
+    if let Some(pid) = token(auth.get("pid")) {
+        // A client that saw no event yet sends no offset: it missed everything.
+        let offset = match auth.get("offset") {
+            Some(serde_json::Value::String(o)) => o.parse().ok()?,
+            _ => 0,
+        };
+        return Some((pid, offset));
+    }
+    let token = token(auth.get("resumeToken"))?;
+    let last = match auth.get("lastSeq") {
+        None => 0,
+        Some(v) => v.as_u64()?,
+    };
+    Some((token, last))
 }
 
 #[cfg(test)]

@@ -179,6 +179,10 @@ pub struct Client {
     pub ws: WebSocket<TcpStream>,
     /// The last getAvailableAgents count received.
     pub last_count: Option<u64>,
+    /// The highest `seq` received (what a resume's `lastSeq` says).
+    pub last_seq: u64,
+    /// The `resumeToken` of the last `registered` received.
+    pub resume_token: Option<String>,
 }
 
 /// How long a count must stay unchanged for `expect_count` to take the last one received as
@@ -210,6 +214,8 @@ impl Client {
             Ok((ws, _)) => Ok(Client {
                 ws,
                 last_count: None,
+                last_seq: 0,
+                resume_token: None,
             }),
             Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
             Err(e) => panic!("handshake: {e}"),
@@ -246,11 +252,28 @@ impl Client {
             match self.ws.read() {
                 Ok(Message::Text(t)) => {
                     let v: Value = serde_json::from_str(&t).expect("server sent JSON");
+                    if std::env::var_os("DBG_FRAMES").is_some() {
+                        eprintln!("<< {v}");
+                    }
                     let obj = v.as_object().expect("envelope object");
-                    assert_eq!(obj.len(), 2, "envelope has event and data: {v}");
+                    let seq = obj.get("seq").map(|s| s.as_u64().expect("seq is a number"));
+                    assert_eq!(
+                        obj.len(),
+                        2 + usize::from(seq.is_some()),
+                        "envelope has event, data and maybe seq: {v}"
+                    );
                     let ev = obj["event"].as_str().expect("event name").to_owned();
+                    if let Some(seq) = seq {
+                        assert_eq!(seq, self.last_seq + 1, "seq rises by one: {v}");
+                        self.last_seq = seq;
+                    }
                     if ev == "getAvailableAgents" {
                         self.last_count = obj["data"]["availableAgents"].as_u64();
+                    }
+                    if ev == "registered" {
+                        if let Some(t) = obj["data"]["resumeToken"].as_str() {
+                            self.resume_token = Some(t.to_owned());
+                        }
                     }
                     return Some(Got::Event(ev, obj["data"].clone()));
                 }
@@ -359,7 +382,7 @@ impl Client {
         let mut c = d.client();
         c.send("connectUser", json!({ "id": id }));
         let r = c.expect("registered");
-        assert_eq!(r, json!({"role": "user", "id": id}));
+        assert_registered(&r, "user", &id);
         c
     }
 
@@ -368,7 +391,24 @@ impl Client {
         let mut c = d.client();
         c.send("connectAgent", json!({ "id": id }));
         let r = c.expect("registered");
-        assert_eq!(r, json!({"role": "agent", "id": id}));
+        assert_registered(&r, "agent", &id);
         c
+    }
+}
+
+/// A fresh registration's data: `{role, id}` plus, when resumes are on, a resume token of
+/// 128 random bits (32 hex digits) and `resumed: false`.
+pub fn assert_registered(r: &Value, role: &str, id: &Value) {
+    assert_eq!(r["role"], json!(role), "{r}");
+    assert_eq!(&r["id"], id, "{r}");
+    match r.get("resumeToken") {
+        None => assert_eq!(r, &json!({"role": role, "id": id})),
+        Some(t) => {
+            let t = t.as_str().expect("resumeToken is a string");
+            assert_eq!(t.len(), 32, "{r}");
+            assert!(t.bytes().all(|b| b.is_ascii_hexdigit()), "{r}");
+            assert_eq!(r["resumed"], json!(false), "{r}");
+            assert_eq!(r.as_object().map(|o| o.len()), Some(4), "{r}");
+        }
     }
 }

@@ -1,0 +1,166 @@
+//! What a party needs to survive a reconnect: its resume key, the sequence numbers of what
+//! it was sent, a bounded buffer of recent events to replay, and the highest client `seq`
+//! applied for it.
+//!
+//! Why: a connection can drop with events still in flight (in socket buffers, or sent
+//! before the server noticed the drop), and the party must get them on its next connection
+//! in order and exactly once. Each event sent to a party gets the next number of the
+//! party's sequence; the outbox keeps the latest ones, so a client that says the last
+//! number it saw is replayed exactly what follows.
+//!
+//! Invariants: numbers start at 1 and rise by one per event (`last_seq` is the latest); the
+//! kept entries are consecutive and end at `last_seq`; their count and `bytes` stay within
+//! the bounds given to `push` (older entries are dropped first while the party is
+//! connected; while it is held, a push that does not fit reports `Overflow` instead of
+//! dropping anything sent since the drop).
+use super::event::ServerEvent;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+
+/// The SHA-256 of a resume token: what the router keeps (never the token itself).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResumeKey([u8; 32]);
+
+impl ResumeKey {
+    /// The key of a token as the client presents it.
+    pub fn of(token: &str) -> ResumeKey {
+        ResumeKey(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for ResumeKey {
+    /// Never prints the hash (a log is no place for it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeKey(..)")
+    }
+}
+
+/// One kept event.
+#[derive(Debug)]
+struct Kept {
+    seq: u64,
+    event: Rc<ServerEvent>,
+    bytes: usize,
+    /// Sent while the party had no connection.
+    held: bool,
+}
+
+/// Whether a push fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(super) enum Pushed {
+    Kept,
+    /// The party is held and what it missed no longer fits: its hold must end.
+    Overflow,
+}
+
+/// The bounds of one outbox.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// A party's sequence and replay buffer.
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    last_seq: u64,
+    kept: VecDeque<Kept>,
+    bytes: usize,
+}
+
+impl Outbox {
+    /// The number of the latest event sent to the party (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Numbers the next event; the caller keeps it with `push` if replays are on.
+    pub fn next_seq(&mut self) -> u64 {
+        self.last_seq += 1;
+        self.last_seq
+    }
+
+    /// Keeps event number `seq` (the one `next_seq` just gave) for a replay. `held` says the
+    /// party has no connection: then nothing sent since the drop is dropped to make room.
+    pub fn push(&mut self, seq: u64, event: Rc<ServerEvent>, held: bool, b: Bounds) -> Pushed {
+        let bytes = event.replay_bytes();
+        while !self.kept.is_empty()
+            && (self.kept.len() + 1 > b.events || self.bytes + bytes > b.bytes)
+        {
+            if held && self.kept.front().is_some_and(|k| k.held) {
+                return Pushed::Overflow;
+            }
+            self.pop_oldest();
+        }
+        if held && (b.events == 0 || bytes > b.bytes) {
+            return Pushed::Overflow;
+        }
+        if b.events == 0 || bytes > b.bytes {
+            // Too big to keep even alone: later replays start after it.
+            return Pushed::Kept;
+        }
+        self.bytes += bytes;
+        self.kept.push_back(Kept {
+            seq,
+            event,
+            bytes,
+            held,
+        });
+        Pushed::Kept
+    }
+
+    /// The events after `last_seen`, in order, if the outbox has every one of them; None
+    /// when some were dropped (or `last_seen` is ahead of what was sent).
+    pub fn after(&self, last_seen: u64) -> Option<Vec<(u64, Rc<ServerEvent>)>> {
+        if last_seen > self.last_seq {
+            return None;
+        }
+        let first = self.kept.front().map_or(self.last_seq + 1, |k| k.seq);
+        if last_seen + 1 < first {
+            return None;
+        }
+        Some(
+            self.kept
+                .iter()
+                .filter(|k| k.seq > last_seen)
+                .map(|k| (k.seq, Rc::clone(&k.event)))
+                .collect(),
+        )
+    }
+
+    /// The party is connected again: what was kept counts as sent while connected.
+    pub fn reconnected(&mut self) {
+        for k in &mut self.kept {
+            k.held = false;
+        }
+    }
+
+    /// Events and bytes kept.
+    #[cfg(test)]
+    pub fn kept(&self) -> (usize, usize) {
+        (self.kept.len(), self.bytes)
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(k) = self.kept.pop_front() {
+            self.bytes -= k.bytes;
+        }
+    }
+}
+
+/// A party's resume state, beside its routing state.
+#[derive(Debug, Default)]
+pub(super) struct Continuity {
+    /// The hash of its resume token; None: it cannot be resumed.
+    pub key: Option<ResumeKey>,
+    pub outbox: Outbox,
+    /// The highest client `seq` applied for it (0: none).
+    pub applied_seq: u64,
+}
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

@@ -1,0 +1,94 @@
+use super::*;
+use crate::routing::ids::PeerId;
+
+fn ev(n: u64) -> Rc<ServerEvent> {
+    Rc::new(ServerEvent::OfferExpired {
+        room: PeerId::Int(n as i64),
+    })
+}
+
+const WIDE: Bounds = Bounds {
+    events: 100,
+    bytes: 1 << 20,
+};
+
+#[test]
+fn numbers_start_at_one_and_replay_follows_last_seen() {
+    let mut o = Outbox::default();
+    assert_eq!(o.last_seq(), 0);
+    for _ in 0..5 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+    }
+    assert_eq!(o.last_seq(), 5);
+    let after: Vec<u64> = o.after(2).unwrap().iter().map(|(s, _)| *s).collect();
+    assert_eq!(after, vec![3, 4, 5]);
+    assert!(o.after(5).unwrap().is_empty());
+    let all: Vec<u64> = o.after(0).unwrap().iter().map(|(s, _)| *s).collect();
+    assert_eq!(all, vec![1, 2, 3, 4, 5]);
+    assert!(o.after(6).is_none(), "ahead of what was sent");
+}
+
+#[test]
+fn connected_outbox_drops_oldest_and_reports_the_gap() {
+    let mut o = Outbox::default();
+    let b = Bounds {
+        events: 3,
+        bytes: 1 << 20,
+    };
+    for _ in 0..5 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+    }
+    assert_eq!(o.kept().0, 3);
+    assert!(
+        o.after(1).is_none(),
+        "2 was dropped: a replay from 1 has a gap"
+    );
+    assert_eq!(o.after(2).unwrap().len(), 3);
+}
+
+#[test]
+fn held_outbox_overflows_instead_of_dropping_what_was_missed() {
+    let mut o = Outbox::default();
+    let b = Bounds {
+        events: 3,
+        bytes: 1 << 20,
+    };
+    // Two sent while connected, then held: those two make room first.
+    for held in [false, false, true, true, true] {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), held, b), Pushed::Kept);
+    }
+    assert_eq!(o.after(2).unwrap().len(), 3);
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+    // Once reconnected, old entries may go again.
+    o.reconnected();
+    assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+}
+
+#[test]
+fn byte_bound_counts_event_sizes() {
+    let mut o = Outbox::default();
+    let one = ev(1).replay_bytes();
+    let b = Bounds {
+        events: 1000,
+        bytes: one * 2,
+    };
+    for held in [true, true] {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), held, b), Pushed::Kept);
+    }
+    assert_eq!(o.kept(), (2, one * 2));
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+}
+
+#[test]
+fn resume_key_is_a_hash_not_the_token() {
+    let k = ResumeKey::of("secret-token");
+    assert_eq!(k, ResumeKey::of("secret-token"));
+    assert_ne!(k, ResumeKey::of("secret-tokeN"));
+    assert!(!format!("{k:?}").contains("secret"));
+}
