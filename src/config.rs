@@ -15,6 +15,21 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 200_000;
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_OUTBOUND_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_MESSAGE_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_MAX_INBOUND_BUFFER_BYTES: usize = 256 * 1024 * 1024;
+pub const DEFAULT_NATIVE_PING_INTERVAL_MS: u64 = 25_000;
+pub const DEFAULT_NATIVE_PING_TIMEOUT_MS: u64 = 20_000;
+pub const DEFAULT_REGISTER_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 0;
+pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 0;
+pub const DEFAULT_EVENTS_PER_SEC: u32 = 100;
+pub const DEFAULT_EVENTS_BURST: u32 = 200;
+pub const DEFAULT_RATE_LIMIT_CLOSE_AFTER: u32 = 100;
+pub const DEFAULT_TOGGLES_PER_SEC: u32 = 2;
+pub const DEFAULT_TOGGLES_BURST: u32 = 5;
+pub const DEFAULT_SOFT_OUTBOUND_BYTES: usize = 256 * 1024;
+pub const DEFAULT_SLOW_CONSUMER_MS: u64 = 10_000;
+pub const DEFAULT_LINGER_MS: u64 = 2_000;
 pub const DEFAULT_PING_INTERVAL_MS: u64 = 25_000;
 pub const DEFAULT_PING_TIMEOUT_MS: u64 = 20_000;
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1_000_000;
@@ -53,6 +68,7 @@ struct FileSessions {
     resume_grace_ms: Option<u64>,
     max_buffered_events: Option<usize>,
     max_buffered_bytes: Option<usize>,
+    keep_sent_events: Option<usize>,
     drain_ms: Option<u64>,
 }
 
@@ -87,6 +103,23 @@ struct FileLimits {
     max_message_bytes: Option<usize>,
     max_outbound_bytes: Option<usize>,
     handshake_timeout_ms: Option<u64>,
+    message_timeout_ms: Option<u64>,
+    max_inbound_buffer_bytes: Option<usize>,
+    ping_interval_ms: Option<u64>,
+    ping_timeout_ms: Option<u64>,
+    register_timeout_ms: Option<u64>,
+    max_connections_per_ip: Option<usize>,
+    max_sessions_per_ip: Option<usize>,
+    per_ip_exempt: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    events_per_sec: Option<u32>,
+    events_burst: Option<u32>,
+    rate_limit_close_after: Option<u32>,
+    toggles_per_sec: Option<u32>,
+    toggles_burst: Option<u32>,
+    soft_outbound_bytes: Option<usize>,
+    slow_consumer_ms: Option<u64>,
+    linger_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,15 +190,63 @@ pub struct Config {
     /// `[sessions] drain_ms`: on SIGTERM, how long clients get to leave after being told to
     /// reconnect elsewhere (close 1012); None = the short shutdown of before.
     pub drain: Option<Duration>,
+    /// `[limits] per_ip_exempt` and `trusted_proxies`: addresses the per-address limits
+    /// skip, and those whose `X-Forwarded-For` is believed.
+    pub addresses: AddressPolicy,
 }
 
-/// Hard limits that protect the daemon from clients.
+/// Hard limits that protect the daemon from clients (every key of `[limits]` but the
+/// address lists, which are in `AddressPolicy`). A zero that means "off" is a None or a 0
+/// as each field says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
     pub max_message_bytes: usize,
     pub max_outbound_bytes: usize,
     pub handshake_timeout: Duration,
+    /// A message (WebSocket, or request body) begun must be complete within this.
+    pub message_timeout: Duration,
+    /// Bytes held at once in partial inbound messages and request bodies, over every
+    /// connection; past it the largest holders are closed first.
+    pub max_inbound_buffer_bytes: usize,
+    /// Native WebSocket keepalive: a ping this often; None = no pings.
+    pub ping_interval: Option<Duration>,
+    /// Native WebSocket keepalive: closed when nothing is heard for this long after a ping.
+    pub ping_timeout: Duration,
+    /// A connection that has not registered (native) or connected (Socket.IO) within this
+    /// is closed; None = never.
+    pub register_timeout: Option<Duration>,
+    /// Connections from one source address; 0 = unlimited.
+    pub max_connections_per_ip: usize,
+    /// Engine.IO sessions not yet CONNECTed from one source address; 0 = unlimited.
+    pub max_sessions_per_ip: usize,
+    /// Events one connection may send per second, sustained; 0 = unlimited.
+    pub events_per_sec: u32,
+    /// Events one connection may send at once above the sustained rate.
+    pub events_burst: u32,
+    /// Events refused for the rate in a row past which the connection is closed (1008).
+    pub rate_limit_close_after: u32,
+    /// `toggleAvailability` per second, sustained, per connection; 0 = unlimited.
+    pub toggles_per_sec: u32,
+    /// `toggleAvailability` at once above the sustained rate.
+    pub toggles_burst: u32,
+    /// Bytes queued for a client past which it must catch up within `slow_consumer`
+    /// (a soft limit; `max_outbound_bytes` is the hard one); 0 = no soft limit.
+    pub soft_outbound_bytes: usize,
+    /// How long a client may stay over `soft_outbound_bytes`.
+    pub slow_consumer: Duration,
+    /// How long a closing connection's input is still read (lingering close) so that the
+    /// close frame or error response reaches the client.
+    pub linger: Duration,
+}
+
+/// Source addresses with special treatment (`[limits] per_ip_exempt`, `trusted_proxies`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    /// Never counted against the per-address limits (a reverse proxy, a health checker).
+    pub exempt: Vec<IpAddr>,
+    /// Their `X-Forwarded-For` names the client (its last address) for per-address limits.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Engine.IO session settings.
@@ -212,6 +293,9 @@ impl Default for AuthSettings {
 
 impl Default for Config {
     fn default() -> Self {
+        let mut routing = RoutingConfig::default();
+        routing.resume.max_bytes =
+            replay_bytes(routing.resume.max_bytes, DEFAULT_MAX_OUTBOUND_BYTES);
         Config {
             listen: SocketAddr::new(DEFAULT_BIND, DEFAULT_PORT),
             cors: CorsPolicy::List(Vec::new()),
@@ -220,6 +304,21 @@ impl Default for Config {
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
                 max_outbound_bytes: DEFAULT_MAX_OUTBOUND_BYTES,
                 handshake_timeout: Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+                message_timeout: Duration::from_millis(DEFAULT_MESSAGE_TIMEOUT_MS),
+                max_inbound_buffer_bytes: DEFAULT_MAX_INBOUND_BUFFER_BYTES,
+                ping_interval: Some(Duration::from_millis(DEFAULT_NATIVE_PING_INTERVAL_MS)),
+                ping_timeout: Duration::from_millis(DEFAULT_NATIVE_PING_TIMEOUT_MS),
+                register_timeout: Some(Duration::from_millis(DEFAULT_REGISTER_TIMEOUT_MS)),
+                max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+                max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
+                events_per_sec: DEFAULT_EVENTS_PER_SEC,
+                events_burst: DEFAULT_EVENTS_BURST,
+                rate_limit_close_after: DEFAULT_RATE_LIMIT_CLOSE_AFTER,
+                toggles_per_sec: DEFAULT_TOGGLES_PER_SEC,
+                toggles_burst: DEFAULT_TOGGLES_BURST,
+                soft_outbound_bytes: DEFAULT_SOFT_OUTBOUND_BYTES,
+                slow_consumer: Duration::from_millis(DEFAULT_SLOW_CONSUMER_MS),
+                linger: Duration::from_millis(DEFAULT_LINGER_MS),
             },
             socketio: SocketIoSettings {
                 ping_interval: Duration::from_millis(DEFAULT_PING_INTERVAL_MS),
@@ -227,11 +326,12 @@ impl Default for Config {
                 max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
                 connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
             },
-            routing: RoutingConfig::default(),
+            routing,
             metrics: Some(SocketAddr::new(DEFAULT_METRICS_BIND, DEFAULT_METRICS_PORT)),
             log_level: DEFAULT_LOG_LEVEL,
             auth: AuthSettings::default(),
             drain: None,
+            addresses: AddressPolicy::default(),
         }
     }
 }
@@ -347,6 +447,92 @@ impl Config {
             l.handshake_timeout_ms,
             DEFAULT_HANDSHAKE_TIMEOUT_MS,
         )?);
+        let ms = Duration::from_millis;
+        let lim = &mut cfg.limits;
+        lim.message_timeout = ms(positive(
+            "message_timeout_ms",
+            l.message_timeout_ms,
+            DEFAULT_MESSAGE_TIMEOUT_MS,
+        )?);
+        lim.max_inbound_buffer_bytes = positive(
+            "max_inbound_buffer_bytes",
+            l.max_inbound_buffer_bytes.map(|v| v as u64),
+            DEFAULT_MAX_INBOUND_BUFFER_BYTES as u64,
+        )? as usize;
+        lim.ping_interval = match l.ping_interval_ms {
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+            None => Some(ms(DEFAULT_NATIVE_PING_INTERVAL_MS)),
+        };
+        lim.ping_timeout = ms(positive(
+            "ping_timeout_ms",
+            l.ping_timeout_ms,
+            DEFAULT_NATIVE_PING_TIMEOUT_MS,
+        )?);
+        lim.register_timeout = match l.register_timeout_ms {
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+            None => Some(ms(DEFAULT_REGISTER_TIMEOUT_MS)),
+        };
+        lim.max_connections_per_ip = l
+            .max_connections_per_ip
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP);
+        lim.max_sessions_per_ip = l.max_sessions_per_ip.unwrap_or(DEFAULT_MAX_SESSIONS_PER_IP);
+        lim.events_per_sec = l.events_per_sec.unwrap_or(DEFAULT_EVENTS_PER_SEC);
+        lim.events_burst = l.events_burst.unwrap_or(DEFAULT_EVENTS_BURST);
+        lim.rate_limit_close_after = positive(
+            "rate_limit_close_after",
+            l.rate_limit_close_after.map(u64::from),
+            u64::from(DEFAULT_RATE_LIMIT_CLOSE_AFTER),
+        )? as u32;
+        lim.toggles_per_sec = l.toggles_per_sec.unwrap_or(DEFAULT_TOGGLES_PER_SEC);
+        lim.toggles_burst = l.toggles_burst.unwrap_or(DEFAULT_TOGGLES_BURST);
+        // Unset, the soft limit follows a lowered hard one (a quarter of it at most).
+        lim.soft_outbound_bytes = l
+            .soft_outbound_bytes
+            .unwrap_or(DEFAULT_SOFT_OUTBOUND_BYTES.min(lim.max_outbound_bytes / 4));
+        lim.slow_consumer = ms(positive(
+            "slow_consumer_ms",
+            l.slow_consumer_ms,
+            DEFAULT_SLOW_CONSUMER_MS,
+        )?);
+        lim.linger = ms(l.linger_ms.unwrap_or(DEFAULT_LINGER_MS));
+        for (key, rate, burst) in [
+            ("events_burst", lim.events_per_sec, lim.events_burst),
+            ("toggles_burst", lim.toggles_per_sec, lim.toggles_burst),
+        ] {
+            if rate > 0 && burst == 0 {
+                return Err(err(
+                    at("limits", key),
+                    format!("limits.{key} must be greater than 0 when its rate is set"),
+                ));
+            }
+        }
+        if lim.soft_outbound_bytes >= lim.max_outbound_bytes {
+            return Err(err(
+                at("limits", "soft_outbound_bytes"),
+                "limits.soft_outbound_bytes must be below max_outbound_bytes (0: no soft limit)"
+                    .into(),
+            ));
+        }
+        let addresses =
+            |key: &str, list: &Option<Vec<String>>| -> Result<Vec<IpAddr>, ConfigError> {
+                list.iter()
+                    .flatten()
+                    .map(|a| {
+                        a.parse::<IpAddr>().map_err(|_| {
+                            err(
+                                at("limits", key),
+                                format!("limits.{key}: {a:?} is not an IP address"),
+                            )
+                        })
+                    })
+                    .collect()
+            };
+        cfg.addresses = AddressPolicy {
+            exempt: addresses("per_ip_exempt", &l.per_ip_exempt)?,
+            trusted_proxies: addresses("trusted_proxies", &l.trusted_proxies)?,
+        };
 
         let s = &file.socketio;
         cfg.socketio.ping_interval = Duration::from_millis(positive(
@@ -384,17 +570,21 @@ impl Config {
 
         let sess = &file.sessions;
         let dr = ResumeConfig::default();
-        cfg.routing.resume = ResumeConfig {
+        let mut resume = ResumeConfig {
             grace: sess.resume_grace_ms.map_or(dr.grace, Duration::from_millis),
             max_events: sess.max_buffered_events.unwrap_or(dr.max_events),
             max_bytes: sess.max_buffered_bytes.unwrap_or(dr.max_bytes),
+            keep_sent: sess.keep_sent_events.unwrap_or(dr.keep_sent),
         };
-        if cfg.routing.resume.grace > Duration::from_secs(24 * 3600) {
+        // A replay is queued at once: it must fit the new transport's outbound limit.
+        resume.max_bytes = replay_bytes(resume.max_bytes, cfg.limits.max_outbound_bytes);
+        if resume.grace > Duration::from_secs(24 * 3600) {
             return Err(err(
                 at("sessions", "resume_grace_ms"),
                 "sessions.resume_grace_ms: at most 86400000 (a day)".into(),
             ));
         }
+        cfg.routing.resume = resume;
         cfg.drain = match sess.drain_ms {
             None | Some(0) => None,
             Some(ms) if ms > 3_600_000 => {
@@ -475,6 +665,12 @@ impl Config {
         };
         Ok(cfg)
     }
+}
+
+/// The bytes a party's replay may hold: as configured, at most `max_outbound` less 16 KiB
+/// (room for the answers queued with it), so that a replay fits any receiver's queue.
+fn replay_bytes(configured: usize, max_outbound: usize) -> usize {
+    configured.min(max_outbound.saturating_sub(16 * 1024))
 }
 
 /// The `[routing]` table over the defaults; `err(key, reason)` builds the error for a key.

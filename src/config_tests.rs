@@ -182,7 +182,7 @@ fn routing_table_sets_every_key() {
             requeue_on_agent_loss: false,
             wrap_up: ms(30000),
             availability_interval: Duration::ZERO,
-            resume: crate::routing::ResumeConfig::default(),
+            resume: Config::default().routing.resume,
         }
     );
     // Zero means off for the optional durations.
@@ -264,7 +264,7 @@ fn auth_empty_values_are_rejected_with_their_line() {
 #[test]
 fn sessions_table_sets_resume_and_drain() {
     let c = parse(
-        "[sessions]\nresume_grace_ms = 5000\nmax_buffered_events = 10\nmax_buffered_bytes = 4096\ndrain_ms = 7000\n",
+        "[socketio]\nmax_payload_bytes = 100000\n[limits]\nmax_outbound_bytes = 200000\n[sessions]\nresume_grace_ms = 5000\nmax_buffered_events = 10\nmax_buffered_bytes = 4096\ndrain_ms = 7000\n",
     )
     .unwrap();
     assert_eq!(
@@ -273,9 +273,18 @@ fn sessions_table_sets_resume_and_drain() {
             grace: Duration::from_millis(5000),
             max_events: 10,
             max_bytes: 4096,
+            keep_sent: 64,
         }
     );
     assert_eq!(c.drain, Some(Duration::from_millis(7000)));
+    // A replay must fit an outbound queue: at most max_outbound_bytes less 16 KiB.
+    assert_eq!(
+        Config::default().routing.resume.max_bytes,
+        1024 * 1024 - 16 * 1024
+    );
+    let c = parse("[socketio]\nmax_payload_bytes = 100000\n[limits]\nmax_outbound_bytes = 200000\n[sessions]\nmax_buffered_bytes = 900000\n")
+        .unwrap();
+    assert_eq!(c.routing.resume.max_bytes, 200000 - 16 * 1024);
     let off = parse("[sessions]\nresume_grace_ms = 0\ndrain_ms = 0\n").unwrap();
     assert!(!off.routing.resume.enabled());
     assert_eq!(off.drain, None);

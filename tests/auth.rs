@@ -402,3 +402,23 @@ fn a_resume_needs_the_identity_proof_too() {
     let r = c.expect("registered");
     assert_eq!(r["resumed"], true, "{r}");
 }
+
+/// Saying `connectAgent` again on a registered connection changes nothing, whatever token it
+/// carries: no proof is checked (a bad one does not close the registration) or applied.
+#[test]
+fn a_repeated_registration_is_answered_without_touching_the_proof() {
+    let dir = TempDir::new();
+    let d = daemon(&dir);
+    let mut a = d.client();
+    a.send(
+        "connectAgent",
+        json!({"id": "a1", "token": token(SECRET, "a1", 60)}),
+    );
+    a.expect("registered");
+    for _ in 0..3 {
+        a.send("connectAgent", json!({"id": "a1", "token": "not-a-jwt"}));
+        assert_eq!(a.expect("registered"), json!({"role": "agent", "id": "a1"}));
+    }
+    a.send("toggleAvailability", json!({"available": false}));
+    a.expect_quiet(200);
+}

@@ -179,6 +179,7 @@ proptest! {
             grace: Duration::from_millis(5000),
             max_events: 3,
             max_bytes: 1 << 20,
+            keep_sent: 2,
         };
         let config = RoutingConfig { resume, ..config };
         let reload = reload.map(|c| RoutingConfig { resume, ..c });

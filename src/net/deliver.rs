@@ -64,6 +64,17 @@ impl Server {
         self.metrics.received(event);
         let result = match event {
             None => Err(Rejection::new(ErrorCode::UnknownEvent, "no such event")),
+            // A registration said again on a registered connection changes nothing (the
+            // router answers it): no proof is checked or applied for it.
+            Some(ClientEvent::ConnectUser | ClientEvent::ConnectAgent)
+                if self.router.role_of(conn).is_some() =>
+            {
+                let role = match event {
+                    Some(ClientEvent::ConnectUser) => Role::User,
+                    _ => Role::Agent,
+                };
+                self.router.handle_register(now, conn, role, data.raw(), "")
+            }
             Some(event) => self
                 .authenticate(now, conn, event, data.raw())
                 .and_then(|proof| {

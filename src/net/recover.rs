@@ -28,7 +28,17 @@ impl Server {
         let Some(slot) = self.sessions.get_mut(id) else {
             return;
         };
-        let answer = slot.eio.connect_answer(recovered.then_some(token));
+        // A failed recovery must not hand the session's own pid back: `socket.recovered`
+        // would be true with nothing recovered.
+        let pid = match recovered {
+            true => Some(token),
+            false if slot.eio.pid() == Some(&*token) => Some(self.sids.next()),
+            false => None,
+        };
+        let Some(slot) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let answer = slot.eio.connect_answer(pid);
         self.session_push_bytes(id, answer);
         self.drain_router();
     }

@@ -95,6 +95,9 @@ pub struct ResumeConfig {
     pub max_events: usize,
     /// Most bytes (of event data) kept for one party.
     pub max_bytes: usize,
+    /// Most events kept for a connected party (what may be in flight when its connection
+    /// drops); a small window keeps a busy party's memory, and the relay's cache, small.
+    pub keep_sent: usize,
 }
 
 impl ResumeConfig {
@@ -102,15 +105,25 @@ impl ResumeConfig {
     pub fn enabled(&self) -> bool {
         !self.grace.is_zero() && self.max_events > 0 && self.max_bytes > 0
     }
+
+    /// The bounds of each party's outbox.
+    pub(super) fn bounds(&self) -> super::outbox::Bounds {
+        super::outbox::Bounds {
+            events: self.max_events,
+            bytes: self.max_bytes,
+            connected: self.keep_sent,
+        }
+    }
 }
 
 impl Default for ResumeConfig {
-    /// The documented defaults: 30 s, 1000 events, 1 MiB.
+    /// The documented defaults: 30 s, 1000 events, 1 MiB, 64 events while connected.
     fn default() -> Self {
         ResumeConfig {
             grace: Duration::from_millis(30_000),
             max_events: 1000,
             max_bytes: 1024 * 1024,
+            keep_sent: 64,
         }
     }
 }

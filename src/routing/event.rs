@@ -439,11 +439,12 @@ impl ServerEvent {
                     PeerId::Int(_) => 20,
                     PeerId::Str(s) => s.len() + 2,
                 };
+                // Attachments at their base64 size: what a polling or native receiver gets.
                 BASE + room
                     + message.get().len()
-                    + attachments
-                        .as_ref()
-                        .map_or(0, |a| a.iter().map(|b| b.len()).sum::<usize>())
+                    + attachments.as_ref().map_or(0, |a| {
+                        a.iter().map(|b| b.len().div_ceil(3) * 4 + 4).sum::<usize>()
+                    })
             }
             ServerEvent::CallAgent(m)
             | ServerEvent::CallTransfer(m)

@@ -10,9 +10,9 @@
 //!
 //! Invariants: numbers start at 1 and rise by one per event (`last_seq` is the latest); the
 //! kept entries are consecutive and end at `last_seq`; their count and `bytes` stay within
-//! the bounds given to `push` (older entries are dropped first while the party is
-//! connected; while it is held, a push that does not fit reports `Overflow` instead of
-//! dropping anything sent since the drop).
+//! the bounds given to `push` (while the party is connected, older entries are dropped
+//! first, down to the smaller connected window; while it is held, a push that does not fit
+//! reports `Overflow` instead of dropping anything sent since the drop).
 use super::event::ServerEvent;
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -59,8 +59,11 @@ pub(super) enum Pushed {
 /// The bounds of one outbox.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Bounds {
+    /// Events kept in all.
     pub events: usize,
     pub bytes: usize,
+    /// Events kept while the party is connected (at most `events`).
+    pub connected: usize,
 }
 
 /// A party's sequence and replay buffer.
@@ -85,22 +88,28 @@ impl Outbox {
 
     /// Keeps event number `seq` (the one `next_seq` just gave) for a replay. `held` says the
     /// party has no connection: then nothing sent since the drop is dropped to make room.
+    /// An event that is not kept (too big, or an overflow) empties the outbox, so that no
+    /// replay can skip it: a replay from before it is then refused as a gap.
     pub fn push(&mut self, seq: u64, event: Rc<ServerEvent>, held: bool, b: Bounds) -> Pushed {
         let bytes = event.replay_bytes();
+        let events = if held {
+            b.events
+        } else {
+            b.connected.min(b.events)
+        };
         while !self.kept.is_empty()
-            && (self.kept.len() + 1 > b.events || self.bytes + bytes > b.bytes)
+            && (self.kept.len() + 1 > events || self.bytes + bytes > b.bytes)
         {
             if held && self.kept.front().is_some_and(|k| k.held) {
+                self.skip();
                 return Pushed::Overflow;
             }
             self.pop_oldest();
         }
-        if held && (b.events == 0 || bytes > b.bytes) {
-            return Pushed::Overflow;
-        }
-        if b.events == 0 || bytes > b.bytes {
+        if events == 0 || bytes > b.bytes {
             // Too big to keep even alone: later replays start after it.
-            return Pushed::Kept;
+            self.skip();
+            return if held { Pushed::Overflow } else { Pushed::Kept };
         }
         self.bytes += bytes;
         self.kept.push_back(Kept {
@@ -112,6 +121,12 @@ impl Outbox {
         Pushed::Kept
     }
 
+    /// An event was numbered and not kept: nothing before it may be replayed any more.
+    pub fn skip(&mut self) {
+        self.kept.clear();
+        self.bytes = 0;
+    }
+
     /// The events after `last_seen`, in order, if the outbox has every one of them; None
     /// when some were dropped (or `last_seen` is ahead of what was sent).
     pub fn after(&self, last_seen: u64) -> Option<Vec<(u64, Rc<ServerEvent>)>> {
@@ -120,6 +135,13 @@ impl Outbox {
         }
         let first = self.kept.front().map_or(self.last_seq + 1, |k| k.seq);
         if last_seen + 1 < first {
+            return None;
+        }
+        // Kept entries are consecutive and end at the last number (every number not kept
+        // empties the outbox); checked, as a replay with a hole would lose an event silently.
+        let newest = self.kept.back().map_or(self.last_seq, |k| k.seq);
+        let count = self.kept.len() as u64;
+        if newest != self.last_seq || (count > 0 && newest + 1 - first != count) {
             return None;
         }
         Some(

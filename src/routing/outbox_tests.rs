@@ -10,6 +10,7 @@ fn ev(n: u64) -> Rc<ServerEvent> {
 const WIDE: Bounds = Bounds {
     events: 100,
     bytes: 1 << 20,
+    connected: 100,
 };
 
 #[test]
@@ -35,6 +36,7 @@ fn connected_outbox_drops_oldest_and_reports_the_gap() {
     let b = Bounds {
         events: 3,
         bytes: 1 << 20,
+        connected: 3,
     };
     for _ in 0..5 {
         let seq = o.next_seq();
@@ -54,6 +56,7 @@ fn held_outbox_overflows_instead_of_dropping_what_was_missed() {
     let b = Bounds {
         events: 3,
         bytes: 1 << 20,
+        connected: 3,
     };
     // Two sent while connected, then held: those two make room first.
     for held in [false, false, true, true, true] {
@@ -75,6 +78,7 @@ fn byte_bound_counts_event_sizes() {
     let b = Bounds {
         events: 1000,
         bytes: one * 2,
+        connected: 1000,
     };
     for held in [true, true] {
         let seq = o.next_seq();
@@ -91,4 +95,72 @@ fn resume_key_is_a_hash_not_the_token() {
     assert_eq!(k, ResumeKey::of("secret-token"));
     assert_ne!(k, ResumeKey::of("secret-tokeN"));
     assert!(!format!("{k:?}").contains("secret"));
+}
+
+#[test]
+fn an_event_not_kept_makes_earlier_replays_gaps() {
+    let mut o = Outbox::default();
+    for _ in 0..3 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+    }
+    // Numbered and not kept (resumes off for a while): nothing before it may be replayed.
+    o.next_seq();
+    o.skip();
+    assert!(o.after(2).is_none());
+    assert!(o.after(3).is_none(), "4 was never kept");
+    assert_eq!(o.after(4).map(|v| v.len()), Some(0));
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+    assert_eq!(o.after(4).map(|v| v.len()), Some(1));
+}
+
+#[test]
+fn an_overflow_leaves_no_replay_that_skips_the_lost_event() {
+    let mut o = Outbox::default();
+    let b = Bounds {
+        events: 2,
+        bytes: 1 << 20,
+        connected: 2,
+    };
+    for _ in 0..2 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+    }
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+    assert!(o.after(0).is_none());
+    assert!(o.after(2).is_none(), "3 was lost");
+}
+
+#[test]
+fn a_connected_party_keeps_the_smaller_window_a_held_one_the_full_bound() {
+    let mut o = Outbox::default();
+    let b = Bounds {
+        events: 10,
+        bytes: 1 << 20,
+        connected: 3,
+    };
+    for _ in 0..8 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+    }
+    assert_eq!(o.kept().0, 3, "connected: the last 3");
+    for _ in 0..7 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+    }
+    assert_eq!(o.kept().0, 10, "held: up to 10 (7 missed, 3 from before)");
+    let seq = o.next_seq();
+    assert_eq!(
+        o.push(seq, ev(seq), true, b),
+        Pushed::Kept,
+        "an old one makes room"
+    );
+    for _ in 0..2 {
+        let seq = o.next_seq();
+        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+    }
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow, "11 missed");
 }

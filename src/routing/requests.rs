@@ -105,6 +105,7 @@ impl Router {
                     self.emit(Output::Hold {
                         result: crate::routing::HoldResult::Gap,
                     });
+                    self.evict(existing);
                     self.end_party(now, existing);
                 }
                 _ => {
@@ -378,6 +379,10 @@ impl Router {
         }
         to_user.insert("roomId".into(), room.to_json());
         self.send_to(user, ServerEvent::CallTransfer(Rc::new(to_user)));
+        if self.is_held(user) {
+            // The new agent must know its user is away, as the first one was told.
+            self.send_to(next, ServerEvent::PeerDisconnected { room: room.clone() });
+        }
         self.send(
             conn,
             ServerEvent::CallEnded {

@@ -16,7 +16,7 @@
 //! told `session_replaced` and left to the loop to close).
 use super::event::{ErrorCode, Rejection, Role, ServerEvent};
 use super::ids::{ConnId, PeerId};
-use super::outbox::{Bounds, Pushed, ResumeKey};
+use super::outbox::ResumeKey;
 use super::party::{Party, PartyId};
 use super::report::HoldResult;
 use super::router::{Output, Router};
@@ -88,16 +88,18 @@ impl Router {
             .by_key(&ResumeKey::of(token))
             .ok_or_else(not_found)?;
         let role = self.parties.get(id).ok_or_else(not_found)?.role();
-        if !self.replayable(id, last_seq)? {
-            // What it missed is gone: the party ends, and the client registers afresh.
+        if self.replayable(id, last_seq) != Ok(true) {
+            // What it missed is gone (or the offset is not one it was sent): the party ends,
+            // and the client registers afresh (a Socket.IO client may keep a stale offset).
             self.emit(Output::Hold {
                 result: HoldResult::Gap,
             });
+            self.evict(id);
             self.end_party(now, id);
             self.settle(now);
             return Err(Rejection::new(
                 ErrorCode::BadPayload,
-                "events after that offset are no longer kept",
+                "events after that offset are not kept",
             ));
         }
         self.resume(now, conn, id, token, last_seq)?;
@@ -181,19 +183,8 @@ impl Router {
             ));
         };
         let was_held = match self.parties.conn_of(id) {
-            Some(old) => {
-                self.parties.unbind(old);
-                self.send_unsequenced(
-                    old,
-                    ServerEvent::error(
-                        Rejection::new(
-                            ErrorCode::SessionReplaced,
-                            "another connection resumed this registration",
-                        ),
-                        None,
-                    ),
-                );
-                self.emit(Output::Replaced { conn: old });
+            Some(_) => {
+                self.evict(id);
                 false
             }
             None => {
@@ -250,27 +241,24 @@ impl Router {
         Ok(())
     }
 
-    /// Keeps event `seq` for held-or-connected party `id` when it is resumable; a held
-    /// party whose outbox overflows is noted, and its hold ends at `settle`.
-    pub(super) fn keep_for_replay(&mut self, id: PartyId, seq: u64, event: &Rc<ServerEvent>) {
-        let r = self.config.resume;
-        if !r.enabled() {
-            return;
-        }
-        let Some((conn, c)) = self.parties.link_mut(id) else {
+    /// Takes party `id` off its connection, if it has one, for a new one that presented its
+    /// token: the old connection hears `session_replaced` and is left to the loop to close.
+    pub(super) fn evict(&mut self, id: PartyId) {
+        let Some(old) = self.parties.conn_of(id) else {
             return;
         };
-        if c.key.is_none() {
-            return;
-        }
-        let bounds = Bounds {
-            events: r.max_events,
-            bytes: r.max_bytes,
-        };
-        if c.outbox.push(seq, Rc::clone(event), conn.is_none(), bounds) == Pushed::Overflow {
-            debug!("{id}: held, and what it missed is over the bounds; its hold ends");
-            self.overflowed.push(id);
-        }
+        self.parties.unbind(old);
+        self.send_unsequenced(
+            old,
+            ServerEvent::error(
+                Rejection::new(
+                    ErrorCode::SessionReplaced,
+                    "another connection resumed this registration",
+                ),
+                None,
+            ),
+        );
+        self.emit(Output::Replaced { conn: old });
     }
 
     /// Ends the holds that overflowed during the current input (as a disconnect).

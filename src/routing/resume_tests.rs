@@ -14,6 +14,7 @@ fn config(max_events: usize) -> RoutingConfig {
             grace: std::time::Duration::from_millis(GRACE_MS),
             max_events,
             max_bytes: 1 << 20,
+            keep_sent: max_events,
         },
         ..RoutingConfig::default()
     }
@@ -384,4 +385,91 @@ fn without_a_grace_a_lost_connection_ends_at_once() {
     h.call(10, "r");
     let out = h.lose(10);
     assert_eq!(events(&out), vec![(1, "callEnded")]);
+}
+
+#[test]
+fn an_overflow_from_a_queue_update_cannot_be_resumed_past() {
+    // Position updates reach a held user from the loop turn itself (not from an input).
+    let mut h = H::new(config(1));
+    for (conn, id) in [(11, "u0"), (12, "u1"), (13, "u2")] {
+        h.register(conn, Role::User, id, id, json!({})).unwrap();
+        h.call(conn, id);
+    }
+    h.register(10, Role::User, "me", "tme", json!({})).unwrap();
+    h.call(10, "mine");
+    let seen = last_seq(&h, 10);
+    h.lose(10);
+    for conn in [11, 12, 13] {
+        h.ok(conn, "leaveCall", json!({}));
+        h.wait(2000);
+    }
+    assert_eq!(
+        h.r.held(),
+        0,
+        "the second update overflowed: the hold ended"
+    );
+    let sent = h
+        .register(
+            20,
+            Role::User,
+            "me",
+            "new",
+            json!({"resumeToken": "tme", "lastSeq": seen}),
+        )
+        .unwrap();
+    assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(false));
+}
+
+#[test]
+fn a_takeover_that_cannot_replay_tells_the_old_connection() {
+    let mut h = in_call(2);
+    for i in 0..3 {
+        h.ok(1, "agentMessage", json!({ "messageInput": i }));
+    }
+    let sent = h
+        .register(
+            20,
+            Role::User,
+            "u1",
+            "new",
+            json!({"resumeToken": "tu", "lastSeq": 0}),
+        )
+        .unwrap();
+    assert_eq!(
+        data_of(&sent, 10, "error")["code"],
+        json!("session_replaced")
+    );
+    assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(false));
+    assert!(h
+        .reports
+        .iter()
+        .any(|o| matches!(o, Output::Replaced { conn } if *conn == ConnId(10))));
+}
+
+#[test]
+fn a_transfer_of_a_held_users_call_tells_the_new_agent() {
+    let mut h = in_call(1000);
+    h.register(2, Role::Agent, "a2", "ta2", json!({})).unwrap();
+    h.lose(10);
+    let out = h.ok(1, "callTransfer", json!({}));
+    assert!(events(&out).contains(&(2, "callTransfer")));
+    assert_eq!(
+        data_of(&out, 2, "peerDisconnected"),
+        &json!({"roomId": "r"})
+    );
+}
+
+#[test]
+fn a_socketio_offset_ahead_of_what_was_sent_ends_the_hold() {
+    let mut h = in_call(1000);
+    h.lose(10);
+    assert!(h.r.handle_resume(h.now, ConnId(30), "tu", 999).is_err());
+    let out = h.drain();
+    assert_eq!(
+        data_of(&out, 1, "callEnded")["reason"],
+        json!("disconnected")
+    );
+    // The id is free for a fresh registration at once.
+    let sent = h.register(31, Role::User, "u1", "n", json!({})).unwrap();
+    assert_eq!(data_of(&sent, 31, "registered")["resumed"], json!(false));
 }

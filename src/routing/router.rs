@@ -18,6 +18,7 @@ use super::config::RoutingConfig;
 use super::data::EventData;
 use super::event::{ClientEvent, EndReason, Role, ServerEvent};
 use super::ids::{CallId, ConnId};
+use super::outbox::Pushed;
 use super::party::{Parties, Party, PartyId};
 use super::payload::Handled;
 use super::queue::Queue;
@@ -157,6 +158,7 @@ impl Router {
         self.free.set_strategy(config.strategy, &mut self.parties);
         self.config = config;
         self.dispatch(now);
+        self.settle(now);
     }
 
     /// The settings in force.
@@ -298,6 +300,7 @@ impl Router {
             self.settle(now);
         }
         self.flush_queue(now);
+        self.settle(now);
         self.turn = self.turn.wrapping_add(1);
     }
 
@@ -396,12 +399,23 @@ impl Router {
     /// outbox). A stale party id drops it.
     #[inline]
     pub(super) fn send_to(&mut self, to: PartyId, event: ServerEvent) {
+        let r = self.config.resume;
         let Some((conn, c)) = self.parties.link_mut(to) else {
             return debug!("{} for {to}, which is gone: dropped", event.name());
         };
         let seq = c.outbox.next_seq();
         let event = Rc::new(event);
-        self.keep_for_replay(to, seq, &event);
+        if !r.enabled() || c.key.is_none() {
+            // Numbered and not kept: no replay may skip it (resumes off, or not resumable).
+            c.outbox.skip();
+        } else if c
+            .outbox
+            .push(seq, Rc::clone(&event), conn.is_none(), r.bounds())
+            == Pushed::Overflow
+        {
+            debug!("{to}: held, and what it missed is over the bounds; its hold ends");
+            self.overflowed.push(to);
+        }
         if let Some(conn) = conn {
             self.out.push_back(Output::Send {
                 to: conn,
