@@ -90,6 +90,23 @@ label_enum!(
     }
 );
 
+label_enum!(
+    /// `reason` label of `support_limits_total`: which `[limits]` key was enforced.
+    LimitReason {
+        MessageTimeout => n::LIMIT_MESSAGE_TIMEOUT,
+        InboundBuffer => n::LIMIT_INBOUND_BUFFER,
+        RegisterTimeout => n::LIMIT_REGISTER_TIMEOUT,
+        PingTimeout => n::LIMIT_PING_TIMEOUT,
+        ConnectionsPerIp => n::LIMIT_CONNECTIONS_PER_IP,
+        SessionsPerIp => n::LIMIT_SESSIONS_PER_IP,
+        RateLimited => n::LIMIT_RATE_LIMITED,
+        RateClosed => n::LIMIT_RATE_CLOSED,
+        ToggleLimited => n::LIMIT_TOGGLE_LIMITED,
+        SoftOutbound => n::LIMIT_SOFT_OUTBOUND,
+        Descriptors => n::LIMIT_DESCRIPTORS,
+    }
+);
+
 /// All supportd metrics, registered in their own [`Registry`].
 ///
 /// Gauges are best `set()` from the routing state's own counts after each
@@ -129,6 +146,8 @@ pub struct Metrics {
     finished: tables::Finished,
     config_reloads: [IntCounter; ReloadResult::COUNT],
     connections_rejected: [IntCounter; RejectReason::COUNT],
+    /// `support_limits_total{reason}`.
+    limits: [IntCounter; LimitReason::COUNT],
 }
 
 impl Default for Metrics {
@@ -301,6 +320,13 @@ impl Metrics {
         );
         let connections_rejected =
             std::array::from_fn(|i| refused.with_label_values(&[RejectReason::ALL[i].as_str()]));
+        let limits_vec = counter_vec(
+            n::LIMITS,
+            "Clients refused or closed by a [limits] key, by reason.",
+            n::LABEL_REASON,
+        );
+        let limits =
+            std::array::from_fn(|i| limits_vec.with_label_values(&[LimitReason::ALL[i].as_str()]));
 
         #[cfg(target_os = "linux")]
         reg(Box::new(
@@ -329,6 +355,7 @@ impl Metrics {
             finished,
             config_reloads,
             connections_rejected,
+            limits,
         }
     }
 
@@ -451,6 +478,16 @@ impl Metrics {
     /// Counts a refused connection or upgrade request.
     pub fn connection_rejected(&self, r: RejectReason) {
         self.connections_rejected(r).inc();
+    }
+
+    /// Counts a client refused or closed by a `[limits]` key.
+    pub fn limit(&self, r: LimitReason) {
+        self.limits[r.idx()].inc();
+    }
+
+    /// `support_limits_total{reason}`.
+    pub fn limits(&self, r: LimitReason) -> &IntCounter {
+        &self.limits[r.idx()]
     }
 }
 

@@ -21,6 +21,7 @@ pub const SLOW_CONSUMERS: &str = "support_slow_consumers_total";
 pub const CONNECTIONS_REJECTED: &str = "support_connections_rejected_total";
 pub const OFFERS: &str = "support_offers_total";
 pub const HOLDS_ENDED: &str = "support_holds_ended_total";
+pub const LIMITS: &str = "support_limits_total";
 
 // Histograms.
 pub const CALL_DURATION: &str = "support_call_duration_seconds";
@@ -58,6 +59,7 @@ pub const ALL_NAMES: &[&str] = &[
     QUEUE_WAIT,
     HELD_PARTIES,
     HOLDS_ENDED,
+    LIMITS,
 ];
 
 // Label names.
@@ -222,3 +224,16 @@ pub const REJECT_ORIGIN: &str = "origin";
 pub const REJECT_PATH: &str = "path";
 pub const REJECT_LIMIT: &str = "limit";
 pub const REJECT_BAD_REQUEST: &str = "bad_request";
+
+// `reason` values of support_limits_total (a `[limits]` key enforced on a client).
+pub const LIMIT_MESSAGE_TIMEOUT: &str = "message_timeout";
+pub const LIMIT_INBOUND_BUFFER: &str = "inbound_buffer";
+pub const LIMIT_REGISTER_TIMEOUT: &str = "register_timeout";
+pub const LIMIT_PING_TIMEOUT: &str = "ping_timeout";
+pub const LIMIT_CONNECTIONS_PER_IP: &str = "connections_per_ip";
+pub const LIMIT_SESSIONS_PER_IP: &str = "sessions_per_ip";
+pub const LIMIT_RATE_LIMITED: &str = "rate_limited";
+pub const LIMIT_RATE_CLOSED: &str = "rate_closed";
+pub const LIMIT_TOGGLE_LIMITED: &str = "toggle_limited";
+pub const LIMIT_SOFT_OUTBOUND: &str = "soft_outbound";
+pub const LIMIT_DESCRIPTORS: &str = "descriptors";

@@ -300,6 +300,13 @@ fn enum_lookups() {
         assert_eq!(r.idx(), i);
         assert_eq!(RejectReason::parse(r.as_str()), Some(*r));
     }
+    for (i, r) in LimitReason::ALL.iter().enumerate() {
+        assert_eq!(r.idx(), i);
+        assert_eq!(LimitReason::parse(r.as_str()), Some(*r));
+        let m = Metrics::new();
+        m.limit(*r);
+        assert_eq!(m.limits(*r).get(), 1);
+    }
     for (i, r) in ReloadResult::ALL.iter().enumerate() {
         assert_eq!(r.idx(), i);
         assert_eq!(ReloadResult::parse(r.as_str()), Some(*r));
