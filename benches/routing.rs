@@ -108,9 +108,9 @@ fn relay_user_message(c: &mut Criterion) {
     match router.poll_output() {
         Some(Output::Send {
             to: ConnId(1000),
-            event,
+            event: ServerEvent::UserMessage { .. },
             ..
-        }) if matches!(*event, ServerEvent::UserMessage { .. }) => {}
+        }) => {}
         other => panic!("unexpected output {other:?}"),
     }
     assert!(router.poll_output().is_none());
@@ -242,10 +242,13 @@ fn queue_enqueue_assign(c: &mut Criterion) {
                 .unwrap();
             let mut left = None;
             while let Some(out) = router.poll_output() {
-                if let Output::Send { to, event, .. } = &out {
-                    if matches!(**event, ServerEvent::CallEnded { .. }) {
-                        left.get_or_insert(*to);
-                    }
+                if let Output::Send {
+                    to,
+                    event: ServerEvent::CallEnded { .. },
+                    ..
+                } = &out
+                {
+                    left.get_or_insert(*to);
                 }
                 black_box(&out);
             }

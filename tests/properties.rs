@@ -235,10 +235,13 @@ proptest! {
             }
             let mut ended = HashSet::new();
             while let Some(o) = router.poll_output() {
-                if let Output::Send { to, event, .. } = o {
-                    if matches!(*event, ServerEvent::CallEnded { .. }) {
-                        ended.insert(to.0);
-                    }
+                if let Output::Send {
+                    to,
+                    event: ServerEvent::CallEnded { .. },
+                    ..
+                } = o
+                {
+                    ended.insert(to.0);
                 }
             }
             if let Some(n) = router.poll_available_agents(now) {
@@ -304,7 +307,7 @@ proptest! {
                             let mut v = Vec::new();
                             native::encode(&event, None, &mut v);
                             prop_assert!(serde_json::from_slice::<serde_json::Value>(&v).is_ok(), "output is JSON");
-                            prop_assert!(!matches!(*event, ServerEvent::Error { .. }), "the router reports errors by result");
+                            prop_assert!(!matches!(event, ServerEvent::Error { .. }), "the router reports errors by result");
                         }
                     }
                     if r.is_err() {

@@ -14,10 +14,11 @@
 //! first, down to the smaller connected window; while it is held, a push that does not fit
 //! reports `Overflow` instead of dropping anything sent since the drop).
 use super::event::ServerEvent;
+use super::ids::PeerId;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::fmt;
-use std::rc::Rc;
 
 /// The SHA-256 of a resume token: what the router keeps (never the token itself).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +38,26 @@ impl fmt::Debug for ResumeKey {
     }
 }
 
+/// What is kept of one event.
+#[derive(Debug)]
+enum Body {
+    /// A relayed message without attachments (the hot path): its room, and the length of its
+    /// `messageInput`, whose bytes are next in line in `Outbox::text` (no allocation per
+    /// message, and dropping it touches no cold memory).
+    Message {
+        from_agent: bool,
+        room: PeerId,
+        len: usize,
+    },
+    /// Any other event, as sent (boxed: rare, and it keeps each entry small).
+    Event(Box<ServerEvent>),
+}
+
 /// One kept event.
 #[derive(Debug)]
 struct Kept {
     seq: u64,
-    event: Rc<ServerEvent>,
+    body: Body,
     bytes: usize,
     /// Sent while the party had no connection.
     held: bool,
@@ -71,6 +87,8 @@ pub(super) struct Bounds {
 pub(super) struct Outbox {
     last_seq: u64,
     kept: VecDeque<Kept>,
+    /// The `messageInput` bytes of the kept `Body::Message`s, oldest first.
+    text: VecDeque<u8>,
     bytes: usize,
 }
 
@@ -90,7 +108,7 @@ impl Outbox {
     /// party has no connection: then nothing sent since the drop is dropped to make room.
     /// An event that is not kept (too big, or an overflow) empties the outbox, so that no
     /// replay can skip it: a replay from before it is then refused as a gap.
-    pub fn push(&mut self, seq: u64, event: Rc<ServerEvent>, held: bool, b: Bounds) -> Pushed {
+    pub fn push(&mut self, seq: u64, event: &ServerEvent, held: bool, b: Bounds) -> Pushed {
         let bytes = event.replay_bytes();
         let events = if held {
             b.events
@@ -112,9 +130,30 @@ impl Outbox {
             return if held { Pushed::Overflow } else { Pushed::Kept };
         }
         self.bytes += bytes;
+        let body = match event {
+            ServerEvent::UserMessage {
+                room,
+                message,
+                attachments: None,
+            }
+            | ServerEvent::AgentMessage {
+                room,
+                message,
+                attachments: None,
+            } => {
+                let text = message.get().as_bytes();
+                self.text.extend(text);
+                Body::Message {
+                    from_agent: matches!(event, ServerEvent::AgentMessage { .. }),
+                    room: room.clone(),
+                    len: text.len(),
+                }
+            }
+            other => Body::Event(Box::new(other.clone())),
+        };
         self.kept.push_back(Kept {
             seq,
-            event,
+            body,
             bytes,
             held,
         });
@@ -124,12 +163,13 @@ impl Outbox {
     /// An event was numbered and not kept: nothing before it may be replayed any more.
     pub fn skip(&mut self) {
         self.kept.clear();
+        self.text.clear();
         self.bytes = 0;
     }
 
     /// The events after `last_seen`, in order, if the outbox has every one of them; None
     /// when some were dropped (or `last_seen` is ahead of what was sent).
-    pub fn after(&self, last_seen: u64) -> Option<Vec<(u64, Rc<ServerEvent>)>> {
+    pub fn after(&self, last_seen: u64) -> Option<Vec<(u64, ServerEvent)>> {
         if last_seen > self.last_seq {
             return None;
         }
@@ -144,13 +184,30 @@ impl Outbox {
         if newest != self.last_seq || (count > 0 && newest + 1 - first != count) {
             return None;
         }
-        Some(
-            self.kept
-                .iter()
-                .filter(|k| k.seq > last_seen)
-                .map(|k| (k.seq, Rc::clone(&k.event)))
-                .collect(),
-        )
+        let mut at = 0;
+        let mut out = Vec::new();
+        for k in &self.kept {
+            let event = match &k.body {
+                Body::Event(e) => (k.seq > last_seen).then(|| ServerEvent::clone(e)),
+                Body::Message {
+                    from_agent,
+                    room,
+                    len,
+                } => {
+                    let range = at..at + len;
+                    at += len;
+                    if k.seq > last_seen {
+                        Some(message_event(*from_agent, room, self.text.range(range))?)
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(e) = event {
+                out.push((k.seq, e));
+            }
+        }
+        Some(out)
     }
 
     /// The party is connected again: what was kept counts as sent while connected.
@@ -169,8 +226,34 @@ impl Outbox {
     fn pop_oldest(&mut self) {
         if let Some(k) = self.kept.pop_front() {
             self.bytes -= k.bytes;
+            if let Body::Message { len, .. } = k.body {
+                self.text.drain(..len);
+            }
         }
     }
+}
+
+/// Rebuilds a kept message event from its `messageInput` bytes (valid JSON when kept).
+fn message_event<'a>(
+    from_agent: bool,
+    room: &PeerId,
+    text: impl Iterator<Item = &'a u8>,
+) -> Option<ServerEvent> {
+    let text = String::from_utf8(text.copied().collect()).ok()?;
+    let message = RawValue::from_string(text).ok()?;
+    let room = room.clone();
+    Some(match from_agent {
+        true => ServerEvent::AgentMessage {
+            room,
+            message,
+            attachments: None,
+        },
+        false => ServerEvent::UserMessage {
+            room,
+            message,
+            attachments: None,
+        },
+    })
 }
 
 /// A party's resume state, beside its routing state.

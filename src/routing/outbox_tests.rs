@@ -1,10 +1,18 @@
 use super::*;
 use crate::routing::ids::PeerId;
 
-fn ev(n: u64) -> Rc<ServerEvent> {
-    Rc::new(ServerEvent::OfferExpired {
+fn ev(n: u64) -> ServerEvent {
+    ServerEvent::OfferExpired {
         room: PeerId::Int(n as i64),
-    })
+    }
+}
+
+fn msg(text: &str) -> ServerEvent {
+    ServerEvent::AgentMessage {
+        room: PeerId::Str("r".into()),
+        message: serde_json::value::RawValue::from_string(text.into()).unwrap(),
+        attachments: None,
+    }
 }
 
 const WIDE: Bounds = Bounds {
@@ -19,7 +27,7 @@ fn numbers_start_at_one_and_replay_follows_last_seen() {
     assert_eq!(o.last_seq(), 0);
     for _ in 0..5 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), false, WIDE), Pushed::Kept);
     }
     assert_eq!(o.last_seq(), 5);
     let after: Vec<u64> = o.after(2).unwrap().iter().map(|(s, _)| *s).collect();
@@ -40,7 +48,7 @@ fn connected_outbox_drops_oldest_and_reports_the_gap() {
     };
     for _ in 0..5 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), false, b), Pushed::Kept);
     }
     assert_eq!(o.kept().0, 3);
     assert!(
@@ -61,14 +69,14 @@ fn held_outbox_overflows_instead_of_dropping_what_was_missed() {
     // Two sent while connected, then held: those two make room first.
     for held in [false, false, true, true, true] {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), held, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), held, b), Pushed::Kept);
     }
     assert_eq!(o.after(2).unwrap().len(), 3);
     let seq = o.next_seq();
-    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+    assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Overflow);
     // Once reconnected, old entries may go again.
     o.reconnected();
-    assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+    assert_eq!(o.push(seq, &ev(seq), false, b), Pushed::Kept);
 }
 
 #[test]
@@ -82,11 +90,11 @@ fn byte_bound_counts_event_sizes() {
     };
     for held in [true, true] {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), held, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), held, b), Pushed::Kept);
     }
     assert_eq!(o.kept(), (2, one * 2));
     let seq = o.next_seq();
-    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+    assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Overflow);
 }
 
 #[test]
@@ -102,7 +110,7 @@ fn an_event_not_kept_makes_earlier_replays_gaps() {
     let mut o = Outbox::default();
     for _ in 0..3 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), false, WIDE), Pushed::Kept);
     }
     // Numbered and not kept (resumes off for a while): nothing before it may be replayed.
     o.next_seq();
@@ -111,7 +119,7 @@ fn an_event_not_kept_makes_earlier_replays_gaps() {
     assert!(o.after(3).is_none(), "4 was never kept");
     assert_eq!(o.after(4).map(|v| v.len()), Some(0));
     let seq = o.next_seq();
-    assert_eq!(o.push(seq, ev(seq), false, WIDE), Pushed::Kept);
+    assert_eq!(o.push(seq, &ev(seq), false, WIDE), Pushed::Kept);
     assert_eq!(o.after(4).map(|v| v.len()), Some(1));
 }
 
@@ -125,10 +133,10 @@ fn an_overflow_leaves_no_replay_that_skips_the_lost_event() {
     };
     for _ in 0..2 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Kept);
     }
     let seq = o.next_seq();
-    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow);
+    assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Overflow);
     assert!(o.after(0).is_none());
     assert!(o.after(2).is_none(), "3 was lost");
 }
@@ -143,24 +151,74 @@ fn a_connected_party_keeps_the_smaller_window_a_held_one_the_full_bound() {
     };
     for _ in 0..8 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), false, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), false, b), Pushed::Kept);
     }
     assert_eq!(o.kept().0, 3, "connected: the last 3");
     for _ in 0..7 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Kept);
     }
     assert_eq!(o.kept().0, 10, "held: up to 10 (7 missed, 3 from before)");
     let seq = o.next_seq();
     assert_eq!(
-        o.push(seq, ev(seq), true, b),
+        o.push(seq, &ev(seq), true, b),
         Pushed::Kept,
         "an old one makes room"
     );
     for _ in 0..2 {
         let seq = o.next_seq();
-        assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Kept);
+        assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Kept);
     }
     let seq = o.next_seq();
-    assert_eq!(o.push(seq, ev(seq), true, b), Pushed::Overflow, "11 missed");
+    assert_eq!(
+        o.push(seq, &ev(seq), true, b),
+        Pushed::Overflow,
+        "11 missed"
+    );
+}
+
+#[test]
+fn messages_are_kept_as_text_and_replayed_as_sent() {
+    let mut o = Outbox::default();
+    let texts = [r#""hi""#, r#"{"a":[1,2,{"b":"\u00e9"}]}"#, "42", r#""é""#];
+    for (i, t) in texts.iter().enumerate() {
+        let seq = o.next_seq();
+        let e = if i == 2 { ev(seq) } else { msg(t) };
+        assert_eq!(o.push(seq, &e, false, WIDE), Pushed::Kept);
+    }
+    let replay = o.after(1).unwrap();
+    assert_eq!(replay.len(), 3);
+    let data: Vec<String> = replay
+        .iter()
+        .map(|(_, e)| {
+            let mut b = Vec::new();
+            e.write_data(&mut b);
+            String::from_utf8(b).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        data[0],
+        format!(r#"{{"roomId":"r","messageInput":{}}}"#, texts[1])
+    );
+    assert_eq!(data[1], r#"{"roomId":3}"#);
+    assert_eq!(
+        data[2],
+        format!(r#"{{"roomId":"r","messageInput":{}}}"#, texts[3])
+    );
+    assert_eq!(replay[0].1.name(), "agentMessage");
+    // Dropping the oldest drops its text too: what is left still replays right.
+    let b = Bounds {
+        events: 2,
+        bytes: 1 << 20,
+        connected: 2,
+    };
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, &msg(r#""last""#), false, b), Pushed::Kept);
+    let replay = o.after(3).unwrap();
+    let mut d = Vec::new();
+    replay[1].1.write_data(&mut d);
+    assert_eq!(
+        String::from_utf8(d).unwrap(),
+        r#"{"roomId":"r","messageInput":"last"}"#
+    );
 }

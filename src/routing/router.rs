@@ -28,7 +28,6 @@ use super::timer::{Timer, Timers};
 use log::{debug, warn};
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// What the router asks of the loop. Drain with `poll_output` after every input.
@@ -39,7 +38,7 @@ pub enum Output {
     /// `registered` itself, `error` before a close).
     Send {
         to: ConnId,
-        event: Rc<ServerEvent>,
+        event: ServerEvent,
         seq: Option<u64>,
     },
     /// A resume took this connection's party over: it was sent `error {session_replaced}`;
@@ -389,7 +388,7 @@ impl Router {
     pub(super) fn send_unsequenced(&mut self, to: ConnId, event: ServerEvent) {
         self.out.push_back(Output::Send {
             to,
-            event: Rc::new(event),
+            event,
             seq: None,
         });
     }
@@ -404,15 +403,10 @@ impl Router {
             return debug!("{} for {to}, which is gone: dropped", event.name());
         };
         let seq = c.outbox.next_seq();
-        let event = Rc::new(event);
         if !r.enabled() || c.key.is_none() {
             // Numbered and not kept: no replay may skip it (resumes off, or not resumable).
             c.outbox.skip();
-        } else if c
-            .outbox
-            .push(seq, Rc::clone(&event), conn.is_none(), r.bounds())
-            == Pushed::Overflow
-        {
+        } else if c.outbox.push(seq, &event, conn.is_none(), r.bounds()) == Pushed::Overflow {
             debug!("{to}: held, and what it missed is over the bounds; its hold ends");
             self.overflowed.push(to);
         }

@@ -285,12 +285,9 @@ fn a_named_agent_is_shown_to_the_user_by_its_verified_name() {
         .find_map(|o| match o {
             Output::Send {
                 to: ConnId(2),
-                event,
+                event: ServerEvent::CallAgent(m),
                 ..
-            } => match &*event {
-                ServerEvent::CallAgent(m) => Some(m.clone()),
-                _ => None,
-            },
+            } => Some(m),
             _ => None,
         })
         .expect("the user's callAgent");
@@ -330,10 +327,10 @@ fn a_users_own_agent_name_is_never_relayed() {
     .unwrap();
     let calls: Vec<_> = std::iter::from_fn(|| r.poll_output())
         .filter_map(|o| match o {
-            Output::Send { event, .. } => match &*event {
-                ServerEvent::CallAgent(m) => Some(m.clone()),
-                _ => None,
-            },
+            Output::Send {
+                event: ServerEvent::CallAgent(m),
+                ..
+            } => Some(m),
             _ => None,
         })
         .collect();
