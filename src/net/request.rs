@@ -189,6 +189,9 @@ impl Server {
 
     /// Decides what a complete request head gets.
     fn route_request(&mut self, now: Instant, token: usize, head: Head) {
+        if !self.admit_request(token, &head) {
+            return;
+        }
         if let Some(origin) = head.header("origin") {
             if !self.config.cors.allows(origin) {
                 debug!("refused origin {origin:?}");
