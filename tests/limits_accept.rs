@@ -421,6 +421,8 @@ fn max_connections_counts_connections_plus_sessions_for_both_kinds() {
     let r = d.http(&upgrade_request(""));
     assert!(r.starts_with("HTTP/1.1 503 "), "{r}");
     assert!(r.contains("connection limit reached"), "{r}");
+    // Sessions already open still get their requests in.
+    assert!(post(&d, &sids[0], "40").ends_with("ok"));
     drop(native);
     // The native client gone, a handshake's own connection fills the last place: no
     // session for it.

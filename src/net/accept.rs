@@ -1,6 +1,6 @@
-//! Accepting connections: until WouldBlock; a refusal (503) at `max_connections` (which
-//! counts connections plus Engine.IO sessions, here and at a handshake alike) and at
-//! `max_connections_per_ip`; and, out of file descriptors, libuv's spare-descriptor trick:
+//! Accepting connections: until WouldBlock; a refusal (503) at `max_connections` (TCP
+//! connections at accept; connections plus Engine.IO sessions for a new client, native
+//! upgrade and Engine.IO handshake alike) and at `max_connections_per_ip`; and, out of file descriptors, libuv's spare-descriptor trick:
 //! close the spare, accept, answer 503, close, open the spare again, for every waiting
 //! connection, so that clients hear "busy" instead of nothing.
 use super::conn::Conn;
@@ -115,10 +115,32 @@ impl Server {
         }
     }
 
-    /// Whether connections and Engine.IO sessions together are at `max_connections`: a new
-    /// connection (here) or handshake (`engine`) is refused.
-    pub(super) fn at_connection_limit(&self) -> bool {
-        self.conns.len() + self.sessions.len() >= self.config.limits.max_connections
+    /// Whether TCP connections alone are at `max_connections`: a new one is refused at
+    /// accept (requests for sessions that exist still come in below it).
+    fn at_connection_limit(&self) -> bool {
+        self.conns.len() >= self.config.limits.max_connections
+    }
+
+    /// Whether a new client may start, one that adds `adds` to the count (a native
+    /// WebSocket: 0, its connection is counted already; an Engine.IO session: 1):
+    /// connections plus sessions must stay within `max_connections`, the same count for
+    /// both kinds of client.
+    pub(super) fn admits_client(&self, adds: usize) -> bool {
+        self.conns.len() + self.sessions.len() + adds <= self.config.limits.max_connections
+    }
+
+    /// A native WebSocket upgrade on connection `token`: refused (503, false) when
+    /// connections plus sessions are over `max_connections`.
+    pub(super) fn admit_native(&mut self, token: usize) -> bool {
+        if self.admits_client(0) {
+            return true;
+        }
+        self.metrics.connection_rejected(RejectReason::Limit);
+        self.reply_close(
+            token,
+            http::error_response(503, "connection limit reached\n"),
+        );
+        false
     }
 
     /// Registers one accepted socket, or refuses it at a connection limit.
@@ -186,7 +208,7 @@ impl Server {
     /// `max_connections` or when its client already has `max_sessions_per_ip` sessions not
     /// yet CONNECTed; else Some(the address to count the new session under, if counted).
     pub(super) fn admit_handshake(&mut self, token: usize, head: &Head) -> Option<Option<IpAddr>> {
-        if self.at_connection_limit() {
+        if !self.admits_client(1) {
             self.metrics.connection_rejected(RejectReason::Limit);
             self.reply_close(token, http::error_response(503, "session limit reached\n"));
             return None;

@@ -202,6 +202,7 @@ impl Server {
         match head.path() {
             SOCKETIO_PATH | "/socket.io" => self.engine_request(now, token, head),
             NATIVE_PATH => match head.websocket_key() {
+                Some(_) if !self.admit_native(token) => {}
                 Some(key) => {
                     let key = key.to_owned();
                     self.upgrade(token, &head, &key, Framing::Native);
