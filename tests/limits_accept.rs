@@ -161,9 +161,17 @@ enum Answer {
     Silence,
 }
 
-/// Reads the first response head on `s` (or what came before the connection ended).
+/// Reads the first response head on `s` (or what came before the connection ended), for
+/// at most 5 s.
 fn answer(s: &mut TcpStream) -> Answer {
-    s.set_read_timeout(Some(common::WAIT)).unwrap();
+    answer_by(s, Instant::now() + common::WAIT)
+}
+
+/// As `answer`, waiting until `deadline` at most (at least 10 ms).
+fn answer_by(s: &mut TcpStream, deadline: Instant) -> Answer {
+    let left = deadline.saturating_duration_since(Instant::now());
+    s.set_read_timeout(Some(left.max(Duration::from_millis(10))))
+        .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -216,7 +224,9 @@ fn out_of_descriptors_waiting_clients_get_503_and_healthz_answers() {
         s.write_all(request.as_bytes()).unwrap();
         socks.push(s);
     }
-    let answers: Vec<Answer> = socks.iter_mut().map(answer).collect();
+    // Every answer is due at once: 10 s for all of them bounds the test if some are silent.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answers: Vec<Answer> = socks.iter_mut().map(|s| answer_by(s, deadline)).collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let statuses = probe.join().unwrap();
     assert!(!statuses.is_empty());

@@ -184,6 +184,7 @@ async fn accept_loop(
         if open.fetch_add(1, Ordering::Relaxed) >= MAX_CONNECTIONS {
             open.fetch_sub(1, Ordering::Relaxed);
             drop(stream);
+            refill(&spares); // in case a spare was given up for it
             continue;
         }
         let slot = Slot {
