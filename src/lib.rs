@@ -6,6 +6,7 @@ pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
+pub mod reserve;
 pub mod routing;
 pub mod service;
 pub mod session;

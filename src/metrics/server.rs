@@ -4,7 +4,8 @@
 use std::convert::Infallible;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus::{Encoder, Registry, TextEncoder};
 
+use crate::reserve::{out_of_descriptors, RateLimitedWarning, Reserve};
+
 /// `/healthz` fails once the loop's heartbeat is this old (milliseconds).
 pub const HEALTH_MAX_AGE_MS: u64 = 5_000;
 
@@ -23,6 +26,14 @@ const MAX_CONNECTIONS: usize = 32;
 
 /// Idle/slow clients are dropped after this long without a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Spare descriptors the thread holds for accepting when the process is out of them (the
+/// event loop shares the descriptor table): one for a `/healthz` probe, one more for a
+/// second probe or a scrape's reads of /proc.
+const SPARE_DESCRIPTORS: usize = 2;
+
+/// The out-of-descriptors warning is logged at most this often.
+const FD_WARNING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Unix time in milliseconds (0 if the clock is before 1970).
 pub fn now_ms() -> u64 {
@@ -73,12 +84,88 @@ pub fn serve(
         .spawn(move || rt.block_on(accept_loop(listener, registry, heartbeat)))
 }
 
-/// Decrements the open-connection count when a connection task ends.
-struct Slot(Arc<AtomicUsize>);
+/// Decrements the open-connection count when a connection task ends, and takes back a
+/// spare descriptor given up for it (its own descriptor is closed by then).
+struct Slot {
+    open: Arc<AtomicUsize>,
+    spares: Arc<Mutex<Reserve>>,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        refill(&self.spares);
+    }
+}
+
+/// Opens spare descriptors again up to their number (if any are free).
+fn refill(spares: &Mutex<Reserve>) {
+    if let Ok(mut r) = spares.lock() {
+        r.refill();
+    }
+}
+
+/// Gives up one spare descriptor so that the next accept can succeed; false if none left.
+fn release(spares: &Mutex<Reserve>) -> bool {
+    spares.lock().is_ok_and(|mut r| r.release())
+}
+
+/// Waits for and accepts one connection; None if there was none after all or accept
+/// failed. Out of descriptors (which Linux reports whether or not a connection waits),
+/// a spare is closed to accept on; if nothing waits, it is opened again at once.
+async fn accept_one(
+    listener: &tokio::net::TcpListener,
+    spares: &Mutex<Reserve>,
+    warning: &mut RateLimitedWarning,
+) -> Option<tokio::net::TcpStream> {
+    let backoff = || tokio::time::sleep(Duration::from_millis(100));
+    let e = match listener.accept().await {
+        Ok((stream, _)) => return Some(stream),
+        Err(e) => e,
+    };
+    if !out_of_descriptors(&e) {
+        // Out of memory or buffers: back off instead of spinning.
+        log::warn!("metrics: accept failed: {e}");
+        backoff().await;
+        return None;
+    }
+    let again = match release(spares) {
+        // One try, without waiting: Pending (None) if nothing is waiting after all.
+        true => {
+            std::future::poll_fn(|cx| match listener.poll_accept(cx) {
+                Poll::Pending => Poll::Ready(None),
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+            })
+            .await
+        }
+        false => Some(Err(e)),
+    };
+    match again {
+        Some(Ok((stream, _))) => {
+            if let Some(n) = warning.note(std::time::Instant::now(), 1) {
+                log::warn!(
+                    "metrics: out of file descriptors: {n} connections served on a spare \
+                     descriptor since the last warning"
+                );
+            }
+            Some(stream)
+        }
+        None => {
+            // Nothing was waiting: keep the spare (the next connection wakes the accept).
+            refill(spares);
+            None
+        }
+        Some(Err(_)) => {
+            refill(spares);
+            if let Some(n) = warning.note(std::time::Instant::now(), 1) {
+                log::warn!(
+                    "metrics: out of file descriptors and no spare descriptor free \
+                     ({n} times since the last warning); retrying"
+                );
+            }
+            backoff().await;
+            None
+        }
     }
 }
 
@@ -88,22 +175,22 @@ async fn accept_loop(
     heartbeat: Arc<AtomicU64>,
 ) {
     let open = Arc::new(AtomicUsize::new(0));
+    let spares = Arc::new(Mutex::new(Reserve::new(SPARE_DESCRIPTORS)));
+    let mut warning = RateLimitedWarning::new(FD_WARNING_INTERVAL);
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                log::warn!("metrics: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+        let Some(stream) = accept_one(&listener, &spares, &mut warning).await else {
+            continue;
         };
         if open.fetch_add(1, Ordering::Relaxed) >= MAX_CONNECTIONS {
             open.fetch_sub(1, Ordering::Relaxed);
             drop(stream);
+            refill(&spares); // in case a spare was given up for it
             continue;
         }
-        let slot = Slot(open.clone());
+        let slot = Slot {
+            open: open.clone(),
+            spares: spares.clone(),
+        };
         let registry = registry.clone();
         let heartbeat = heartbeat.clone();
         tokio::spawn(async move {

@@ -10,7 +10,7 @@ use super::peers::Route;
 use super::request::KeepAlive;
 use super::server::Server;
 use super::timers::TimerKey;
-use crate::metrics::{RejectReason, Transport as MetricTransport};
+use crate::metrics::Transport as MetricTransport;
 use crate::protocol::engineio as eio;
 use crate::protocol::socketio::{self as sio, Body};
 use crate::routing::{Attachments, ConnId, Rejection, ServerEvent};
@@ -65,17 +65,20 @@ impl Server {
             // order in which this turn sees the request and the timer.
             self.expire_if_due(now, id);
         }
+        let mut source = None;
+        if sid.is_none() {
+            let Some(s) = self.admit_handshake(token, &head) else {
+                return;
+            };
+            source = s;
+        }
         match (query.transport, sid, head.method.as_str()) {
-            (_, None, _) if self.sessions_full() => {
-                let resp = http::error_response(503, "session limit reached\n");
-                self.metrics.connection_rejected(RejectReason::Limit);
-                self.reply_close(token, resp);
-            }
             (eio::Transport::Websocket, None, "GET") => {
                 let Some(key) = head.websocket_key().map(str::to_owned) else {
                     return self.engine_error(token, eio::ErrorCode::BadRequest, None);
                 };
                 let id = self.new_session(now, Transport::WebSocket, &head);
+                self.session_counted(id, source);
                 if let Some(slot) = self.sessions.get_mut(id) {
                     slot.ws = Some(token);
                 }
@@ -116,6 +119,7 @@ impl Server {
             }
             (eio::Transport::Polling, None, "GET") => {
                 let id = self.new_session(now, Transport::Polling, &head);
+                self.session_counted(id, source);
                 let Some(open) = self
                     .sessions
                     .get(id)
@@ -306,6 +310,7 @@ impl Server {
             return;
         };
         let inbound = slot.eio.handle_packet(now, via, text);
+        self.session_progressed(id);
         self.drain_session(now, id);
         match inbound {
             None => {}
@@ -442,6 +447,7 @@ impl Server {
             return;
         };
         debug!("session {id} closed: {}", reason.as_str());
+        self.session_uncounted(&slot);
         self.metrics.connection_closed(slot.metric_transport());
         // As Socket.IO's own recovery: only leaving the namespace, or a fault of the
         // client's, ends the party; a dropped or closed transport may come back.
@@ -622,11 +628,6 @@ impl Server {
             slot.eio.handle_carrier_gone();
             self.drain_session(now, id);
         }
-    }
-
-    /// Whether sessions and connections together are at `max_connections`.
-    fn sessions_full(&self) -> bool {
-        self.sessions.len() + self.conns.len() > self.config.limits.max_connections
     }
 
     /// The session settings from the running config.

@@ -3,11 +3,12 @@
 //! inbox from side threads, and the loop that drives the router.
 //!
 //! Files, leaves first (no file imports one below it): `http` (request heads, responses,
-//! chunked bodies), `stream`, `listener`, `conn` (a connection's phases and the table),
-//! `timers`, `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
-//! `signals`, `inbox`; then `server` (what the loop owns, the turn order), and the steps it
-//! runs: `accept`, `turn` (readiness, deadlines, reaping), `request` (HTTP), `ws`
-//! (WebSockets, flushing), `engine` (Socket.IO glue), `deliver` (router in and out),
+//! chunked bodies), `per_ip` (per-source-address counts), `stream`, `listener`, `conn` (a
+//! connection's phases and the table), `timers`, `peers` (router ids to carriers),
+//! `sessions` (Engine.IO session slots), `signals`, `inbox`; then `server` (what the loop
+//! owns, the turn order), and the steps it runs: `accept` (admission: the connection
+//! limits, out of descriptors), `turn` (readiness, deadlines, reaping), `request` (HTTP),
+//! `ws` (WebSockets, flushing), `engine` (Socket.IO glue), `deliver` (router in and out),
 //! `control` (reload, shutdown).
 mod accept;
 mod conn;
@@ -19,6 +20,7 @@ mod identity;
 mod inbox;
 mod listener;
 mod peers;
+mod per_ip;
 mod recover;
 mod request;
 mod server;

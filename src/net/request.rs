@@ -189,6 +189,9 @@ impl Server {
 
     /// Decides what a complete request head gets.
     fn route_request(&mut self, now: Instant, token: usize, head: Head) {
+        if !self.admit_request(token, &head) {
+            return;
+        }
         if let Some(origin) = head.header("origin") {
             if !self.config.cors.allows(origin) {
                 debug!("refused origin {origin:?}");
@@ -199,6 +202,7 @@ impl Server {
         match head.path() {
             SOCKETIO_PATH | "/socket.io" => self.engine_request(now, token, head),
             NATIVE_PATH => match head.websocket_key() {
+                Some(_) if !self.admit_native(token) => {}
                 Some(key) => {
                     let key = key.to_owned();
                     self.upgrade(token, &head, &key, Framing::Native);

@@ -80,6 +80,12 @@ pub struct Server {
     pub(super) config: Config,
     pub(super) config_path: Option<PathBuf>,
     pub(super) accept_retry: Option<Instant>,
+    /// The spare descriptor for answering connections when out of descriptors.
+    pub(super) spare: crate::reserve::Reserve,
+    /// The out-of-descriptors warning, rate-limited.
+    pub(super) fd_warning: crate::reserve::RateLimitedWarning,
+    /// Connections and unconnected sessions by source address (`max_*_per_ip`).
+    pub(super) per_ip: super::per_ip::PerIp,
     pub(super) shutdown_at: Option<Instant>,
     pub(super) hooks: Hooks,
     pub(super) metrics: Metrics,
@@ -123,6 +129,9 @@ impl Server {
             config,
             config_path,
             accept_retry: None,
+            spare: crate::reserve::Reserve::new(1),
+            fd_warning: crate::reserve::RateLimitedWarning::new(super::accept::FD_WARNING_INTERVAL),
+            per_ip: Default::default(),
             shutdown_at: None,
             hooks: Hooks::default(),
             metrics,

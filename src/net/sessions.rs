@@ -23,6 +23,8 @@ pub struct Slot {
     pub listed: bool,
     /// The connection whose POST body is being read for it, if any.
     pub post: Option<usize>,
+    /// Counted against `max_sessions_per_ip` under this address until it CONNECTs.
+    pub unconnected_from: Option<std::net::IpAddr>,
 }
 
 impl Slot {
@@ -56,6 +58,7 @@ impl Sessions {
             timer_at: None,
             listed: false,
             post: None,
+            unconnected_from: None,
         })
     }
 

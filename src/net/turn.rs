@@ -113,6 +113,7 @@ impl Server {
                     }
                     _ => self.end_peer(now, ConnId(token as u64), super::deliver::Gone::Lost),
                 }
+                self.per_ip.closed(token);
                 if let Some(conn) = self.conns.remove(token) {
                     if let Some(t) = conn.transport {
                         self.metrics.connection_closed(t);

@@ -55,6 +55,19 @@ impl Daemon {
 
     /// Starts supportd with this exact config text (metrics disabled unless it says otherwise).
     pub fn start_with(config: &str) -> Daemon {
+        Daemon::spawn(config, None)
+    }
+
+    /// As `start`, with the daemon's descriptor limit (RLIMIT_NOFILE, soft and hard) set
+    /// to `nofile`, as `ulimit -n` would.
+    pub fn start_with_nofile(extra: &str, nofile: libc::rlim_t) -> Daemon {
+        Daemon::spawn(
+            &format!("[server]\nbind = \"127.0.0.1\"\nport = 0\n{extra}\n"),
+            Some(nofile),
+        )
+    }
+
+    fn spawn(config: &str, nofile: Option<libc::rlim_t>) -> Daemon {
         let dir = TempDir::new();
         let config_path = dir.0.join("config.toml");
         let text = if config.contains("[metrics]") {
@@ -63,15 +76,30 @@ impl Daemon {
             format!("{config}\n[metrics]\nenabled = false\n")
         };
         std::fs::write(&config_path, text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_supportd"))
-            .arg("--config")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_supportd"));
+        cmd.arg("--config")
             .arg(&config_path)
             .env("SUPPORTD_LOG", "debug")
             .env_remove("NOTIFY_SOCKET")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn supportd");
+            .stderr(Stdio::piped());
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    match libc::setrlimit(libc::RLIMIT_NOFILE, &lim) {
+                        0 => Ok(()),
+                        _ => Err(std::io::Error::last_os_error()),
+                    }
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn supportd");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
