@@ -1,9 +1,10 @@
-//! One TCP connection through its phases (request head, body, held poll, reply, WebSocket)
-//! and the table of all of them with the loop's per-turn lists (dirty, dead, pending
+//! One TCP connection through its phases (request head, body, held poll, reply, WebSocket,
+//! lingering close) and the table of all of them with the loop's per-turn lists (dirty, dead, pending
 //! reads). Every phase change is a method here, so no other file swaps phases.
 //! Invariant: a connection is in exactly one phase with its one stream; `Gone` exists only
 //! inside a transition; a dead connection is on the dead list once and takes no more I/O.
 use super::http::Chunked;
+use super::keepalive::Live;
 use super::stream::Stream;
 use crate::metrics::Transport;
 use mio::net::TcpStream;
@@ -61,7 +62,13 @@ pub enum Phase {
         ws: Box<WebSocket<Stream>>,
         framing: Framing,
         closing: bool,
+        /// Keepalive, registration and soft-limit deadlines (`keepalive.rs`).
+        live: Live,
     },
+    /// Lingering close: everything is written and the write side shut down; input is read
+    /// and discarded until the peer closes or the deadline passes, so that the kernel does
+    /// not answer unread input with a reset that would destroy the close frame or response.
+    Linger { stream: Stream },
     /// Only while a phase is being replaced.
     Gone,
 }
@@ -100,7 +107,8 @@ impl Conn {
             Phase::Head { stream, .. }
             | Phase::Body { stream, .. }
             | Phase::Held { stream, .. }
-            | Phase::Reply { stream, .. } => Some(stream),
+            | Phase::Reply { stream, .. }
+            | Phase::Linger { stream } => Some(stream),
             Phase::Ws { ws, .. } => Some(ws.get_mut()),
             Phase::Gone => None,
         }
@@ -202,6 +210,7 @@ impl Conn {
         accept: &[u8],
         framing: Framing,
         config: WebSocketConfig,
+        live: Live,
     ) -> bool {
         let mut ok = false;
         self.transition(|phase| match phase {
@@ -214,6 +223,7 @@ impl Conn {
                     ws: Box::new(ws),
                     framing,
                     closing: false,
+                    live,
                 }
             }
             other => other,
@@ -221,6 +231,23 @@ impl Conn {
         if ok {
             self.deadline = None;
         }
+        ok
+    }
+
+    /// Reply/Ws -> Linger: the last byte is out; from now on input is only discarded.
+    /// Returns false if the connection was in no phase that can linger.
+    pub fn linger(&mut self) -> bool {
+        let mut ok = true;
+        self.transition(|phase| match phase {
+            Phase::Reply { stream, .. } => Phase::Linger { stream },
+            Phase::Ws { ws, .. } => Phase::Linger {
+                stream: ws.into_inner(),
+            },
+            other => {
+                ok = false;
+                other
+            }
+        });
         ok
     }
 

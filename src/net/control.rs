@@ -135,6 +135,9 @@ impl Server {
                 Some(Phase::Ws { .. }) => self.close_ws(now, token, code, why),
                 // Responses under way may finish within the grace period.
                 Some(Phase::Reply { close, .. }) => *close = true,
+                // Already closed for the client; its close frame or response must not be
+                // reset by a drop (the shutdown grace ends the linger at the latest).
+                Some(Phase::Linger { .. }) => {}
                 _ => self.conns.kill(token),
             }
         }

@@ -10,7 +10,7 @@ use super::peers::Route;
 use super::request::KeepAlive;
 use super::server::Server;
 use super::timers::TimerKey;
-use crate::metrics::Transport as MetricTransport;
+use crate::metrics::{LimitReason, Transport as MetricTransport};
 use crate::protocol::engineio as eio;
 use crate::protocol::socketio::{self as sio, Body};
 use crate::routing::{Attachments, ConnId, Rejection, ServerEvent};
@@ -448,6 +448,9 @@ impl Server {
         };
         debug!("session {id} closed: {}", reason.as_str());
         self.session_uncounted(&slot);
+        if reason == CloseReason::ConnectTimeout && self.config.limits.register_timeout.is_some() {
+            self.metrics.limit(LimitReason::RegisterTimeout);
+        }
         self.metrics.connection_closed(slot.metric_transport());
         // As Socket.IO's own recovery: only leaving the namespace, or a fault of the
         // client's, ends the party; a dropped or closed transport may come back.
@@ -636,7 +639,9 @@ impl Server {
         SessionConfig {
             ping_interval: sio.ping_interval,
             ping_timeout: sio.ping_timeout,
-            connect_timeout: sio.connect_timeout,
+            // register_timeout applies to Socket.IO as "CONNECTed", as to native as
+            // "registered": the smaller of the two ends an unused session.
+            connect_timeout: self.connect_timeout(),
             max_payload_bytes: sio.max_payload_bytes,
             max_queued_bytes: self.config.limits.max_outbound_bytes,
             // Relayed to a native or polling receiver, attachments grow by a third (base64):
@@ -644,6 +649,16 @@ impl Server {
             max_binary_bytes: sio
                 .max_payload_bytes
                 .min(self.config.limits.max_outbound_bytes.saturating_sub(4096) / 4 * 3),
+        }
+    }
+
+    /// How long a session may go without a Socket.IO CONNECT: `[socketio]
+    /// connect_timeout_ms` or `[limits] register_timeout_ms`, whichever is smaller.
+    fn connect_timeout(&self) -> std::time::Duration {
+        let sio = self.config.socketio.connect_timeout;
+        match self.config.limits.register_timeout {
+            Some(r) => sio.min(r),
+            None => sio,
         }
     }
 

@@ -3,13 +3,14 @@
 //! inbox from side threads, and the loop that drives the router.
 //!
 //! Files, leaves first (no file imports one below it): `http` (request heads, responses,
-//! chunked bodies), `per_ip` (per-source-address counts), `stream`, `listener`, `conn` (a
-//! connection's phases and the table), `timers`, `peers` (router ids to carriers),
-//! `sessions` (Engine.IO session slots), `signals`, `inbox`; then `server` (what the loop
-//! owns, the turn order), and the steps it runs: `accept` (admission: the connection
-//! limits, out of descriptors), `turn` (readiness, deadlines, reaping), `request` (HTTP),
-//! `ws` (WebSockets, flushing), `engine` (Socket.IO glue), `deliver` (router in and out),
-//! `control` (reload, shutdown).
+//! chunked bodies), `per_ip` (per-source-address counts), `stream`, `listener`, `keepalive`
+//! (a WebSocket's liveness deadlines), `conn` (a connection's phases and the table),
+//! `timers`, `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
+//! `signals`, `inbox`; then `server` (what the loop owns, the turn order), and the steps it
+//! runs: `accept` (admission: the connection limits, out of descriptors), `turn`
+//! (readiness, deadlines, reaping), `request` (HTTP), `ws` (WebSockets, flushing), `linger`
+//! (lingering close), `engine` (Socket.IO glue), `deliver` (router in and out), `control`
+//! (reload, shutdown).
 mod accept;
 mod conn;
 mod control;
@@ -18,6 +19,8 @@ mod engine;
 pub mod http;
 mod identity;
 mod inbox;
+mod keepalive;
+mod linger;
 mod listener;
 mod peers;
 mod per_ip;

@@ -17,6 +17,9 @@ pub struct Stream {
     drained: bool,
     /// The peer has half-closed or failed: always ask the socket, so EOF is seen.
     closing: bool,
+    /// Bytes of the last write the socket did not take. A WebSocket hands its whole output
+    /// buffer to every write, so after a flush this is what remains queued in it.
+    unsent: usize,
 }
 
 impl Stream {
@@ -27,6 +30,7 @@ impl Stream {
             pre: Vec::new(),
             drained: false,
             closing: false,
+            unsent: 0,
         }
     }
 
@@ -55,6 +59,12 @@ impl Stream {
 }
 
 impl Stream {
+    /// Bytes queued and not yet taken by the socket: raw bytes, plus what the WebSocket's
+    /// buffer held at its last write (exact after a flush).
+    pub fn unsent(&self) -> usize {
+        self.pre.len() + self.unsent
+    }
+
     /// The poll reported the socket readable (`closed`: with a hang-up or error): reads go
     /// to the socket again.
     pub fn mark_readable(&mut self, closed: bool) {
@@ -82,14 +92,18 @@ impl Write for Stream {
             // The first frames join the response head: one send instead of two. Past the
             // limit, bytes wait in the WebSocket's own (bounded) buffer instead.
             self.pre.extend_from_slice(buf);
+            self.unsent = 0;
             return match self.drain_raw() {
                 Ok(()) => Ok(buf.len()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(buf.len()),
                 Err(e) => Err(e),
             };
         }
+        self.unsent = buf.len();
         self.drain_raw()?;
-        self.tcp.write(buf)
+        let n = self.tcp.write(buf)?;
+        self.unsent = buf.len().saturating_sub(n);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

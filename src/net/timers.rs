@@ -1,5 +1,5 @@
 //! The loop's own deadlines (connections' handshake, reply and close deadlines, sessions'
-//! heartbeat), typed by what they belong to. Entries are never removed early: each owner
+//! heartbeat, WebSockets' keepalive), typed by what they belong to. Entries are never removed early: each owner
 //! remembers the deadline it wants, and an entry that no longer matches is skipped when it
 //! comes due. Invariant: an owner has at most one current entry; stale ones only wait.
 use std::cmp::Reverse;
@@ -15,6 +15,8 @@ pub enum TimerKey {
     Session(usize),
     /// A peer's verified token (by router id): its expiry.
     Token(u64),
+    /// A WebSocket (by token): its keepalive, registration or soft-limit deadline.
+    Live(usize),
 }
 
 /// A min-heap of (deadline, owner).

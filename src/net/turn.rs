@@ -1,13 +1,19 @@
 //! The loop's per-event and per-turn steps for connections: readiness, reads by phase,
-//! deadlines, reaping. Invariant: the router hears of every peer's end exactly once, before
+//! deadlines (a WebSocket's liveness: pings, register timeout, soft outbound limit),
+//! reaping. Invariant: the router hears of every peer's end exactly once, before
 //! its connection is dropped.
 use super::conn::Phase;
+use super::deliver::Gone;
 use super::http;
+use super::keepalive::Verdict;
 use super::server::Server;
 use super::timers::TimerKey;
+use crate::metrics::LimitReason;
 use crate::routing::ConnId;
 use log::debug;
 use std::time::Instant;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::Message;
 
 impl Server {
     /// A readiness event for the connection with token `t`.
@@ -42,6 +48,7 @@ impl Server {
             // is back to reading heads (its hang-up is seen through the poll's flags).
             Phase::Reply { .. } | Phase::Held { .. } => {}
             Phase::Ws { .. } => self.read_ws(now, token),
+            Phase::Linger { .. } => self.read_linger(token),
             Phase::Gone => {}
         }
     }
@@ -72,11 +79,13 @@ impl Server {
                 TimerKey::Session(id) => self.session_timer(now, id, at),
                 TimerKey::Conn(token) => self.conn_timer(token, at),
                 TimerKey::Token(id) => self.token_timer(now, ConnId(id)),
+                TimerKey::Live(token) => self.live_timer(now, token, at),
             }
         }
     }
 
-    /// A connection's deadline: a head not read in time gets 408, anything else is dropped.
+    /// A connection's deadline: a head not read in time gets 408, anything else (a close
+    /// handshake or a linger over) is dropped.
     fn conn_timer(&mut self, token: usize, at: Instant) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
@@ -126,5 +135,64 @@ impl Server {
         // Sessions ended above may have queued messages for live connections.
         self.flush_polls();
         self.flush_dirty(now);
+    }
+
+    /// Adds a WebSocket's liveness entry to the timer heap if it needs an earlier one.
+    pub(super) fn arm_live(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if let Phase::Ws { live, .. } = &mut conn.phase {
+            if let Some(at) = live.arm(&self.config.limits) {
+                self.timers.push(at, TimerKey::Live(token));
+            }
+        }
+    }
+
+    /// A WebSocket's liveness entry came due.
+    pub(super) fn live_timer(&mut self, now: Instant, token: usize, at: Instant) {
+        let registered = self.router.role_of(ConnId(token as u64)).is_some();
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Phase::Ws { live, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing || conn.dead {
+            return; // its close deadline rules now
+        }
+        let limits = &self.config.limits;
+        let (code, reason, how, metric) = match live.check(now, at, registered, limits) {
+            Verdict::Stale => return,
+            Verdict::Quiet => return self.arm_live(token),
+            Verdict::Ping => {
+                self.write_frame(token, Message::Ping(Default::default()));
+                return self.arm_live(token);
+            }
+            Verdict::PingTimeout => (
+                CloseCode::Policy,
+                "ping timeout",
+                Gone::Lost,
+                LimitReason::PingTimeout,
+            ),
+            Verdict::RegisterTimeout => (
+                CloseCode::Policy,
+                "register timeout",
+                Gone::Closed,
+                LimitReason::RegisterTimeout,
+            ),
+            Verdict::SlowConsumer => {
+                self.metrics.slow_consumer();
+                (
+                    CloseCode::Policy,
+                    "slow consumer",
+                    Gone::Lost,
+                    LimitReason::SoftOutbound,
+                )
+            }
+        };
+        debug!("connection {token}: {reason}; closing");
+        self.metrics.limit(metric);
+        self.close_ws_as(now, token, code, reason, how);
     }
 }

@@ -1,10 +1,13 @@
 //! WebSockets on a connection: the upgrade, reading frames (bounded per turn), queueing
-//! writes (slow consumers dropped at max_outbound_bytes), the close handshake, and the
-//! end-of-turn flush of every dirty connection. Invariant: nothing is written to a closing
-//! or dead connection, and WRITABLE interest is held only while a backlog remains.
+//! writes (slow consumers closed with 1008 at max_outbound_bytes), the close handshake, and
+//! the end-of-turn flush of every dirty connection (which starts the lingering close once
+//! a closing connection's last byte is out, and times the soft outbound limit).
+//! Invariant: nothing is written to a closing or dead connection, and WRITABLE interest is
+//! held only while a backlog remains.
 use super::conn::{Framing, Phase};
 use super::deliver::Gone;
 use super::http::{self, Head};
+use super::keepalive::Live;
 use super::server::Server;
 use crate::metrics::Transport;
 use crate::protocol::native;
@@ -37,6 +40,7 @@ impl Server {
         framing: Framing,
     ) -> bool {
         let ws_config = self.ws_config(framing);
+        let live = Live::new(self.now, framing == Framing::Native, &self.config.limits);
         let Some(conn) = self.conns.get_mut(token) else {
             return false;
         };
@@ -45,6 +49,7 @@ impl Server {
             &http::switching_protocols(key),
             framing,
             ws_config,
+            live,
         ) {
             return false;
         }
@@ -56,6 +61,7 @@ impl Server {
             self.peers.insert(id, super::peers::Route::Native(token));
             self.offer_bearer(id, head);
         }
+        self.arm_live(token);
         self.conns.mark_dirty(token);
         debug!("connection {token} upgraded ({framing:?})");
         // Frames may have arrived with the head.
@@ -88,14 +94,17 @@ impl Server {
                 ws,
                 framing,
                 closing,
+                live,
             } = &mut conn.phase
             else {
                 return;
             };
+            live.heard = now;
             let framing = *framing;
+            let closing = *closing;
             // A native peer whose close has begun is gone for the router: what it still
             // sends is read (to finish the close handshake) but never routed.
-            let routed = !(*closing && framing == Framing::Native);
+            let routed = !(closing && framing == Framing::Native);
             if conn.dead {
                 return;
             }
@@ -130,14 +139,23 @@ impl Server {
                         Framing::SocketIo(key) => self.session_ws_gone(now, key, token),
                     }
                 }
+                Ok(Message::Pong(_)) => {} // heard, which is all a pong is for
                 Ok(_) => self.conns.mark_dirty(token), // ping: a pong is queued
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(tungstenite::Error::Protocol(
+                    tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                )) if closing => return self.conns.kill(token),
+                Err(_) if closing => {
+                    // The close handshake is done (or the input past our close is not worth
+                    // parsing): the flush starts the lingering close, which drains the rest.
+                    return self.conns.mark_dirty(token);
+                }
                 Err(tungstenite::Error::Capacity(_)) => {
-                    self.close_ws(now, token, CloseCode::Size, "message too big")
+                    return self.close_ws(now, token, CloseCode::Size, "message too big")
                 }
                 Err(tungstenite::Error::Utf8(_)) => {
-                    self.close_ws(now, token, CloseCode::Invalid, "invalid UTF-8")
+                    return self.close_ws(now, token, CloseCode::Invalid, "invalid UTF-8")
                 }
                 Err(tungstenite::Error::Protocol(
                     tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
@@ -147,8 +165,7 @@ impl Server {
                 }
                 Err(tungstenite::Error::Protocol(p)) => {
                     debug!("connection {token}: protocol error: {p}");
-                    self.close_ws(now, token, CloseCode::Protocol, "protocol error");
-                    return self.conns.kill(token);
+                    return self.close_ws(now, token, CloseCode::Protocol, "protocol error");
                 }
                 Err(_) => return self.conns.kill(token),
             }
@@ -207,8 +224,9 @@ impl Server {
         self.write_frame(token, Message::Binary(bytes));
     }
 
-    /// Queues one message on a WebSocket; a slow consumer is dropped.
-    fn write_frame(&mut self, token: usize, message: Message) {
+    /// Queues one message on a WebSocket; a slow consumer is closed with 1008 (dropped at
+    /// once if not even the close frame fits).
+    pub(super) fn write_frame(&mut self, token: usize, message: Message) {
         let Some((conn, dirty)) = self.conns.get_with_dirty(token) else {
             return;
         };
@@ -227,7 +245,15 @@ impl Server {
                     self.config.limits.max_outbound_bytes
                 );
                 self.metrics.slow_consumer();
-                return self.conns.kill(token);
+                // A dropped connection for the router: its party is held for a resume.
+                let now = self.now;
+                return self.close_ws_as(
+                    now,
+                    token,
+                    CloseCode::Policy,
+                    "slow consumer",
+                    Gone::Lost,
+                );
             }
             Err(_) => return self.conns.kill(token),
         }
@@ -235,7 +261,7 @@ impl Server {
         super::conn::Conns::mark_dirty_entry(dirty, conn, token);
     }
 
-    /// Starts a server-side close with `code` (the peer, if any, ends first).
+    /// Starts a server-side close with `code` (the peer, if any, ends first, as closed).
     pub(super) fn close_ws(
         &mut self,
         now: Instant,
@@ -243,12 +269,25 @@ impl Server {
         code: CloseCode,
         reason: &'static str,
     ) {
+        self.close_ws_as(now, token, code, reason, Gone::Closed);
+    }
+
+    /// Starts a server-side close with `code`; a native peer ends first, `how` (Lost: held
+    /// for a resume). If not even the close frame fits, the connection is dropped.
+    pub(super) fn close_ws_as(
+        &mut self,
+        now: Instant,
+        token: usize,
+        code: CloseCode,
+        reason: &'static str,
+        how: Gone,
+    ) {
         if let Some(Phase::Ws {
             framing: Framing::Native,
             ..
         }) = self.conns.get(token).map(|c| &c.phase)
         {
-            self.end_peer(now, ConnId(token as u64), Gone::Closed);
+            self.end_peer(now, ConnId(token as u64), how);
         }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
@@ -286,6 +325,7 @@ impl Server {
 
     /// Writes what every dirty connection has queued, as far as the socket takes it.
     pub(super) fn flush_dirty(&mut self, now: Instant) {
+        let limits = self.config.limits;
         for token in self.conns.take_dirty() {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
@@ -296,10 +336,19 @@ impl Server {
             }
             let mut blocked = false;
             let mut next_request = false;
+            let mut linger = false;
+            let mut soft_started = false;
             let finished = match &mut conn.phase {
-                Phase::Head { .. } | Phase::Body { .. } | Phase::Held { .. } | Phase::Gone => false,
+                Phase::Head { .. }
+                | Phase::Body { .. }
+                | Phase::Held { .. }
+                | Phase::Linger { .. }
+                | Phase::Gone => false,
                 Phase::Reply { stream, close, .. } => match stream.drain_raw() {
-                    Ok(()) if *close => true,
+                    Ok(()) if *close => {
+                        linger = true;
+                        false
+                    }
                     Ok(()) => {
                         next_request = true;
                         false
@@ -310,10 +359,21 @@ impl Server {
                     }
                     Err(_) => true,
                 },
-                Phase::Ws { ws, .. } => match ws.flush() {
-                    Ok(()) => false,
+                Phase::Ws {
+                    ws, closing, live, ..
+                } => match ws.flush() {
+                    // Our close frame, or the reply to the peer's, is out.
+                    Ok(()) | Err(tungstenite::Error::ConnectionClosed) if *closing => {
+                        linger = true;
+                        false
+                    }
+                    Ok(()) => {
+                        live.queued(now, 0, &limits);
+                        false
+                    }
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                         blocked = true;
+                        soft_started = live.queued(now, ws.get_ref().unsent(), &limits);
                         false
                     }
                     Err(_) => true,
@@ -323,6 +383,16 @@ impl Server {
                 self.conns.kill(token);
                 continue;
             }
+            if linger {
+                self.linger(now, token);
+                continue;
+            }
+            if soft_started {
+                self.arm_live(token);
+            }
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
             let interest_changed = blocked != conn.write_interest;
             if next_request {
                 // Keep-alive: back to reading the next request.
@@ -338,7 +408,7 @@ impl Server {
     }
 
     /// Asks for WRITABLE only while a backlog remains: no wake-ups for every ACK.
-    fn write_interest(&mut self, token: usize, blocked: bool) {
+    pub(super) fn write_interest(&mut self, token: usize, blocked: bool) {
         let registry = self.poll.registry();
         let Some(conn) = self.conns.get_mut(token) else {
             return;
