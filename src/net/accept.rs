@@ -118,7 +118,7 @@ impl Server {
     /// Whether TCP connections alone are at `max_connections`: a new one is refused at
     /// accept (requests for sessions that exist still come in below it).
     fn at_connection_limit(&self) -> bool {
-        self.conns.len() >= self.config.limits.max_connections
+        self.conns.open() >= self.config.limits.max_connections
     }
 
     /// Whether a new client may start, one that adds `adds` to the count (a native
@@ -126,7 +126,7 @@ impl Server {
     /// connections plus sessions must stay within `max_connections`, the same count for
     /// both kinds of client.
     pub(super) fn admits_client(&self, adds: usize) -> bool {
-        self.conns.len() + self.sessions.len() + adds <= self.config.limits.max_connections
+        self.conns.open() + self.sessions.len() + adds <= self.config.limits.max_connections
     }
 
     /// A native WebSocket upgrade on connection `token`: refused (503, false) when

@@ -269,9 +269,24 @@ pub struct Conns {
     dead: Vec<usize>,
     /// To read again this turn (budget spent, or bytes carried).
     pending_reads: Vec<usize>,
+    /// How many are lingering (on their way out: not counted as open for admission).
+    lingering: usize,
 }
 
 impl Conns {
+    /// Moves `token` to its lingering close (`Conn::linger`), counting it; false when it
+    /// is in no phase that can linger.
+    pub fn start_linger(&mut self, token: usize) -> bool {
+        let ok = self.map.get_mut(&token).is_some_and(Conn::linger);
+        self.lingering += usize::from(ok);
+        ok
+    }
+
+    /// Connections open, lingering ones left out (what admission counts).
+    pub fn open(&self) -> usize {
+        self.map.len() - self.lingering
+    }
+
     /// Adds a connection.
     pub fn insert(&mut self, token: usize, conn: Conn) {
         self.map.insert(token, conn);
@@ -289,7 +304,11 @@ impl Conns {
 
     /// Removes a connection (dropping it closes the socket and leaves epoll).
     pub fn remove(&mut self, token: usize) -> Option<Conn> {
-        self.map.remove(&token)
+        let conn = self.map.remove(&token)?;
+        if matches!(conn.phase, Phase::Linger { .. }) {
+            self.lingering -= 1;
+        }
+        Some(conn)
     }
 
     /// Connections open.

@@ -37,12 +37,12 @@ impl Server {
             Phase::Ws { .. } => self.end_peer(now, ConnId(token as u64), Gone::Lost),
             _ => {}
         }
+        if !self.conns.start_linger(token) {
+            return self.conns.kill(token);
+        }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if !conn.linger() {
-            return self.conns.kill(token);
-        }
         if let Some(t) = conn.transport.take() {
             self.metrics.connection_closed(t);
         }
