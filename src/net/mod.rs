@@ -4,7 +4,7 @@
 //!
 //! Files, leaves first (no file imports one below it): `http` (request heads, responses,
 //! chunked bodies), `stream`, `listener`, `conn` (a connection's phases and the table),
-//! `timers`, `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
+//! `timers`, `ratelimit` (per-connection token buckets), `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
 //! `signals`, `inbox`; then `server` (what the loop owns, the turn order), and the steps it
 //! runs: `accept`, `turn` (readiness, deadlines, reaping), `request` (HTTP), `ws`
 //! (WebSockets, flushing), `engine` (Socket.IO glue), `deliver` (router in and out),
@@ -19,6 +19,7 @@ mod identity;
 mod inbox;
 mod listener;
 mod peers;
+mod ratelimit;
 mod recover;
 mod request;
 mod server;
