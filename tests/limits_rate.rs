@@ -155,6 +155,42 @@ fn a_slower_sender_is_refused_but_not_closed() {
 }
 
 #[test]
+fn frames_that_do_not_decode_and_resends_count_too() {
+    let d = Daemon::start(
+        "[limits]\nevents_per_sec = 1\nevents_burst = 5\nrate_limit_close_after = 1000\n",
+    );
+    // Unregistered: frames that are not JSON are answered bad_json, then refused.
+    let mut c = d.client();
+    for _ in 0..8 {
+        c.send_text("not json");
+    }
+    let codes: Vec<_> = (0..8).map(|_| c.expect("error")["code"].clone()).collect();
+    assert_eq!(codes[..5], vec![json!("bad_json"); 5], "{codes:?}");
+    assert_eq!(codes[5..], vec![json!("rate_limited"); 3], "{codes:?}");
+    // A numbered event sent again is not applied again, but it is not free either.
+    let mut u = Client::user(&d, json!("u"));
+    let numbered = r#"{"event":"userMessage","data":{"messageInput":"x"},"seq":1}"#;
+    u.send_text(numbered);
+    u.expect_error("not_in_call");
+    u.expect("ack");
+    // Registration and the first send took 2 of the 5: 3 resends are only acknowledged,
+    // the other 3 are refused (and acknowledged: handled, if not applied).
+    for _ in 0..6 {
+        u.send_text(numbered);
+    }
+    let mut got = Vec::new();
+    while got.len() < 9 {
+        got.push(u.recv().0);
+    }
+    assert_eq!(got[..3], ["ack", "ack", "ack"], "{got:?}");
+    assert_eq!(
+        got[3..],
+        ["error", "ack", "error", "ack", "error", "ack"],
+        "{got:?}"
+    );
+}
+
+#[test]
 fn availability_toggles_are_throttled_and_the_count_shows_only_the_allowed_ones() {
     let d = Daemon::start(WITH_METRICS);
     let mut watcher = Client::user(&d, json!("watcher"));

@@ -110,8 +110,9 @@ impl Server {
     }
 
     /// The connection's rate limits, before anything else is done with an event named
-    /// `name` (every event counts, registrations and unknown names too; a
-    /// `toggleAvailability` also draws from the toggle bucket). Over the rate, the event is
+    /// `name` (every event counts, registrations and unknown names too, and "" for a
+    /// native frame that did not decode; a `toggleAvailability` also draws from the toggle
+    /// bucket). Over the rate, the event is
     /// refused (counted as received and rejected, and in `support_limits_total`), and the
     /// `rate_limit_close_after`-th refusal in a row closes the connection at the end of
     /// the turn. The limits are read from the config now, so a reload applies at once.
@@ -141,7 +142,10 @@ impl Server {
             self.metrics.limit(LimitReason::RateClosed);
             self.rate_closed.push(conn);
         }
-        self.metrics.received(ClientEvent::from_name(name));
+        if !name.is_empty() {
+            // (A frame that did not decode is not counted as received, limited or not.)
+            self.metrics.received(ClientEvent::from_name(name));
+        }
         self.metrics.rejected(ErrorCode::RateLimited);
         Err(Rejection::new(ErrorCode::RateLimited, message))
     }
