@@ -574,7 +574,8 @@ fn garbage_never_kills_the_daemon() {
 #[test]
 fn slow_consumer_is_dropped_not_buffered() {
     let d = Daemon::start(
-        "[limits]\nmax_message_bytes = 60000\nmax_outbound_bytes = 65536\n[socketio]\nmax_payload_bytes = 60000\n",
+        // The user floods until the server gives up on the agent: no rate limit in the way.
+        "[limits]\nmax_message_bytes = 60000\nmax_outbound_bytes = 65536\nevents_per_sec = 1000000\nevents_burst = 1000000\n[socketio]\nmax_payload_bytes = 60000\n",
     );
     let mut a = Client::agent(&d, json!("a"));
     let mut u = Client::user(&d, json!("u"));

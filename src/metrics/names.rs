@@ -154,6 +154,7 @@ pub const CODE_QUEUE_FULL: &str = "queue_full";
 pub const CODE_UNAUTHORIZED: &str = "unauthorized";
 pub const CODE_TOKEN_EXPIRED: &str = "token_expired";
 pub const CODE_SESSION_REPLACED: &str = "session_replaced";
+pub const CODE_RATE_LIMITED: &str = "rate_limited";
 
 /// Every `code` value: the fixed label set of `support_errors_total`.
 pub const CODE_VALUES: &[&str] = &[
@@ -174,6 +175,7 @@ pub const CODE_VALUES: &[&str] = &[
     CODE_UNAUTHORIZED,
     CODE_TOKEN_EXPIRED,
     CODE_SESSION_REPLACED,
+    CODE_RATE_LIMITED,
     OTHER,
 ];
 

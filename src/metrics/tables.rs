@@ -218,6 +218,7 @@ pub(super) const fn code_label(code: ErrorCode) -> &'static str {
         ErrorCode::Unauthorized => n::CODE_UNAUTHORIZED,
         ErrorCode::TokenExpired => n::CODE_TOKEN_EXPIRED,
         ErrorCode::SessionReplaced => n::CODE_SESSION_REPLACED,
+        ErrorCode::RateLimited => n::CODE_RATE_LIMITED,
     }
 }
 

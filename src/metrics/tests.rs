@@ -367,6 +367,7 @@ fn fixed_label_sets_are_unchanged() {
             "unauthorized",
             "token_expired",
             "session_replaced",
+            "rate_limited",
             "other",
         ]
     );

@@ -3,7 +3,9 @@
 //! free-agent broadcast, and the gauges. Invariant: every router output addressed to a
 //! peer that is still in the table is queued on its carrier, in the order produced.
 use super::peers::Route;
+use super::ratelimit::Verdict;
 use super::server::Server;
+use crate::metrics::LimitReason;
 use crate::protocol::{native, socketio};
 use crate::routing::{
     is_message_event, Attachments, ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection,
@@ -12,6 +14,9 @@ use crate::routing::{
 use log::debug;
 use std::time::Instant;
 use tungstenite::Utf8Bytes;
+
+/// The event that also draws from the toggle bucket.
+const TOGGLE_AVAILABILITY: &str = "toggleAvailability";
 
 /// How a peer went, for the router: held for a resume, or ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +51,7 @@ impl Server {
         data: EventData<'_>,
         attachments: Option<Attachments>,
     ) -> Result<(), Rejection> {
+        self.rate_check(now, conn, name)?;
         if name == super::identity::REFRESH_TOKEN {
             self.metrics.received(None);
             return self.refresh_token(now, conn, data.raw());
@@ -101,6 +107,47 @@ impl Server {
             self.metrics.rejected(r.code);
         }
         result
+    }
+
+    /// The connection's rate limits, before anything else is done with an event named
+    /// `name` (every event counts, registrations and unknown names too, and "" for a
+    /// native frame that did not decode; a `toggleAvailability` also draws from the toggle
+    /// bucket). Over the rate, the event is
+    /// refused (counted as received and rejected, and in `support_limits_total`), and the
+    /// `rate_limit_close_after`-th refusal in a row closes the connection at the end of
+    /// the turn. The limits are read from the config now, so a reload applies at once.
+    pub(super) fn rate_check(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        name: &str,
+    ) -> Result<(), Rejection> {
+        let limits = &self.config.limits;
+        let Some(peer) = self.peers.get_mut(conn) else {
+            return Ok(());
+        };
+        let toggle = name == TOGGLE_AVAILABILITY;
+        let (reason, message) = match peer.limiter.check(now, limits, toggle) {
+            Verdict::Allowed => return Ok(()),
+            Verdict::Limited => (LimitReason::RateLimited, "too many events: slow down"),
+            Verdict::ToggleLimited => (
+                LimitReason::ToggleLimited,
+                "availability toggled too often: slow down",
+            ),
+        };
+        let closes = peer.limiter.closes_now(limits.rate_limit_close_after);
+        self.metrics.limit(reason);
+        if closes {
+            debug!("{conn:?}: over its rate limit too long; closing");
+            self.metrics.limit(LimitReason::RateClosed);
+            self.rate_closed.push(conn);
+        }
+        if !name.is_empty() {
+            // (A frame that did not decode is not counted as received, limited or not.)
+            self.metrics.received(ClientEvent::from_name(name));
+        }
+        self.metrics.rejected(ErrorCode::RateLimited);
+        Err(Rejection::new(ErrorCode::RateLimited, message))
     }
 
     /// The peer is gone: it leaves the table and the router is told (once): a `Lost`

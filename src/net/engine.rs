@@ -718,9 +718,10 @@ impl Server {
 /// The close-frame reason for a session's end.
 fn close_reason(reason: CloseReason) -> &'static str {
     match reason {
-        CloseReason::ClientClosed | CloseReason::PingTimeout | CloseReason::Shutdown => {
-            reason.as_str()
-        }
+        CloseReason::ClientClosed
+        | CloseReason::PingTimeout
+        | CloseReason::Shutdown
+        | CloseReason::RateLimited => reason.as_str(),
         _ => "session closed",
     }
 }

@@ -199,7 +199,9 @@ impl Server {
         }
     }
 
-    /// Closes the peers refused this turn (after their error event was queued).
+    /// Closes the peers refused this turn (after their error event was queued): refused
+    /// or expired registrations (1008 "unauthorized"), replaced ones (1000), and those
+    /// over their rate limit too long (1008 "rate limited").
     pub(super) fn close_refused(&mut self, now: Instant) {
         for conn in std::mem::take(&mut self.refused) {
             match self.peers.route(conn) {
@@ -218,6 +220,15 @@ impl Server {
                     self.close_ws(now, token, CloseCode::Normal, "session replaced")
                 }
                 Some(Route::Session(key)) => self.close_session(now, key, CloseReason::Replaced),
+                None => {}
+            }
+        }
+        for conn in std::mem::take(&mut self.rate_closed) {
+            match self.peers.route(conn) {
+                Some(Route::Native(token)) => {
+                    self.close_ws(now, token, CloseCode::Policy, "rate limited")
+                }
+                Some(Route::Session(key)) => self.close_session(now, key, CloseReason::RateLimited),
                 None => {}
             }
         }

@@ -5,7 +5,8 @@
 //! Files, leaves first (no file imports one below it): `http` (request heads, responses,
 //! chunked bodies), `per_ip` (per-source-address counts), `stream`, `listener`, `keepalive`
 //! (a WebSocket's liveness deadlines), `conn` (a connection's phases and the table),
-//! `timers`, `peers` (router ids to carriers), `sessions` (Engine.IO session slots),
+//! `timers`, `ratelimit` (per-connection token buckets), `peers` (router ids to carriers),
+//! `sessions` (Engine.IO session slots),
 //! `signals`, `inbox`; then `server` (what the loop owns, the turn order), and the steps it
 //! runs: `accept` (admission: the connection limits, out of descriptors), `turn`
 //! (readiness, deadlines, reaping), `request` (HTTP), `ws` (WebSockets, flushing), `linger`
@@ -24,6 +25,7 @@ mod linger;
 mod listener;
 mod peers;
 mod per_ip;
+mod ratelimit;
 mod recover;
 mod request;
 mod server;

@@ -4,6 +4,7 @@
 //! outlives a framing detail (verified identity, rate limiter, resume state to come).
 //! Invariant: a `ConnId` is in the table exactly while its carrier is open and the router
 //! has not been told it is gone.
+use super::ratelimit::Limiter;
 use crate::routing::ConnId;
 use rustc_hash::FxHashMap;
 
@@ -25,6 +26,8 @@ pub struct Peer {
     pub offered_token: Option<Box<str>>,
     /// The identity it proved at registration, where proof is required.
     pub verified: Option<Verified>,
+    /// Its event and toggle rates (`[limits] events_per_sec`, `toggles_per_sec`).
+    pub limiter: Limiter,
 }
 
 /// A registration proven by a token.
@@ -54,6 +57,7 @@ impl Peers {
                 route,
                 offered_token: None,
                 verified: None,
+                limiter: Limiter::default(),
             },
         );
     }

@@ -95,6 +95,9 @@ pub struct Server {
     pub(super) refused: Vec<crate::routing::ConnId>,
     /// Peers whose party a resume took over this turn, closed once told.
     pub(super) replaced: Vec<crate::routing::ConnId>,
+    /// Peers past `rate_limit_close_after` refused events in a row this turn, closed once
+    /// their last `rate_limited` error is queued.
+    pub(super) rate_closed: Vec<crate::routing::ConnId>,
     /// The time at the start of this loop turn.
     pub(super) now: Instant,
 }
@@ -138,6 +141,7 @@ impl Server {
             keys,
             refused: Vec::new(),
             replaced: Vec::new(),
+            rate_closed: Vec::new(),
             now: Instant::now(),
         };
         server.log_auth();

@@ -180,16 +180,23 @@ impl Server {
         let conn = ConnId(token as u64);
         let mut ack = None;
         let result = match native::decode(text) {
-            Err(rejection) => {
-                self.metrics.rejected(rejection.code);
-                Err((rejection, None))
-            }
+            // A frame that is not an event still counts against the rate.
+            Err(rejection) => match self.rate_check(now, conn, "") {
+                Err(limited) => Err((limited, None)),
+                Ok(()) => {
+                    self.metrics.rejected(rejection.code);
+                    Err((rejection, None))
+                }
+            },
             Ok(env) => {
                 ack = env.seq;
                 // A registration is never a resend: it may be the one that resumes.
                 let registers = matches!(&*env.event, "connectUser" | "connectAgent");
                 match env.seq.map(|seq| self.router.client_seq(conn, seq)) {
-                    Some(ClientSeq::Repeat) if !registers => Ok(()),
+                    // A resend is not applied again, but it counts against the rate.
+                    Some(ClientSeq::Repeat) if !registers => self
+                        .rate_check(now, conn, &env.event)
+                        .map_err(|r| (r, Some(env.event.clone()))),
                     _ => self
                         .route_event(now, conn, &env.event, env.data)
                         .map_err(|r| (r, Some(env.event.clone()))),

@@ -100,11 +100,14 @@ pub enum ErrorCode {
     TokenExpired,
     /// Another connection resumed this party (this one closes).
     SessionReplaced,
+    /// The connection sent events faster than `[limits] events_per_sec` (or toggled
+    /// availability faster than `toggles_per_sec`); the event was not applied.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for tables indexed by code.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadJson,
         ErrorCode::BadMessage,
         ErrorCode::UnknownEvent,
@@ -122,6 +125,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::TokenExpired,
         ErrorCode::SessionReplaced,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as it appears on the wire.
@@ -144,6 +148,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::SessionReplaced => "session_replaced",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

@@ -62,12 +62,70 @@ pub(super) fn not_own_id(key: &str) -> Rejection {
     )
 }
 
-/// The event's data as an object; omitted or null data is an empty object.
+/// The deepest nesting of arrays and objects allowed in an event's data and in a relayed
+/// `messageInput` (`[]` is one level); deeper is `bad_payload`. Receivers' JSON parsers
+/// (and serde_json's own default) stop near here.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Whether already-validated JSON text nests arrays and objects deeper than `max` levels.
+/// One byte scan, no parse: brackets inside strings are skipped (the text is valid JSON,
+/// so a string ends at the first quote not escaped by a backslash). A scalar costs one
+/// byte's look.
+pub fn nested_deeper_than(json: &str, max: usize) -> bool {
+    let b = json.as_bytes();
+    let mut i = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    if !matches!(b.get(i), Some(b'[' | b'{')) {
+        return false;
+    }
+    let mut depth = 0usize;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                while let Some(&s) = b.get(i) {
+                    match s {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// A value nested past MAX_JSON_DEPTH (`what`: "data", "messageInput").
+pub(super) fn too_deep(what: &str) -> Rejection {
+    Rejection::with(
+        ErrorCode::BadPayload,
+        format!("{what} is nested deeper than {MAX_JSON_DEPTH} levels"),
+    )
+}
+
+/// The event's data as an object; omitted or null data is an empty object. Data nested
+/// past MAX_JSON_DEPTH is refused before it is parsed (so the parse, whose own recursion
+/// limit is off, recurses at most that deep).
 pub(super) fn object(data: Option<&RawValue>) -> Result<Map<String, Value>, Rejection> {
     let Some(raw) = data else {
         return Ok(Map::new());
     };
-    match serde_json::from_str::<Value>(raw.get()) {
+    if nested_deeper_than(raw.get(), MAX_JSON_DEPTH) {
+        return Err(too_deep("data"));
+    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de).and_then(|v: Value| de.end().map(|()| v));
+    match value {
         Ok(Value::Object(m)) => Ok(m),
         Ok(Value::Null) => Ok(Map::new()),
         _ => Err(Rejection::new(
@@ -77,6 +135,14 @@ pub(super) fn object(data: Option<&RawValue>) -> Result<Map<String, Value>, Reje
     }
 }
 
+/// An id field of the wrong type (or empty, or too long).
+pub(super) fn bad_id(key: &str) -> Rejection {
+    Rejection::with(
+        ErrorCode::BadPayload,
+        format!("{key} must be a non-empty string or an integer"),
+    )
+}
+
 /// An optional id field: None when absent or null, a rejection when not an id.
 pub(super) fn optional_id(
     obj: &Map<String, Value>,
@@ -84,12 +150,7 @@ pub(super) fn optional_id(
 ) -> Result<Option<PeerId>, Rejection> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => PeerId::from_json(v).map(Some).ok_or_else(|| {
-            Rejection::with(
-                ErrorCode::BadPayload,
-                format!("{key} must be a non-empty string or an integer"),
-            )
-        }),
+        Some(v) => PeerId::from_json(v).map(Some).ok_or_else(|| bad_id(key)),
     }
 }
 

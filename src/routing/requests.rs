@@ -17,8 +17,8 @@ use super::ids::{CallId, ConnId, IdRef, PeerId};
 use super::outbox::ResumeKey;
 use super::party::{Agent, Party, PartyId, User};
 use super::payload::{
-    bad_room, check_own_id, not_in_call, not_own_id, not_registered, not_your_room, object,
-    optional_id, required_id, wrong_role, Handled,
+    bad_id, bad_room, check_own_id, nested_deeper_than, not_in_call, not_own_id, not_registered,
+    not_your_room, object, optional_id, required_id, too_deep, wrong_role, Handled, MAX_JSON_DEPTH,
 };
 use super::queue::Request;
 use super::report::{OfferResult, QueueOutcome};
@@ -458,19 +458,27 @@ impl Router {
             (Role::Agent, Some((_, Party::Agent(a)))) => (&a.calls, &a.id, &msg.agent_id),
             _ => return Err(wrong_role(role)),
         };
-        if named.as_ref().is_some_and(|n| !n.is(own)) {
+        if let Some(named) = named {
             let key = if role == Role::User {
                 "userId"
             } else {
                 "agentId"
             };
-            return Err(not_own_id(key));
+            if *named == IdRef::Invalid {
+                return Err(bad_id(key));
+            }
+            if !named.is(own) {
+                return Err(not_own_id(key));
+            }
         }
         let is_room = msg.room_id.as_ref().map(|r| |p: &PeerId| r.is(p));
         let (_, call) = self.calls.find(calls, is_room)?;
         let message_input = msg
             .message_input
             .ok_or_else(|| Rejection::new(ErrorCode::BadPayload, "messageInput is missing"))?;
+        if nested_deeper_than(message_input.get(), MAX_JSON_DEPTH) {
+            return Err(too_deep("messageInput"));
+        }
         let message = message_input.to_owned();
         let room = call.room.clone();
         let attachments = msg.attachments;

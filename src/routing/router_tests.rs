@@ -340,3 +340,103 @@ fn a_users_own_agent_name_is_never_relayed() {
         "{calls:?}"
     );
 }
+
+/// A user (conn 10, "u") in a call with an agent (conn 1, "a").
+fn pair() -> crate::routing::testkit::H {
+    let mut h = crate::routing::testkit::H::new(RoutingConfig::default());
+    h.agent(1, "a");
+    h.user(10, "u");
+    h.call(10, "r");
+    h
+}
+
+#[test]
+fn a_self_naming_message_id_of_the_wrong_type_is_a_bad_payload() {
+    use serde_json::json;
+    let mut h = pair();
+    for bad in [
+        json!(true),
+        json!(1.5),
+        json!([]),
+        json!({"id": "u"}),
+        json!(""),
+    ] {
+        let data = json!({"userId": bad, "messageInput": "hi"});
+        assert_eq!(
+            h.feed(10, "userMessage", data.clone()),
+            Err(ErrorCode::BadPayload),
+            "{data}"
+        );
+        let data = json!({"agentId": bad, "messageInput": "hi"});
+        assert_eq!(
+            h.feed(1, "agentMessage", data.clone()),
+            Err(ErrorCode::BadPayload),
+            "{data}"
+        );
+    }
+    // Another's id of the right type is still forbidden; the own one is relayed.
+    assert_eq!(
+        h.feed(
+            10,
+            "userMessage",
+            json!({"userId": "v", "messageInput": "hi"})
+        ),
+        Err(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        h.feed(
+            1,
+            "agentMessage",
+            json!({"agentId": 7, "messageInput": "hi"})
+        ),
+        Err(ErrorCode::Forbidden)
+    );
+    h.ok(
+        10,
+        "userMessage",
+        json!({"userId": "u", "messageInput": "hi"}),
+    );
+}
+
+#[test]
+fn message_input_nested_past_the_limit_is_refused_and_the_call_goes_on() {
+    use serde_json::json;
+    let mut h = pair();
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    // (Raw text: serde_json's Value stops at 127 levels, so the testkit cannot build these.)
+    let send = |h: &mut crate::routing::testkit::H, n: usize| {
+        let text = format!(r#"{{"messageInput":{}}}"#, nested(n));
+        let raw = RawValue::from_string(text).unwrap();
+        let ev = ClientEvent::AgentMessage;
+        let res =
+            h.r.handle_event(h.now, ConnId(1), ev, EventData::Raw(Some(&raw)));
+        // (Read raw: the testkit's drain parses into a Value, which stops at 127 levels.)
+        let mut to = Vec::new();
+        while let Some(out) = h.r.poll_output() {
+            if let Output::Send { to: t, .. } = out {
+                to.push(t);
+            }
+        }
+        (res, to)
+    };
+    let (res, to) = send(&mut h, 128);
+    assert!(res.is_ok());
+    assert_eq!(to, [ConnId(10)]);
+    for n in [129, 30_000] {
+        let (res, to) = send(&mut h, n);
+        let e = res.unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadPayload);
+        assert!(e.message.contains("messageInput") && e.message.contains("128"));
+        assert!(to.is_empty(), "nothing relayed");
+    }
+    // Other events' data the same way (their data is relayed to the other party).
+    let raw = RawValue::from_string(format!(r#"{{"x":{}}}"#, nested(128))).unwrap();
+    let res = h.r.handle_event(
+        h.now,
+        ConnId(1),
+        ClientEvent::Mute,
+        EventData::Raw(Some(&raw)),
+    );
+    assert_eq!(res.unwrap_err().code, ErrorCode::BadPayload);
+    h.ok(1, "agentMessage", json!({"messageInput": "still here"}));
+}

@@ -77,6 +77,8 @@ pub enum CloseReason {
     Unauthorized,
     /// Another connection resumed the party of this one.
     Replaced,
+    /// The client sent `[limits] rate_limit_close_after` events over its rate in a row.
+    RateLimited,
 }
 
 impl CloseReason {
@@ -96,6 +98,7 @@ impl CloseReason {
             CloseReason::Shutdown => "server shutting down",
             CloseReason::Unauthorized => "unauthorized",
             CloseReason::Replaced => "session replaced",
+            CloseReason::RateLimited => "rate limited",
         }
     }
 }
