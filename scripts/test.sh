@@ -60,5 +60,12 @@ ops() {
 check ops
 check bash scripts/check-deb.sh
 
+# Last: it rebuilds the release binary with the autobahn-echo feature.
+bash scripts/autobahn.sh 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+read -r p f < <(awk '/^autobahn: [0-9]+ passed/ { p = $2; f = $4 } END { print p + 0, f + 0 }' "$log")
+passed=$((passed + p)); failed=$((failed + f))
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

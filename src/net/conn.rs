@@ -19,6 +19,9 @@ pub enum Framing {
     Native,
     /// Engine.IO packets of the session with this key.
     SocketIo(usize),
+    /// Every message sent back as it came: the WebSocket stack alone, for the Autobahn
+    /// conformance suite (served only by a build with the `autobahn-echo` feature).
+    Echo,
 }
 
 /// How far a request body has been read.

@@ -16,6 +16,8 @@ const BODY_READ_BUDGET: usize = 64;
 
 /// Native WebSocket endpoint path.
 pub const NATIVE_PATH: &str = "/ws";
+/// The echo endpoint of a build with the `autobahn-echo` feature (test builds only).
+pub const ECHO_PATH: &str = "/autobahn-echo";
 /// Socket.IO mount path (socket.io-client's default `path`).
 pub const SOCKETIO_PATH: &str = "/socket.io/";
 
@@ -201,6 +203,13 @@ impl Server {
         }
         match head.path() {
             SOCKETIO_PATH | "/socket.io" => self.engine_request(now, token, head),
+            ECHO_PATH if cfg!(feature = "autobahn-echo") => match head.websocket_key() {
+                Some(key) => {
+                    let key = key.to_owned();
+                    self.upgrade(token, &head, &key, Framing::Echo);
+                }
+                None => self.reply_close(token, http::error_response(400, "upgrade\n")),
+            },
             NATIVE_PATH => match head.websocket_key() {
                 Some(_) if !self.admit_native(token) => {}
                 Some(key) => {

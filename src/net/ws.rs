@@ -73,7 +73,7 @@ impl Server {
     fn ws_config(&self, framing: Framing) -> WebSocketConfig {
         let l = &self.config.limits;
         let max_message = match framing {
-            Framing::Native => l.max_message_bytes,
+            Framing::Native | Framing::Echo => l.max_message_bytes,
             Framing::SocketIo(_) => self.config.socketio.max_payload_bytes,
         };
         WebSocketConfig::default()
@@ -113,7 +113,11 @@ impl Server {
                 Ok(Message::Text(text)) => match framing {
                     Framing::Native => self.on_native_text(now, token, &text),
                     Framing::SocketIo(key) => self.on_session_text(now, key, token, &text),
+                    Framing::Echo => self.write_message(token, text),
                 },
+                Ok(Message::Binary(bytes)) if framing == Framing::Echo => {
+                    self.write_binary(token, bytes)
+                }
                 Ok(Message::Binary(bytes)) if matches!(framing, Framing::SocketIo(_)) => {
                     if let Framing::SocketIo(key) = framing {
                         self.on_session_binary(now, key, token, Vec::from(bytes));
@@ -137,6 +141,7 @@ impl Server {
                     match framing {
                         Framing::Native => self.end_peer(now, ConnId(token as u64), how),
                         Framing::SocketIo(key) => self.session_ws_gone(now, key, token),
+                        Framing::Echo => {}
                     }
                 }
                 Ok(Message::Pong(_)) => {} // heard, which is all a pong is for
