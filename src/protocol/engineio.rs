@@ -255,8 +255,9 @@ pub fn write_u64<S: Sink + ?Sized>(out: &mut S, mut n: u64) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        out.put_ascii(b);
+    // Digits only: always UTF-8, appended in one piece.
+    if let Ok(digits) = std::str::from_utf8(&buf[i..]) {
+        out.put(digits);
     }
 }
 

@@ -426,9 +426,12 @@ impl ServerEvent {
         }
     }
 
+    /// What each kept event costs beyond its data, in `replay_bytes`.
+    pub const REPLAY_BASE: usize = 64;
+
     /// What keeping the event for a replay costs, in bytes (its data, about as encoded).
     pub fn replay_bytes(&self) -> usize {
-        const BASE: usize = 64;
+        const BASE: usize = ServerEvent::REPLAY_BASE;
         match self {
             ServerEvent::UserMessage {
                 room,

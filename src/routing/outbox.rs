@@ -38,7 +38,7 @@ impl fmt::Debug for ResumeKey {
     }
 }
 
-/// What is kept of one event.
+/// What is kept of one event (its number follows from its place: entries are consecutive).
 #[derive(Debug)]
 enum Body {
     /// A relayed message without attachments (the hot path): its room, and the length of its
@@ -46,21 +46,31 @@ enum Body {
     /// message, and dropping it touches no cold memory).
     Message {
         from_agent: bool,
+        len: u32,
         room: PeerId,
-        len: usize,
     },
     /// Any other event, as sent (boxed: rare, and it keeps each entry small).
     Event(Box<ServerEvent>),
 }
 
-/// One kept event.
-#[derive(Debug)]
-struct Kept {
-    seq: u64,
-    body: Body,
-    bytes: usize,
-    /// Sent while the party had no connection.
-    held: bool,
+/// What keeping a message costs, as `ServerEvent::replay_bytes` counts it.
+fn message_bytes(room: &PeerId, len: usize) -> usize {
+    ServerEvent::REPLAY_BASE
+        + match room {
+            PeerId::Int(_) => 20,
+            PeerId::Str(s) => s.len() + 2,
+        }
+        + len
+}
+
+impl Body {
+    /// What keeping it costs (the same figure as when it was pushed).
+    fn bytes(&self) -> usize {
+        match self {
+            Body::Message { len, room, .. } => message_bytes(room, *len as usize),
+            Body::Event(e) => e.replay_bytes(),
+        }
+    }
 }
 
 /// Whether a push fit.
@@ -82,14 +92,21 @@ pub(super) struct Bounds {
     pub connected: usize,
 }
 
+/// Bytes of dropped text past which `Outbox::text` is compacted.
+const TEXT_SLACK: usize = 4096;
+
 /// A party's sequence and replay buffer.
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
     last_seq: u64,
-    kept: VecDeque<Kept>,
-    /// The `messageInput` bytes of the kept `Body::Message`s, oldest first.
-    text: VecDeque<u8>,
+    /// The kept events, oldest first; the newest is number `last_seq`.
+    kept: VecDeque<Body>,
+    /// The `messageInput` bytes of the kept `Body::Message`s, oldest first from `head`.
+    text: Vec<u8>,
+    head: usize,
     bytes: usize,
+    /// How many of the newest kept events were sent while the party had no connection.
+    held: usize,
 }
 
 impl Outbox {
@@ -109,6 +126,7 @@ impl Outbox {
     /// An event that is not kept (too big, or an overflow) empties the outbox, so that no
     /// replay can skip it: a replay from before it is then refused as a gap.
     pub fn push(&mut self, seq: u64, event: &ServerEvent, held: bool, b: Bounds) -> Pushed {
+        debug_assert_eq!(seq, self.last_seq);
         let bytes = event.replay_bytes();
         let events = if held {
             b.events
@@ -118,7 +136,7 @@ impl Outbox {
         while !self.kept.is_empty()
             && (self.kept.len() + 1 > events || self.bytes + bytes > b.bytes)
         {
-            if held && self.kept.front().is_some_and(|k| k.held) {
+            if held && self.held == self.kept.len() {
                 self.skip();
                 return Pushed::Overflow;
             }
@@ -140,23 +158,19 @@ impl Outbox {
                 room,
                 message,
                 attachments: None,
-            } => {
+            } if message.get().len() <= u32::MAX as usize => {
                 let text = message.get().as_bytes();
-                self.text.extend(text);
+                self.text.extend_from_slice(text);
                 Body::Message {
                     from_agent: matches!(event, ServerEvent::AgentMessage { .. }),
+                    len: text.len() as u32,
                     room: room.clone(),
-                    len: text.len(),
                 }
             }
             other => Body::Event(Box::new(other.clone())),
         };
-        self.kept.push_back(Kept {
-            seq,
-            body,
-            bytes,
-            held,
-        });
+        self.kept.push_back(body);
+        self.held += usize::from(held);
         Pushed::Kept
     }
 
@@ -164,7 +178,9 @@ impl Outbox {
     pub fn skip(&mut self) {
         self.kept.clear();
         self.text.clear();
+        self.head = 0;
         self.bytes = 0;
+        self.held = 0;
     }
 
     /// The events after `last_seen`, in order, if the outbox has every one of them; None
@@ -173,38 +189,34 @@ impl Outbox {
         if last_seen > self.last_seq {
             return None;
         }
-        let first = self.kept.front().map_or(self.last_seq + 1, |k| k.seq);
+        // Kept entries are consecutive and end at the last number (every number not kept
+        // empties the outbox), so the oldest kept is this one.
+        let first = self.last_seq + 1 - self.kept.len() as u64;
         if last_seen + 1 < first {
             return None;
         }
-        // Kept entries are consecutive and end at the last number (every number not kept
-        // empties the outbox); checked, as a replay with a hole would lose an event silently.
-        let newest = self.kept.back().map_or(self.last_seq, |k| k.seq);
-        let count = self.kept.len() as u64;
-        if newest != self.last_seq || (count > 0 && newest + 1 - first != count) {
-            return None;
-        }
-        let mut at = 0;
+        let mut at = self.head;
         let mut out = Vec::new();
-        for k in &self.kept {
-            let event = match &k.body {
-                Body::Event(e) => (k.seq > last_seen).then(|| ServerEvent::clone(e)),
+        for (i, k) in self.kept.iter().enumerate() {
+            let seq = first + i as u64;
+            let event = match k {
+                Body::Event(e) => (seq > last_seen).then(|| ServerEvent::clone(e)),
                 Body::Message {
                     from_agent,
-                    room,
                     len,
+                    room,
                 } => {
-                    let range = at..at + len;
-                    at += len;
-                    if k.seq > last_seen {
-                        Some(message_event(*from_agent, room, self.text.range(range))?)
+                    let text = self.text.get(at..at + *len as usize)?;
+                    at += *len as usize;
+                    if seq > last_seen {
+                        Some(message_event(*from_agent, room, text)?)
                     } else {
                         None
                     }
                 }
             };
             if let Some(e) = event {
-                out.push((k.seq, e));
+                out.push((seq, e));
             }
         }
         Some(out)
@@ -212,9 +224,7 @@ impl Outbox {
 
     /// The party is connected again: what was kept counts as sent while connected.
     pub fn reconnected(&mut self) {
-        for k in &mut self.kept {
-            k.held = false;
-        }
+        self.held = 0;
     }
 
     /// Events and bytes kept.
@@ -224,22 +234,24 @@ impl Outbox {
     }
 
     fn pop_oldest(&mut self) {
-        if let Some(k) = self.kept.pop_front() {
-            self.bytes -= k.bytes;
-            if let Body::Message { len, .. } = k.body {
-                self.text.drain(..len);
+        let Some(k) = self.kept.pop_front() else {
+            return;
+        };
+        self.bytes -= k.bytes();
+        self.held = self.held.min(self.kept.len());
+        if let Body::Message { len, .. } = k {
+            self.head += len as usize;
+            if self.head > TEXT_SLACK && self.head * 2 > self.text.len() {
+                self.text.drain(..self.head);
+                self.head = 0;
             }
         }
     }
 }
 
 /// Rebuilds a kept message event from its `messageInput` bytes (valid JSON when kept).
-fn message_event<'a>(
-    from_agent: bool,
-    room: &PeerId,
-    text: impl Iterator<Item = &'a u8>,
-) -> Option<ServerEvent> {
-    let text = String::from_utf8(text.copied().collect()).ok()?;
+fn message_event(from_agent: bool, room: &PeerId, text: &[u8]) -> Option<ServerEvent> {
+    let text = String::from_utf8(text.to_vec()).ok()?;
     let message = RawValue::from_string(text).ok()?;
     let room = room.clone();
     Some(match from_agent {
