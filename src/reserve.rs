@@ -53,6 +53,9 @@ impl Reserve {
     }
 }
 
+/// How often the out-of-descriptors warning may be logged.
+pub const FD_WARNING_INTERVAL: Duration = Duration::from_secs(5);
+
 /// A warning logged at most once per `every`, saying how often its cause happened since
 /// the last time it was logged.
 #[derive(Debug)]

@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Delay before accepting again after accept failed and nothing could be answered.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// The out-of-descriptors warning is logged at most this often (with a count).
-pub(super) const FD_WARNING_INTERVAL: Duration = Duration::from_secs(5);
 /// What a client refused for want of descriptors reads.
 const BUSY_BODY: &str = "server busy, try again later\n";
 

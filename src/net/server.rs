@@ -133,7 +133,9 @@ impl Server {
             config_path,
             accept_retry: None,
             spare: crate::reserve::Reserve::new(1),
-            fd_warning: crate::reserve::RateLimitedWarning::new(super::accept::FD_WARNING_INTERVAL),
+            fd_warning: crate::reserve::RateLimitedWarning::new(
+                crate::reserve::FD_WARNING_INTERVAL,
+            ),
             per_ip: Default::default(),
             shutdown_at: None,
             hooks: Hooks::default(),
