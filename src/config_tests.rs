@@ -273,7 +273,7 @@ fn sessions_table_sets_resume_and_drain() {
             grace: Duration::from_millis(5000),
             max_events: 10,
             max_bytes: 4096,
-            keep_sent: 64,
+            keep_sent: 16,
         }
     );
     assert_eq!(c.drain, Some(Duration::from_millis(7000)));

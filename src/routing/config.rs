@@ -117,13 +117,13 @@ impl ResumeConfig {
 }
 
 impl Default for ResumeConfig {
-    /// The documented defaults: 30 s, 1000 events, 1 MiB, 64 events while connected.
+    /// The documented defaults: 30 s, 1000 events, 1 MiB, 16 events while connected.
     fn default() -> Self {
         ResumeConfig {
             grace: Duration::from_millis(30_000),
             max_events: 1000,
             max_bytes: 1024 * 1024,
-            keep_sent: 64,
+            keep_sent: 16,
         }
     }
 }
