@@ -1,6 +1,6 @@
 //! Configuration: the TOML file's structs (unknown keys rejected) and the validated `Config`
 //! the daemon runs on. Every default is a named const here, and etc/config.toml repeats them.
-use crate::routing::{ResumeConfig, RoutingConfig, Strategy};
+use crate::routing::{ResumeConfig, RoutingConfig};
 use serde::Deserialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -667,61 +667,6 @@ impl Config {
     }
 }
 
-/// The bytes a party's replay may hold: as configured, at most `max_outbound` less 16 KiB
-/// (room for the answers queued with it), so that a replay fits any receiver's queue.
-fn replay_bytes(configured: usize, max_outbound: usize) -> usize {
-    configured.min(max_outbound.saturating_sub(16 * 1024))
-}
-
-/// The `[routing]` table over the defaults; `err(key, reason)` builds the error for a key.
-fn routing(
-    r: &FileRouting,
-    err: impl Fn(&str, String) -> ConfigError,
-) -> Result<RoutingConfig, ConfigError> {
-    let d = RoutingConfig::default();
-    let ms = Duration::from_millis;
-    // 0 means "off" or "unlimited" for these; anything else is a duration.
-    let optional = |v: Option<u64>, dflt: Option<Duration>| match v {
-        Some(0) => None,
-        Some(v) => Some(ms(v)),
-        None => dflt,
-    };
-    let strategy = match &r.strategy {
-        None => d.strategy,
-        Some(name) => Strategy::from_name(name).ok_or_else(|| {
-            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
-            err(
-                "strategy",
-                format!("{name:?} is not one of {}", names.join(", ")),
-            )
-        })?,
-    };
-    if r.queue_update_interval_ms == Some(0) {
-        return Err(err(
-            "queue_update_interval_ms",
-            "must be greater than 0".into(),
-        ));
-    }
-    Ok(RoutingConfig {
-        queue: r.queue.unwrap_or(d.queue),
-        max_queue_length: r.max_queue_length.unwrap_or(d.max_queue_length),
-        max_wait: optional(r.max_wait_ms, d.max_wait),
-        queue_update_interval: r
-            .queue_update_interval_ms
-            .map_or(d.queue_update_interval, ms),
-        strategy,
-        offer_timeout: optional(r.offer_timeout_ms, d.offer_timeout),
-        max_no_answer: r.max_no_answer.unwrap_or(d.max_no_answer),
-        reject_delay: r.reject_delay_ms.map_or(d.reject_delay, ms),
-        requeue_on_agent_loss: r.requeue_on_agent_loss.unwrap_or(d.requeue_on_agent_loss),
-        wrap_up: r.wrap_up_ms.map_or(d.wrap_up, ms),
-        availability_interval: r
-            .availability_interval_ms
-            .map_or(d.availability_interval, ms),
-        resume: d.resume,
-    })
-}
-
 /// The configuration to run on and the file it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discovered {
@@ -807,6 +752,10 @@ fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> 
     }
     None
 }
+
+#[path = "config_routing.rs"]
+mod routing_table;
+use routing_table::{replay_bytes, routing};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

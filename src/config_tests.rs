@@ -1,5 +1,6 @@
 //! Unit tests for `config`.
 use super::*;
+use crate::routing::Strategy;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("test.toml"), text)

@@ -10,3 +10,5 @@ pub mod reserve;
 pub mod routing;
 pub mod service;
 pub mod session;
+#[cfg(test)]
+mod test_clock;

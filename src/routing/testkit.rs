@@ -13,13 +13,8 @@ use std::time::{Duration, Instant};
 
 pub(super) type Sent = Vec<(u64, String, Value)>;
 
-/// The virtual clock's origin: the one instant the routing tests take from the system
-/// (`Instant` has no other constructor); every later time is this plus a duration the test
-/// chooses, so no test depends on how fast it runs.
-pub(super) fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
+/// The virtual clock's origin (outside the routing core, which never reads a clock).
+pub(super) use crate::test_clock::epoch;
 
 /// A router on a virtual clock.
 pub(super) struct H {
