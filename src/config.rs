@@ -69,6 +69,7 @@ struct FileSessions {
     max_buffered_events: Option<usize>,
     max_buffered_bytes: Option<usize>,
     keep_sent_events: Option<usize>,
+    sent_window_bytes: Option<usize>,
     drain_ms: Option<u64>,
 }
 
@@ -575,7 +576,14 @@ impl Config {
             max_events: sess.max_buffered_events.unwrap_or(dr.max_events),
             max_bytes: sess.max_buffered_bytes.unwrap_or(dr.max_bytes),
             keep_sent: sess.keep_sent_events.unwrap_or(dr.keep_sent),
+            window_bytes: sess.sent_window_bytes.unwrap_or(dr.window_bytes),
         };
+        if resume.window_bytes > 1 << 30 {
+            return Err(err(
+                at("sessions", "sent_window_bytes"),
+                "sessions.sent_window_bytes: at most 1073741824 (1 GiB)".into(),
+            ));
+        }
         // A replay is queued at once: it must fit the new transport's outbound limit.
         resume.max_bytes = replay_bytes(resume.max_bytes, cfg.limits.max_outbound_bytes);
         if resume.grace > Duration::from_secs(24 * 3600) {

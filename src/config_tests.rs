@@ -275,6 +275,7 @@ fn sessions_table_sets_resume_and_drain() {
             max_events: 10,
             max_bytes: 4096,
             keep_sent: 16,
+            window_bytes: 8 * 1024 * 1024,
         }
     );
     assert_eq!(c.drain, Some(Duration::from_millis(7000)));
@@ -294,6 +295,10 @@ fn sessions_table_sets_resume_and_drain() {
     let e = parse("\n[sessions]\ndrain_ms = 3600001\n").unwrap_err();
     assert!(e.reason.contains("sessions.drain_ms"), "{e}");
     assert_eq!(e.line, Some(3));
+    let c = parse("[sessions]\nsent_window_bytes = 65536\n").unwrap();
+    assert_eq!(c.routing.resume.window_bytes, 65536);
+    let e = parse("[sessions]\nsent_window_bytes = 1073741825\n").unwrap_err();
+    assert!(e.reason.contains("sessions.sent_window_bytes"), "{e}");
     let e = parse("[sessions]\ngrace = 1\n").unwrap_err();
     assert!(e.reason.contains("grace"), "{e}");
 }

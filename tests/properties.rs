@@ -180,6 +180,7 @@ proptest! {
             max_events: 3,
             max_bytes: 1 << 20,
             keep_sent: 2,
+            window_bytes: 4096,
         };
         let config = RoutingConfig { resume, ..config };
         let reload = reload.map(|c| RoutingConfig { resume, ..c });

@@ -98,6 +98,8 @@ pub struct ResumeConfig {
     /// Most events kept for a connected party (what may be in flight when its connection
     /// drops); a small window keeps a busy party's memory, and the relay's cache, small.
     pub keep_sent: usize,
+    /// Bytes of the one ring that keeps connected parties' recent events (`SentRing`).
+    pub window_bytes: usize,
 }
 
 impl ResumeConfig {
@@ -117,13 +119,15 @@ impl ResumeConfig {
 }
 
 impl Default for ResumeConfig {
-    /// The documented defaults: 30 s, 1000 events, 1 MiB, 16 events while connected.
+    /// The documented defaults: 30 s, 1000 events, 1 MiB, 16 events while connected, in a
+    /// shared window of 8 MiB.
     fn default() -> Self {
         ResumeConfig {
             grace: Duration::from_millis(30_000),
             max_events: 1000,
             max_bytes: 1024 * 1024,
             keep_sent: 16,
+            window_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -25,6 +25,7 @@ mod requests;
 mod resume;
 mod router;
 mod select;
+mod sent_ring;
 #[cfg(test)]
 mod testkit;
 mod timer;

@@ -127,6 +127,32 @@ impl Outbox {
     /// replay can skip it: a replay from before it is then refused as a gap.
     pub fn push(&mut self, seq: u64, event: &ServerEvent, held: bool, b: Bounds) -> Pushed {
         debug_assert_eq!(seq, self.last_seq);
+        self.keep(event, held, b)
+    }
+
+    /// Takes over a connected party's window (consecutive events ending at `last_seq`,
+    /// oldest first) into an empty outbox, as sent while connected.
+    pub fn restore(&mut self, window: Vec<(u64, ServerEvent)>, b: Bounds) {
+        self.skip();
+        let ends_at_last = window.last().is_none_or(|(seq, _)| *seq == self.last_seq);
+        if !ends_at_last {
+            return;
+        }
+        for (_, event) in window {
+            let _ = self.keep(&event, false, b);
+        }
+    }
+
+    /// Empties the outbox, returning what it kept (oldest first, with their numbers).
+    pub fn take(&mut self) -> Vec<(u64, ServerEvent)> {
+        let first = self.last_seq + 1 - self.kept.len() as u64;
+        let kept = self.after(first - 1).unwrap_or_default();
+        self.skip();
+        kept
+    }
+
+    /// Keeps the event just numbered (as `push`).
+    fn keep(&mut self, event: &ServerEvent, held: bool, b: Bounds) -> Pushed {
         let bytes = event.replay_bytes();
         let events = if held {
             b.events
@@ -222,11 +248,6 @@ impl Outbox {
         Some(out)
     }
 
-    /// The party is connected again: what was kept counts as sent while connected.
-    pub fn reconnected(&mut self) {
-        self.held = 0;
-    }
-
     /// Events and bytes kept.
     #[cfg(test)]
     pub fn kept(&self) -> (usize, usize) {
@@ -273,7 +294,12 @@ fn message_event(from_agent: bool, room: &PeerId, text: &[u8]) -> Option<ServerE
 pub(super) struct Continuity {
     /// The hash of its resume token; None: it cannot be resumed.
     pub key: Option<ResumeKey>,
+    /// What it was sent while held (and the window from before the drop); empty while it
+    /// is connected, when its recent events are in the router's `SentRing` instead.
     pub outbox: Outbox,
+    /// The ring position of its newest kept event while connected (None: none kept since
+    /// the last one that was not).
+    pub sent: Option<u64>,
     /// The highest client `seq` applied for it (0: none).
     pub applied_seq: u64,
 }

@@ -74,9 +74,37 @@ fn held_outbox_overflows_instead_of_dropping_what_was_missed() {
     assert_eq!(o.after(2).unwrap().len(), 3);
     let seq = o.next_seq();
     assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Overflow);
-    // Once reconnected, old entries may go again.
-    o.reconnected();
-    assert_eq!(o.push(seq, &ev(seq), false, b), Pushed::Kept);
+    // Once reconnected, what it kept is handed over (to the shared ring) and it starts over.
+    let taken = o.take();
+    assert_eq!(
+        taken.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(o.kept().0, 0);
+}
+
+#[test]
+fn restore_then_take_round_trips_a_window() {
+    let mut o = Outbox::default();
+    let b = Bounds {
+        events: 10,
+        bytes: 1 << 20,
+        connected: 3,
+    };
+    for _ in 0..5 {
+        o.next_seq();
+    }
+    let window: Vec<_> = (3..=5).map(|s| (s, ev(s))).collect();
+    o.restore(window, b);
+    assert_eq!(o.after(2).map(|w| w.len()), Some(3));
+    assert!(o.after(1).is_none(), "1 and 2 were never in the window");
+    let seq = o.next_seq();
+    assert_eq!(o.push(seq, &ev(seq), true, b), Pushed::Kept);
+    let seqs: Vec<u64> = o.take().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, vec![3, 4, 5, 6]);
+    // A window that does not end at the last number is not a faithful one: nothing kept.
+    o.restore(vec![(2, ev(2))], b);
+    assert_eq!(o.kept().0, 0);
 }
 
 #[test]

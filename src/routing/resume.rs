@@ -44,6 +44,7 @@ impl Router {
         if !resumable {
             return self.handle_disconnect(now, conn);
         }
+        self.hold_window(id);
         self.parties.unbind(conn);
         self.timers
             .schedule(Timer::GraceEnd(id), now + self.config.resume.grace);
@@ -122,7 +123,55 @@ impl Router {
                 ),
             ));
         }
-        Ok(c.outbox.after(last_seq).is_some())
+        Ok(self.kept_after(id, last_seq).is_some())
+    }
+
+    /// The events kept for party `id` after `last_seen`, in order, if every one of them is
+    /// kept (from the shared ring while it is connected, else from its outbox).
+    fn kept_after(&self, id: PartyId, last_seen: u64) -> Option<Vec<(u64, ServerEvent)>> {
+        let c = self.parties.continuity(id)?;
+        let Some(newest) = c.sent else {
+            return c.outbox.after(last_seen);
+        };
+        let last = c.outbox.last_seq();
+        let kept = self.sent.chain(newest, last, self.config.resume.keep_sent);
+        let first = last + 1 - kept.len() as u64;
+        if last_seen > last || last_seen + 1 < first {
+            return None;
+        }
+        Some(
+            kept.into_iter()
+                .filter(|(seq, _)| *seq > last_seen)
+                .collect(),
+        )
+    }
+
+    /// Party `id`'s connection dropped: its window moves from the shared ring (which moves
+    /// on without it) to its own outbox, where what it misses is kept too.
+    fn hold_window(&mut self, id: PartyId) {
+        let b = self.config.resume.bounds();
+        let Some((_, c)) = self.parties.link_mut(id) else {
+            return;
+        };
+        if let Some(newest) = c.sent.take() {
+            let window = self.sent.chain(newest, c.outbox.last_seq(), b.connected);
+            c.outbox.restore(window, b);
+        }
+    }
+
+    /// Party `id` is connected again after a hold: its outbox's last events become its
+    /// window in the shared ring.
+    fn window_to_ring(&mut self, id: PartyId) {
+        let keep = self.config.resume.keep_sent;
+        let Some((_, c)) = self.parties.link_mut(id) else {
+            return;
+        };
+        let kept = c.outbox.take();
+        let skip = kept.len().saturating_sub(keep);
+        c.sent = None;
+        for (seq, event) in kept.into_iter().skip(skip) {
+            c.sent = self.sent.push(seq, c.sent, &event);
+        }
     }
 
     /// Whether the client event numbered `seq` on `conn` is new; a repeat is acknowledged
@@ -173,7 +222,7 @@ impl Router {
         let Some(cont) = self.parties.continuity(id) else {
             return Err(Rejection::new(ErrorCode::BadPayload, "nothing to resume"));
         };
-        let Some(replay) = cont.outbox.after(last_seq) else {
+        let Some(replay) = self.kept_after(id, last_seq) else {
             return Err(Rejection::with(
                 ErrorCode::BadPayload,
                 format!(
@@ -198,8 +247,8 @@ impl Router {
             debug!("{conn:?} could not be bound to {id} on resume");
             return Err(Rejection::new(ErrorCode::AlreadyRegistered, "not resumed"));
         }
-        if let Some((_, c)) = self.parties.link_mut(id) {
-            c.outbox.reconnected();
+        if was_held {
+            self.window_to_ring(id);
         }
         self.emit(Output::Hold {
             result: HoldResult::Resumed,

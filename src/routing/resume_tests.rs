@@ -15,6 +15,7 @@ fn config(max_events: usize) -> RoutingConfig {
             max_events,
             max_bytes: 1 << 20,
             keep_sent: max_events,
+            window_bytes: 1 << 20,
         },
         ..RoutingConfig::default()
     }
@@ -472,4 +473,109 @@ fn a_socketio_offset_ahead_of_what_was_sent_ends_the_hold() {
     // The id is free for a fresh registration at once.
     let sent = h.register(31, Role::User, "u1", "n", json!({})).unwrap();
     assert_eq!(data_of(&sent, 31, "registered")["resumed"], json!(false));
+}
+
+/// A second pair, a2 (conn 2) and u2 (conn 11) in room "r2", whose traffic shares the ring.
+fn second_pair(h: &mut H) {
+    h.register(2, Role::Agent, "a2", "ta2", json!({})).unwrap();
+    h.register(11, Role::User, "u2", "tu2", json!({})).unwrap();
+    h.call(11, "r2");
+}
+
+#[test]
+fn what_was_in_flight_at_the_drop_survives_the_ring_moving_on() {
+    // A window of 2 KiB: 16 entries in the shared ring.
+    let mut h = H::new(RoutingConfig {
+        resume: ResumeConfig {
+            window_bytes: 2048,
+            keep_sent: 8,
+            ..config(1000).resume
+        },
+        ..RoutingConfig::default()
+    });
+    h.register(1, Role::Agent, "a1", "ta", json!({})).unwrap();
+    h.register(10, Role::User, "u1", "tu", json!({})).unwrap();
+    h.call(10, "r");
+    second_pair(&mut h);
+    for i in 0..5 {
+        h.ok(1, "agentMessage", json!({ "messageInput": i }));
+    }
+    // The client saw up to message 1; 2, 3 and 4 were in flight when its connection dropped.
+    let seen = last_seq(&h, 10) - 3;
+    h.lose(10);
+    for i in 0..40 {
+        h.ok(2, "agentMessage", json!({ "messageInput": i }));
+    }
+    h.ok(1, "agentMessage", json!({"messageInput": "missed"}));
+    let sent = h
+        .register(
+            20,
+            Role::User,
+            "u1",
+            "x",
+            json!({"resumeToken": "tu", "lastSeq": seen}),
+        )
+        .unwrap();
+    assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(true));
+    assert_eq!(
+        messages_to(&sent, 20),
+        vec![json!(2), json!(3), json!(4), json!("missed")]
+    );
+}
+
+#[test]
+fn a_connected_partys_window_is_its_last_keep_sent_events() {
+    let mut h = H::new(RoutingConfig {
+        resume: ResumeConfig {
+            keep_sent: 4,
+            ..config(1000).resume
+        },
+        ..RoutingConfig::default()
+    });
+    h.register(1, Role::Agent, "a1", "ta", json!({})).unwrap();
+    h.register(10, Role::User, "u1", "tu", json!({})).unwrap();
+    h.call(10, "r");
+    for i in 0..10 {
+        h.ok(1, "agentMessage", json!({ "messageInput": i }));
+    }
+    let last = last_seq(&h, 10);
+    assert!(h.r.replayable(h.r.parties.party_of(ConnId(10)).unwrap(), last - 4) == Ok(true));
+    assert!(h.r.replayable(h.r.parties.party_of(ConnId(10)).unwrap(), last - 5) == Ok(false));
+    h.lose(10);
+    let sent = h
+        .register(
+            20,
+            Role::User,
+            "u1",
+            "x",
+            json!({"resumeToken": "tu", "lastSeq": last - 4}),
+        )
+        .unwrap();
+    assert_eq!(
+        messages_to(&sent, 20),
+        (6..10).map(|i| json!(i)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_replay_is_in_flight_again_if_the_new_connection_drops_at_once() {
+    let mut h = in_call(1000);
+    let seen = last_seq(&h, 10);
+    h.lose(10);
+    for i in 0..3 {
+        h.ok(1, "agentMessage", json!({ "messageInput": i }));
+    }
+    let extra = json!({"resumeToken": "tu", "lastSeq": seen});
+    let first = h
+        .register(20, Role::User, "u1", "x", extra.clone())
+        .unwrap();
+    assert_eq!(messages_to(&first, 20).len(), 3);
+    // The replay never reached the client: the same lastSeq gets the same three again.
+    h.lose(20);
+    let again = h.register(21, Role::User, "u1", "x", extra).unwrap();
+    assert_eq!(data_of(&again, 21, "registered")["resumed"], json!(true));
+    assert_eq!(
+        messages_to(&again, 21),
+        (0..3).map(|i| json!(i)).collect::<Vec<_>>()
+    );
 }

@@ -24,6 +24,7 @@ use super::payload::Handled;
 use super::queue::Queue;
 use super::report::{AgentState, HoldResult, OfferResult, QueueOutcome};
 use super::select::ReadyAgents;
+use super::sent_ring::SentRing;
 use super::timer::{Timer, Timers};
 use log::{debug, warn};
 use serde_json::value::RawValue;
@@ -106,6 +107,8 @@ pub struct Router {
     pub(super) overflowed: Vec<PartyId>,
     /// Parties held for a resume.
     pub(super) held: usize,
+    /// The recent events of connected parties that can be resumed.
+    pub(super) sent: SentRing,
     /// Registered agents by state.
     pub(super) agent_counts: [usize; AgentState::ALL.len()],
     /// Sequence for registration and idle order.
@@ -143,6 +146,7 @@ impl Router {
             became_ready: Vec::new(),
             overflowed: Vec::new(),
             held: 0,
+            sent: SentRing::new(config.resume.window_bytes),
             agent_counts: [0; AgentState::ALL.len()],
             seq: 0,
             turn: 0,
@@ -155,6 +159,9 @@ impl Router {
     /// Applies a reloaded config to every decision from now on (deadlines already set stay).
     pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
         self.free.set_strategy(config.strategy, &mut self.parties);
+        if config.resume.window_bytes != self.config.resume.window_bytes {
+            self.sent = self.sent.resized(config.resume.window_bytes);
+        }
         self.config = config;
         self.dispatch(now);
         self.settle(now);
@@ -406,7 +413,14 @@ impl Router {
         if !r.enabled() || c.key.is_none() {
             // Numbered and not kept: no replay may skip it (resumes off, or not resumable).
             c.outbox.skip();
-        } else if c.outbox.push(seq, &event, conn.is_none(), r.bounds()) == Pushed::Overflow {
+            c.sent = None;
+        } else if conn.is_some() {
+            // Connected: kept in the shared ring (None there breaks the chain, as a skip).
+            c.sent = match r.keep_sent {
+                0 => None,
+                _ => self.sent.push(seq, c.sent, &event),
+            };
+        } else if c.outbox.push(seq, &event, true, r.bounds()) == Pushed::Overflow {
             debug!("{to}: held, and what it missed is over the bounds; its hold ends");
             self.overflowed.push(to);
         }
