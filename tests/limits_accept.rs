@@ -5,15 +5,13 @@
 //! for both kinds of client. Each ends with a legitimate pair completing a call and 100
 //! messages on the same daemon (its p99 printed).
 mod common;
+use common::limits::{eventually, legitimate_pair, limit_count, raise_own_nofile, WITH_METRICS};
 
 use common::{raw_http, Client, Daemon};
-use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
-
-const WITH_METRICS: &str = "[metrics]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n";
 
 /// A native WebSocket upgrade request for /ws, with extra header lines.
 fn upgrade_request(extra: &str) -> String {
@@ -53,28 +51,6 @@ fn forwarded(d: &Daemon, client: &str) -> Result<Client, u16> {
     client_with(d.addr, &[("X-Forwarded-For", client)])
 }
 
-/// The value of a sample in a Prometheus text scrape.
-fn sample(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no sample {name}"))
-}
-
-fn scrape(d: &Daemon) -> String {
-    let addr = d.metrics_addr.expect("metrics address in the log");
-    raw_http(
-        addr,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-}
-
-fn limit_count(d: &Daemon, reason: &str) -> f64 {
-    sample(
-        &scrape(d),
-        &format!("support_limits_total{{reason=\"{reason}\"}}"),
-    )
-}
-
 /// `/healthz` on the metrics port: the status line.
 fn healthz(d: &Daemon) -> String {
     let addr = d.metrics_addr.expect("metrics address in the log");
@@ -83,73 +59,6 @@ fn healthz(d: &Daemon) -> String {
         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     r.lines().next().unwrap_or("").to_owned()
-}
-
-/// Retries `f` until it is Some or 5 s have passed.
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + common::WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "condition not met within 5 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A client registered as `role` with `id`, once the daemon lets it in (connections just
-/// closed may not have been reaped yet).
-fn registered(d: &Daemon, event: &str, id: &str) -> Client {
-    let mut c = eventually(|| client_with(d.addr, &[]).ok());
-    c.send(event, json!({ "id": id }));
-    assert_eq!(c.expect("registered")["id"], json!(id));
-    c
-}
-
-/// A user and an agent complete a call and exchange 100 messages; prints the round trips'
-/// p99 and returns it.
-fn legitimate_pair(d: &Daemon, tag: &str) -> Duration {
-    let mut a = registered(d, "connectAgent", &format!("{tag}-agent"));
-    let mut u = registered(d, "connectUser", &format!("{tag}-user"));
-    let room = format!("{tag}-room");
-    u.send("callAgent", json!({ "roomId": room }));
-    let call = u.expect("callAgent");
-    assert_eq!(a.expect("callAgent"), call);
-    let mut rtts = Vec::with_capacity(100);
-    for i in 0..100 {
-        let started = Instant::now();
-        if i % 2 == 0 {
-            u.send("userMessage", json!({"roomId": room, "messageInput": i}));
-            assert_eq!(a.expect("userMessage")["messageInput"], json!(i));
-        } else {
-            a.send("agentMessage", json!({"roomId": room, "messageInput": i}));
-            assert_eq!(u.expect("agentMessage")["messageInput"], json!(i));
-        }
-        rtts.push(started.elapsed());
-    }
-    u.send("leaveCall", json!({ "roomId": room }));
-    assert_eq!(u.expect("callEnded")["reason"], "left");
-    assert_eq!(a.expect("callEnded")["reason"], "left");
-    rtts.sort();
-    let p99 = rtts[98];
-    eprintln!("{tag}: legitimate pair, 100 messages, p99 {p99:?}");
-    p99
-}
-
-/// Raises this process's own descriptor limit (the flood holds a thousand sockets).
-fn raise_own_nofile(want: libc::rlim_t) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if lim.rlim_cur < want {
-            lim.rlim_cur = want.min(lim.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }
 
 /// What one raw connection of the flood was answered.
@@ -274,7 +183,7 @@ fn out_of_descriptors_waiting_clients_get_503_and_healthz_answers() {
     drop(socks);
     drop(late);
     eventually(|| client_with(d.addr, &[]).ok());
-    assert!(limit_count(&d, "descriptors") >= (busy + 1) as f64);
+    assert!(limit_count(&d, "descriptors") >= (busy + 1) as u64);
     legitimate_pair(&d, "fd");
     assert_eq!(healthz(&d), "HTTP/1.1 200 OK");
 }
@@ -292,7 +201,7 @@ fn connections_per_ip_past_the_limit_get_503() {
     assert!(r.contains("Connection: close"), "{r}");
     // The header is ignored from an untrusted peer (no trusted_proxies).
     assert_eq!(forwarded(&d, "198.51.100.1").err(), Some(503));
-    assert_eq!(limit_count(&d, "connections_per_ip"), 3.0);
+    assert_eq!(limit_count(&d, "connections_per_ip"), 3);
     // A place freed is a place again.
     held.pop();
     let c = eventually(|| client_with(d.addr, &[]).ok());
@@ -338,7 +247,7 @@ fn forwarded_for_counts_only_from_a_trusted_proxy() {
     // The proxy's own requests (no header) count under its address.
     let own: Vec<Client> = (0..2).map(|_| d.client()).collect();
     assert_eq!(client_with(d.addr, &[]).err(), Some(503));
-    assert_eq!(limit_count(&d, "connections_per_ip"), 3.0);
+    assert_eq!(limit_count(&d, "connections_per_ip"), 3);
     drop(own);
     legitimate_pair(&d, "proxied");
     held.clear();
@@ -405,7 +314,7 @@ fn unconnected_sessions_per_ip_past_the_limit_get_503() {
     assert!(post(&d, &s2, "1").ends_with("ok"));
     let s4 = eventually(|| poll_handshake(&d).ok());
     assert!(poll_handshake(&d).is_err());
-    assert_eq!(limit_count(&d, "sessions_per_ip"), 4.0);
+    assert_eq!(limit_count(&d, "sessions_per_ip"), 4);
     drop((s3, s4, native));
     legitimate_pair(&d, "sessions");
 }

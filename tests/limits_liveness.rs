@@ -4,6 +4,7 @@
 //! "slow consumer"). Each test ends with a legitimate pair completing a call and 100
 //! messages on the same daemon, its p99 round trip printed.
 mod common;
+use common::limits::{legitimate_pair, limit_count, raw_ws, wait_limit, WITH_METRICS};
 use common::{raw_http, Client, Daemon, Got};
 use serde_json::json;
 use std::io::{Read, Write};
@@ -11,28 +12,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
-
-const WITH_METRICS: &str = "[metrics]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n";
-
-/// `support_limits_total{reason}` as scraped.
-fn limit_count(d: &Daemon, reason: &str) -> u64 {
-    let addr = d.metrics_addr.expect("metrics address in the log");
-    let text = raw_http(addr, "GET /metrics HTTP/1.0\r\n\r\n");
-    let needle = format!("support_limits_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&needle))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Waits (bounded) until `support_limits_total{reason}` reaches `n`.
-fn wait_limit(d: &Daemon, reason: &str, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while limit_count(d, reason) < n {
-        assert!(Instant::now() < deadline, "{reason} never reached {n}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Agent `a` and user `u` in a call in room `room`.
 fn call(d: &Daemon, a: &str, u: &str, room: &str) -> (Client, Client) {
@@ -42,27 +21,6 @@ fn call(d: &Daemon, a: &str, u: &str, room: &str) -> (Client, Client) {
     agent.expect("callAgent");
     user.expect("callAgent");
     (agent, user)
-}
-
-/// A fresh pair completes a call and 100 messages each way; returns the p99 round trip.
-fn legitimate_pair(d: &Daemon, tag: &str) -> Duration {
-    let (mut a, mut u) = call(d, &format!("{tag}-a"), &format!("{tag}-u"), tag);
-    let mut rtts = Vec::with_capacity(100);
-    for i in 0..100 {
-        let t = Instant::now();
-        u.send("userMessage", json!({"messageInput": i}));
-        assert_eq!(a.expect("userMessage")["messageInput"], json!(i));
-        a.send("agentMessage", json!({"messageInput": i}));
-        assert_eq!(u.expect("agentMessage")["messageInput"], json!(i));
-        rtts.push(t.elapsed());
-    }
-    u.send("leaveCall", json!({"roomId": tag}));
-    a.expect("callEnded");
-    rtts.sort();
-    let p99 = rtts[98];
-    eprintln!("{tag}: legitimate pair p99 round trip {p99:?}");
-    assert!(p99 < Duration::from_millis(500), "p99 {p99:?}");
-    p99
 }
 
 /// Reads frames until the connection ends: the close code if a close frame came, or the
@@ -180,21 +138,6 @@ fn silent_sockets_are_closed_by_register_timeout_while_a_pair_completes_a_call()
     assert_eq!(a.expect("userMessage")["messageInput"], "hi");
     legitimate_pair(&d, "pair");
     assert_eq!(limit_count(&d, "register_timeout"), 31);
-}
-
-/// Opens a WebSocket by hand on a raw socket; returns it past the 101 response.
-fn raw_ws(d: &Daemon) -> TcpStream {
-    let mut s = TcpStream::connect(d.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
-    s
 }
 
 #[test]

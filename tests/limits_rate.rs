@@ -5,14 +5,13 @@
 //! going on. Each ends with a legitimate pair on the same daemon completing a call and 100
 //! messages (its p99 round trip printed).
 mod common;
+use common::limits::{legitimate_pair, WITH_METRICS};
 use common::{raw_http, Client, Daemon, Got};
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
-
-const WITH_METRICS: &str = "[metrics]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n";
 
 /// The value of one sample line of a scrape, e.g. `x{a="b"}`.
 fn sample(d: &Daemon, series: &str) -> f64 {
@@ -30,33 +29,6 @@ fn sample(d: &Daemon, series: &str) -> f64 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no sample {series}"))
-}
-
-/// A user and an agent on `d` complete a call and 100 messages (each awaited by the other
-/// side), then leave; returns the p99 message round trip.
-fn legitimate_pair(d: &Daemon, tag: &str) -> Duration {
-    let mut agent = Client::agent(d, json!(format!("agent-{tag}")));
-    let mut user = Client::user(d, json!(format!("user-{tag}")));
-    let room = format!("room-{tag}");
-    user.send("callAgent", json!({ "roomId": room }));
-    user.expect("callAgent");
-    agent.expect("callAgent");
-    let mut rtts = Vec::with_capacity(100);
-    for i in 0..100 {
-        let t = Instant::now();
-        user.send("userMessage", json!({"roomId": room, "messageInput": i}));
-        assert_eq!(agent.expect("userMessage")["messageInput"], json!(i));
-        agent.send("agentMessage", json!({"roomId": room, "messageInput": i}));
-        assert_eq!(user.expect("agentMessage")["messageInput"], json!(i));
-        rtts.push(t.elapsed());
-    }
-    user.send("leaveCall", json!({ "roomId": room }));
-    user.expect("callEnded");
-    agent.expect("callEnded");
-    rtts.sort();
-    let p99 = rtts[98];
-    eprintln!("{tag}: legitimate pair p99 round trip {p99:?}");
-    p99
 }
 
 /// Reads every frame until the close: (error events by code, the close code).

@@ -86,6 +86,8 @@ pub struct Conn {
     pub transport: Option<Transport>,
     /// Registered for WRITABLE: only while a flush left bytes queued.
     pub write_interest: bool,
+    /// Bytes of a partial inbound message or request body it holds (`Conns::set_inbound`).
+    inbound: usize,
 }
 
 impl Conn {
@@ -101,6 +103,7 @@ impl Conn {
             dead: false,
             transport: None,
             write_interest: false,
+            inbound: 0,
         }
     }
 
@@ -220,6 +223,9 @@ impl Conn {
             Phase::Head { mut stream, buf } => {
                 stream.queue_raw(accept);
                 let rest = buf.get(head_len..).unwrap_or_default().to_vec();
+                let mut inbound = super::inbound::Inbound::default();
+                inbound.feed(&rest);
+                stream.inbound = Some(inbound);
                 let ws = WebSocket::from_partially_read(stream, rest, WsRole::Server, Some(config));
                 ok = true;
                 Phase::Ws {
@@ -235,6 +241,31 @@ impl Conn {
             self.deadline = None;
         }
         ok
+    }
+
+    /// Ws -> Ws: a fresh WebSocket on the same stream, so that buffers grown for a large
+    /// message go back to their first size. Only for an open WebSocket whose input holds no
+    /// partial frame or message and whose output is all written (both are dropped).
+    pub fn renew_ws(&mut self) {
+        self.transition(|phase| match phase {
+            Phase::Ws {
+                ws,
+                framing,
+                closing: false,
+                live,
+            } => {
+                let config = *ws.get_config();
+                let stream = ws.into_inner();
+                let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(config));
+                Phase::Ws {
+                    ws: Box::new(ws),
+                    framing,
+                    closing: false,
+                    live,
+                }
+            }
+            other => other,
+        });
     }
 
     /// Reply/Ws -> Linger: the last byte is out; from now on input is only discarded.
@@ -274,6 +305,8 @@ pub struct Conns {
     pending_reads: Vec<usize>,
     /// How many are lingering (on their way out: not counted as open for admission).
     lingering: usize,
+    /// Bytes held in partial inbound messages and request bodies, summed over connections.
+    inbound: usize,
 }
 
 impl Conns {
@@ -283,6 +316,28 @@ impl Conns {
         let ok = self.map.get_mut(&token).is_some_and(Conn::linger);
         self.lingering += usize::from(ok);
         ok
+    }
+
+    /// Records that `token` now holds `bytes` of partial inbound input; returns the total
+    /// over every connection.
+    pub fn set_inbound(&mut self, token: usize, bytes: usize) -> usize {
+        if let Some(conn) = self.map.get_mut(&token) {
+            self.inbound = self.inbound - conn.inbound + bytes;
+            conn.inbound = bytes;
+        }
+        self.inbound
+    }
+
+    /// The connections holding partial inbound input, largest first.
+    pub fn inbound_holders(&self) -> Vec<(usize, usize)> {
+        let mut holders: Vec<(usize, usize)> = self
+            .map
+            .iter()
+            .filter(|(_, c)| c.inbound > 0 && !c.dead)
+            .map(|(t, c)| (c.inbound, *t))
+            .collect();
+        holders.sort_unstable_by(|a, b| b.cmp(a));
+        holders.into_iter().map(|(bytes, t)| (t, bytes)).collect()
     }
 
     /// Connections open, lingering ones left out (what admission counts).
@@ -308,6 +363,7 @@ impl Conns {
     /// Removes a connection (dropping it closes the socket and leaves epoll).
     pub fn remove(&mut self, token: usize) -> Option<Conn> {
         let conn = self.map.remove(&token)?;
+        self.inbound -= conn.inbound;
         if matches!(conn.phase, Phase::Linger { .. }) {
             self.lingering -= 1;
         }

@@ -2,7 +2,8 @@
 //! keepalive (a ping every `ping_interval`; closed when nothing at all is heard within
 //! `ping_timeout` of one), `register_timeout` for a native connection that has not
 //! registered, and the soft outbound limit (over `soft_outbound_bytes` for
-//! `slow_consumer_ms`) for every WebSocket. Invariant: `due` is the connection's one current
+//! `slow_consumer_ms`) and the message timeout (a message partway in for
+//! `message_timeout_ms`) for every WebSocket. Invariant: `due` is the connection's one current
 //! entry in the timer heap (`TimerKey::Live`); a read only stores the time it was heard, so
 //! messages never touch the heap, and an entry that comes due early is re-armed once.
 //! (A leaf: the loop's side, sending the ping or closing, is in `turn.rs`.)
@@ -22,6 +23,9 @@ pub struct Live {
     register_by: Option<Instant>,
     /// Since when more than `soft_outbound_bytes` has stayed queued.
     over_since: Option<Instant>,
+    /// Since when a message has been partway in, and how many had been completed then (a
+    /// change means that one ended and another began).
+    partial: Option<(Instant, u64)>,
     /// The current entry in the timer heap.
     due: Option<Instant>,
 }
@@ -41,6 +45,8 @@ pub enum Verdict {
     RegisterTimeout,
     /// Over the soft outbound limit for `slow_consumer_ms`.
     SlowConsumer,
+    /// A message partway in for `message_timeout_ms`.
+    MessageTimeout,
 }
 
 impl Live {
@@ -53,6 +59,7 @@ impl Live {
             next_ping: l.ping_interval.filter(|_| native).map(|i| now + i),
             register_by: l.register_timeout.filter(|_| native).map(|t| now + t),
             over_since: None,
+            partial: None,
             due: None,
         }
     }
@@ -64,6 +71,7 @@ impl Live {
             self.pinged.map(|p| p + l.ping_timeout),
             self.register_by,
             self.over_since.map(|t| t + l.slow_consumer),
+            self.partial.map(|(t, _)| t + l.message_timeout),
         ]
         .into_iter()
         .flatten()
@@ -103,6 +111,12 @@ impl Live {
         if self.over_since.is_some_and(|t| now >= t + l.slow_consumer) {
             return Verdict::SlowConsumer;
         }
+        if self
+            .partial
+            .is_some_and(|(t, _)| now >= t + l.message_timeout)
+        {
+            return Verdict::MessageTimeout;
+        }
         match (self.next_ping, l.ping_interval) {
             (Some(t), Some(interval)) if now >= t && self.pinged.is_none() => {
                 self.pinged = Some(now);
@@ -115,6 +129,22 @@ impl Live {
                 Verdict::Quiet
             }
             _ => Verdict::Quiet,
+        }
+    }
+
+    /// After a read: whether a message is partway in, and how many have been completed so
+    /// far. Returns whether a message's clock has just started (then `arm`).
+    pub fn inbound(&mut self, now: Instant, pending: bool, completed: u64) -> bool {
+        match self.partial {
+            _ if !pending => {
+                self.partial = None;
+                false
+            }
+            Some((_, done)) if done == completed => false,
+            _ => {
+                self.partial = Some((now, completed));
+                true
+            }
         }
     }
 

@@ -122,3 +122,30 @@ fn a_superseded_entry_is_stale() {
         Verdict::Stale
     );
 }
+
+#[test]
+fn a_message_partway_in_times_out_from_its_own_start() {
+    let mut l = limits();
+    l.message_timeout = ms(400);
+    let t0 = Instant::now();
+    let mut live = Live::new(t0, false, &l);
+    // Each message's clock starts at the read that saw it begin.
+    assert!(live.inbound(t0, true, 0));
+    assert!(
+        !live.inbound(t0 + ms(100), true, 0),
+        "the same message: same clock"
+    );
+    assert_eq!(live.arm(&l), Some(t0 + ms(400)));
+    // It ended and another began at 300: the clock restarts; the early entry re-arms.
+    assert!(live.inbound(t0 + ms(300), true, 1));
+    live.arm(&l);
+    assert_eq!(fire(&mut live, true, &l), (Verdict::Quiet, t0 + ms(400)));
+    assert_eq!(live.arm(&l), Some(t0 + ms(700)));
+    assert_eq!(
+        fire(&mut live, true, &l),
+        (Verdict::MessageTimeout, t0 + ms(700))
+    );
+    // Nothing pending: no clock.
+    assert!(!live.inbound(t0 + ms(800), false, 2));
+    assert_eq!(live.arm(&l), None);
+}

@@ -19,6 +19,7 @@ mod deliver;
 mod engine;
 pub mod http;
 mod identity;
+mod inbound;
 mod inbox;
 mod keepalive;
 mod linger;

@@ -109,12 +109,32 @@ impl Server {
         if let Some(conn) = self.conns.get_mut(token) {
             conn.start_body(head, body);
         }
+        // The body has `message_timeout_ms` from its start (the head's deadline is done).
+        self.set_deadline(token, now + self.config.limits.message_timeout);
         self.read_body(now, token);
         Ok(())
     }
 
-    /// Reads a request body until complete, then hands it to the Engine.IO layer.
+    /// Reads a request body until complete, then hands it to the Engine.IO layer; what a
+    /// body still being read holds counts toward `max_inbound_buffer_bytes`.
     pub(super) fn read_body(&mut self, now: Instant, token: usize) {
+        self.read_body_bytes(now, token);
+        let held = match self.conns.get(token).map(|c| &c.phase) {
+            Some(Phase::Body {
+                buf, head, body, ..
+            }) => {
+                let decoded = match body {
+                    BodyRead::Chunked(c) => c.body.len(),
+                    BodyRead::Fixed { .. } => 0,
+                };
+                buf.len().saturating_sub(head.len) + decoded
+            }
+            _ => 0,
+        };
+        self.inbound_counted(now, token, held);
+    }
+
+    fn read_body_bytes(&mut self, now: Instant, token: usize) {
         let max = self.config.socketio.max_payload_bytes;
         let Some(conn) = self.conns.get_mut(token) else {
             return;

@@ -1,6 +1,7 @@
 //! A TCP stream with a queue of raw bytes (an HTTP response head) that goes out before
 //! anything written through it, so a WebSocket can start while its 101 response is still
 //! draining.
+use super::inbound::Inbound;
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
 
@@ -20,6 +21,8 @@ pub struct Stream {
     /// Bytes of the last write the socket did not take. A WebSocket hands its whole output
     /// buffer to every write, so after a flush this is what remains queued in it.
     unsent: usize,
+    /// A WebSocket's input position (None before the upgrade): every byte read is fed to it.
+    pub inbound: Option<Inbound>,
 }
 
 impl Stream {
@@ -31,6 +34,7 @@ impl Stream {
             drained: false,
             closing: false,
             unsent: 0,
+            inbound: None,
         }
     }
 
@@ -81,6 +85,9 @@ impl Read for Stream {
         let n = self.tcp.read(buf)?;
         if n > 0 && n < buf.len() && !self.closing {
             self.drained = true;
+        }
+        if let Some(inbound) = &mut self.inbound {
+            inbound.feed(buf.get(..n).unwrap_or_default());
         }
         Ok(n)
     }

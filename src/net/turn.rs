@@ -84,8 +84,8 @@ impl Server {
         }
     }
 
-    /// A connection's deadline: a head not read in time gets 408, anything else (a close
-    /// handshake or a linger over) is dropped.
+    /// A connection's deadline: a head or a request body not read in time gets 408,
+    /// anything else (a close handshake or a linger over) is dropped.
     fn conn_timer(&mut self, token: usize, at: Instant) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
@@ -99,6 +99,11 @@ impl Server {
                 debug!("connection {token}: handshake timeout");
                 self.reply_close(token, http::error_response(408, "request timeout\n"));
                 // The 408 must be out within the handshake timeout too.
+            }
+            Phase::Body { .. } => {
+                debug!("connection {token}: request body not complete within message_timeout_ms");
+                self.metrics.limit(LimitReason::MessageTimeout);
+                self.reply_close(token, http::error_response(408, "request timeout\n"));
             }
             _ => self.conns.kill(token),
         }
@@ -135,6 +140,43 @@ impl Server {
         // Sessions ended above may have queued messages for live connections.
         self.flush_polls();
         self.flush_dirty(now);
+    }
+
+    /// Connection `token` now holds `held` bytes of partial input; past
+    /// `max_inbound_buffer_bytes` over all connections, the largest holders are closed
+    /// first (WebSockets 1008 "inbound buffer limit", request bodies 503) until it fits.
+    pub(super) fn inbound_counted(&mut self, now: Instant, token: usize, held: usize) {
+        let cap = self.config.limits.max_inbound_buffer_bytes;
+        let mut total = self.conns.set_inbound(token, held);
+        if total <= cap {
+            return;
+        }
+        for (victim, bytes) in self.conns.inbound_holders() {
+            if total <= cap {
+                break;
+            }
+            total = self.conns.set_inbound(victim, 0);
+            debug!("connection {victim}: holds {bytes} bytes of partial input; over the cap");
+            self.metrics.limit(LimitReason::InboundBuffer);
+            let is_ws = matches!(
+                self.conns.get(victim).map(|c| &c.phase),
+                Some(Phase::Ws { .. })
+            );
+            if is_ws {
+                self.close_ws_as(
+                    now,
+                    victim,
+                    CloseCode::Policy,
+                    "inbound buffer limit",
+                    Gone::Lost,
+                );
+            } else {
+                self.reply_close(
+                    victim,
+                    http::error_response(503, "server busy, try again later\n"),
+                );
+            }
+        }
     }
 
     /// Adds a WebSocket's liveness entry to the timer heap if it needs an earlier one.
@@ -180,6 +222,12 @@ impl Server {
                 "register timeout",
                 Gone::Closed,
                 LimitReason::RegisterTimeout,
+            ),
+            Verdict::MessageTimeout => (
+                CloseCode::Policy,
+                "message timeout",
+                Gone::Lost,
+                LimitReason::MessageTimeout,
             ),
             Verdict::SlowConsumer => {
                 self.metrics.slow_consumer();

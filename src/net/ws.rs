@@ -146,7 +146,10 @@ impl Server {
                 }
                 Ok(Message::Pong(_)) => {} // heard, which is all a pong is for
                 Ok(_) => self.conns.mark_dirty(token), // ping: a pong is queued
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.ws_input_checked(now, token);
+                    return self.shrink_ws(token);
+                }
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(tungstenite::Error::Protocol(
                     tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
@@ -175,7 +178,58 @@ impl Server {
                 Err(_) => return self.conns.kill(token),
             }
         }
+        self.ws_input_checked(now, token);
         self.conns.read_again(token);
+    }
+
+    /// After a WebSocket's input ran dry: if a frame larger than the read buffer came since
+    /// the last check, and nothing is partway in or waiting to go out (a flush is tried),
+    /// the WebSocket is renewed so that its grown buffers are freed.
+    fn shrink_ws(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Phase::Ws { ws, closing, .. } = &mut conn.phase else {
+            return;
+        };
+        if *closing || conn.dead {
+            return;
+        }
+        let Some(input) = ws.get_mut().inbound.as_mut() else {
+            return;
+        };
+        if input.pending() || !input.take_grown(WS_READ_BUFFER) {
+            return;
+        }
+        match ws.flush() {
+            Ok(()) if ws.get_ref().unsent() == 0 => conn.renew_ws(),
+            // Output still queued: the next drained read tries again.
+            Ok(()) | Err(_) => {
+                if let Some(input) = ws.get_mut().inbound.as_mut() {
+                    input.grown_again();
+                }
+            }
+        }
+    }
+
+    /// After reading a WebSocket: starts or stops the clock of a message partway in
+    /// (`message_timeout_ms`), and counts what it holds toward `max_inbound_buffer_bytes`.
+    fn ws_input_checked(&mut self, now: Instant, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Phase::Ws { ws, live, .. } = &mut conn.phase else {
+            return;
+        };
+        let Some(input) = ws.get_ref().inbound.as_ref() else {
+            return;
+        };
+        let held = usize::try_from(input.held()).unwrap_or(usize::MAX);
+        let started = live.inbound(now, input.pending(), input.completed());
+        if started {
+            self.arm_live(token);
+        }
+        self.inbound_counted(now, token, held);
     }
 
     /// One text message from a native WebSocket. An event the client numbered (`seq`) is

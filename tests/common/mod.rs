@@ -1,6 +1,7 @@
 //! Test harness: runs the real supportd binary on loopback and talks to it with plain
 //! WebSocket clients. Every wait is bounded.
 #![allow(dead_code)]
+pub mod limits;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
