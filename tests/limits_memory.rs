@@ -288,3 +288,39 @@ fn read_buffers_shrink_back_after_a_large_message() {
     assert!(per_conn < 16.0, "{per_conn:.1} KiB per connection kept");
     legitimate_pair(&d, "after-large");
 }
+
+#[test]
+fn stalled_fragments_from_hundreds_of_sockets_stay_within_the_inbound_cap() {
+    // Before the cap, each such socket pinned about 130 KiB until its peer went away.
+    let d = Daemon::start(&format!(
+        "[log]\nlevel = \"error\"\n[limits]\nmax_inbound_buffer_bytes = 4194304\n{WITH_METRICS}"
+    ));
+    let before = rss_kib(&d);
+    let fragment = frame(TEXT, false, &[b'x'; 65_000]);
+    let mut cont = frame(CONT, true, &[b'x'; 60_000]);
+    cont.truncate(30_000);
+    let mut socks: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = raw_ws(&d);
+            s.write_all(&fragment).unwrap();
+            let _ = s.write_all(&cont);
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let during = rss_kib(&d);
+    let grown = during.saturating_sub(before);
+    eprintln!("300 stalled sockets: RSS {before} KiB -> {during} KiB");
+    // The cap (4 MiB) plus a few KiB of state per socket; 300 x 95 KB would be 28 MB.
+    assert!(grown < 4096 + 300 * 16, "grew {grown} KiB");
+    let closed = limit_count(&d, "inbound_buffer");
+    assert!(closed >= 250, "{closed} closed for the cap");
+    let mut open = 0;
+    for s in socks.iter_mut() {
+        if close_of(s, Duration::from_millis(20)).is_none() {
+            open += 1;
+        }
+    }
+    eprintln!("{closed} closed for the cap, {open} still open");
+    legitimate_pair(&d, "after-stalled");
+}
