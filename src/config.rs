@@ -87,6 +87,8 @@ struct FileRouting {
     requeue_on_agent_loss: Option<bool>,
     wrap_up_ms: Option<u64>,
     availability_interval_ms: Option<u64>,
+    max_capacity: Option<usize>,
+    default_capacity: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,9 @@ use super::{ConfigError, FileRouting};
 use crate::routing::{RoutingConfig, Strategy};
 use std::time::Duration;
 
+/// The largest `max_capacity` accepted (chats per agent).
+const MAX_CAPACITY: usize = 1000;
+
 /// The bytes a party's replay may hold: as configured, at most `max_outbound` less 16 KiB
 /// (room for the answers queued with it), so that a replay fits any receiver's queue.
 pub(super) fn replay_bytes(configured: usize, max_outbound: usize) -> usize {
@@ -40,6 +43,20 @@ pub(super) fn routing(
             "must be greater than 0".into(),
         ));
     }
+    let max_capacity = r.max_capacity.unwrap_or(d.max_capacity);
+    if !(1..=MAX_CAPACITY).contains(&max_capacity) {
+        return Err(err(
+            "max_capacity",
+            format!("must be from 1 to {MAX_CAPACITY}"),
+        ));
+    }
+    let default_capacity = r.default_capacity.unwrap_or(d.default_capacity);
+    if !(1..=max_capacity).contains(&default_capacity) {
+        return Err(err(
+            "default_capacity",
+            format!("must be from 1 to max_capacity ({max_capacity})"),
+        ));
+    }
     Ok(RoutingConfig {
         queue: r.queue.unwrap_or(d.queue),
         max_queue_length: r.max_queue_length.unwrap_or(d.max_queue_length),
@@ -57,5 +74,7 @@ pub(super) fn routing(
             .availability_interval_ms
             .map_or(d.availability_interval, ms),
         resume: d.resume,
+        max_capacity,
+        default_capacity,
     })
 }

@@ -165,7 +165,7 @@ fn routing_table_sets_every_key() {
         "[routing]\nqueue = false\nmax_queue_length = 5\nmax_wait_ms = 60000\n\
          queue_update_interval_ms = 250\nstrategy = \"round-robin\"\noffer_timeout_ms = 15000\n\
          max_no_answer = 3\nreject_delay_ms = 2000\nrequeue_on_agent_loss = false\n\
-         wrap_up_ms = 30000\navailability_interval_ms = 0\n",
+         wrap_up_ms = 30000\navailability_interval_ms = 0\nmax_capacity = 5\ndefault_capacity = 2\n",
     )
     .unwrap();
     let ms = Duration::from_millis;
@@ -184,11 +184,23 @@ fn routing_table_sets_every_key() {
             wrap_up: ms(30000),
             availability_interval: Duration::ZERO,
             resume: Config::default().routing.resume,
+            max_capacity: 5,
+            default_capacity: 2,
         }
     );
     // Zero means off for the optional durations.
     let c = parse("[routing]\nmax_wait_ms = 0\noffer_timeout_ms = 0\n").unwrap();
     assert_eq!((c.routing.max_wait, c.routing.offer_timeout), (None, None));
+    // Capacities: at least 1, the default at most the maximum.
+    for bad in [
+        "max_capacity = 0",
+        "max_capacity = 1001",
+        "default_capacity = 2",
+    ] {
+        let e = parse(&format!("[routing]\n{bad}\n")).unwrap_err();
+        let key = bad.split(' ').next().unwrap_or_default();
+        assert!(e.reason.contains(&format!("routing.{key}")), "{bad}: {e}");
+    }
 }
 
 #[test]

@@ -140,7 +140,7 @@ fn socketio_connect_auth_token_proves_the_id() {
     assert_eq!(
         read(&mut c),
         format!(
-            r#"42["registered",{{"role":"agent","id":"sio-agent","resumeToken":"{pid}","resumed":false}}]"#
+            r#"42["registered",{{"role":"agent","id":"sio-agent","resumeToken":"{pid}","resumed":false,"capacity":1}}]"#
         )
     );
 }
@@ -417,8 +417,54 @@ fn a_repeated_registration_is_answered_without_touching_the_proof() {
     a.expect("registered");
     for _ in 0..3 {
         a.send("connectAgent", json!({"id": "a1", "token": "not-a-jwt"}));
-        assert_eq!(a.expect("registered"), json!({"role": "agent", "id": "a1"}));
+        assert_eq!(
+            a.expect("registered"),
+            json!({"role": "agent", "id": "a1", "capacity": 1})
+        );
     }
     a.send("toggleAvailability", json!({"available": false}));
     a.expect_quiet(200);
+}
+
+#[test]
+fn a_tokens_capacity_claim_is_what_the_agent_gets() {
+    let dir = TempDir::new();
+    let secret = dir.0.join("agent.secret");
+    std::fs::write(&secret, [SECRET, b"\n"].concat()).unwrap();
+    let d = Daemon::start(&format!(
+        "[auth]\nagent_secret_file = {:?}\n[routing]\nmax_capacity = 4\n",
+        secret.display().to_string()
+    ));
+    let with_claim = |sub: &str, capacity: Option<u32>| {
+        let mut claims = json!({"sub": sub, "exp": unix() + 60});
+        if let Some(n) = capacity {
+            claims["capacity"] = json!(n);
+        }
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
+    };
+    // The claim wins over what the client asks; past max_capacity it is lowered.
+    for (sub, claim, asked, granted) in [
+        ("a1", Some(2), 4, 2),
+        ("a2", Some(9), 1, 4),
+        ("a3", None, 4, 1),
+    ] {
+        let mut c = d.client();
+        c.send(
+            "connectAgent",
+            json!({"id": sub, "capacity": asked, "token": with_claim(sub, claim)}),
+        );
+        assert_eq!(c.expect("registered")["capacity"], json!(granted), "{sub}");
+    }
+    // A capacity claim of 0 is not a token to trust.
+    let mut c = d.client();
+    c.send(
+        "connectAgent",
+        json!({"id": "a4", "token": with_claim("a4", Some(0))}),
+    );
+    refused(&mut c);
 }

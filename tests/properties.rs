@@ -102,7 +102,9 @@ fn queue_step() -> impl Strategy<Value = QStep> {
     let user = 3u64..8;
     let conn = 0u64..8;
     prop_oneof![
-        2 => agent.clone().prop_map(|c| QStep::Event(c, "connectAgent", format!(r#"{{"id":{c}}}"#))),
+        2 => (agent.clone(), 1u64..4).prop_map(|(c, n)| {
+            QStep::Event(c, "connectAgent", format!(r#"{{"id":{c},"capacity":{n}}}"#))
+        }),
         2 => user.clone().prop_map(|c| QStep::Event(c, "connectUser", format!(r#"{{"id":{c}}}"#))),
         4 => user.clone().prop_map(|c| QStep::Event(c, "callAgent", "{}".into())),
         2 => user.clone().prop_map(|c| QStep::Event(c, "leaveCall", "{}".into())),
@@ -155,6 +157,9 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     wrap_up: wrap,
                     availability_interval: avail,
                     resume: supportd::routing::ResumeConfig::default(),
+                    // Agents ask for 1 to 3 chats: some get 2, some are lowered to it.
+                    max_capacity: 2,
+                    default_capacity: 1,
                 }
             },
         )
@@ -163,8 +168,8 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// On random configs and sequences with time jumps: an agent holds at most one call or
-    /// offer, a user is in at most one of call, offer, queue, no ready agent is idle while
+    /// On random configs and sequences with time jumps: an agent holds at most its capacity
+    /// in calls and offers, a user is in at most one of call, offer, queue, no ready agent is idle while
     /// a user it may take waits, the count matches the states (and the broadcast ends on
     /// it), and every user who asked is in exactly one place until it hears callEnded or
     /// disconnects.

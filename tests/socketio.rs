@@ -1,15 +1,15 @@
 //! Socket.IO drop-in: the stock socket.io-client (tests/js, installed with npm ci) and raw
 //! Engine.IO/Socket.IO packets against the real binary on loopback.
 mod common;
+use common::sio::Sio;
 use common::{raw_http, Client, Daemon};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 const CORS: &str = "cors_origins = [\"http://allowed.example\"]";
 
@@ -352,93 +352,6 @@ fn recovered(s: &mut Sio, pid: &str) {
         reg.starts_with(r#"42["registered""#) && reg.contains(r#""resumed":true"#),
         "{reg}"
     );
-}
-
-// ---- raw Engine.IO / Socket.IO packets ----
-
-/// A Socket.IO client over a raw WebSocket.
-struct Sio {
-    ws: WebSocket<TcpStream>,
-}
-
-impl Sio {
-    /// Opens `/socket.io/?EIO=4&transport=websocket` and reads the open packet.
-    fn open(d: &Daemon) -> (Sio, Value) {
-        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None)
-            .expect("upgrade");
-        let mut s = Sio { ws: c.ws };
-        let open = s.recv();
-        let v: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).unwrap();
-        (s, v)
-    }
-
-    /// Opens and CONNECTs to "/".
-    fn connect(d: &Daemon) -> Sio {
-        let (mut s, _) = Sio::open(d);
-        s.send("40");
-        let r = s.recv();
-        assert!(r.starts_with("40{\"sid\":"), "{r}");
-        s
-    }
-
-    fn send(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).unwrap();
-    }
-
-    fn emit(&mut self, event: &str, data: Value) {
-        self.send(&format!("42{}", json!([event, data])));
-    }
-
-    /// The next text frame (answering pings), or "CLOSED".
-    fn recv(&mut self) -> String {
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(t)) if t.as_str() == "2" => self.send("3"),
-                Ok(Message::Text(t)) => return t.to_string(),
-                Ok(Message::Close(_)) | Err(_) => return "CLOSED".into(),
-                Ok(_) => continue,
-            }
-        }
-    }
-
-    /// The next text frame that is not a count broadcast.
-    fn recv_skipping_counts(&mut self) -> String {
-        loop {
-            let t = self.recv();
-            if !t.contains("\"getAvailableAgents\"") {
-                return t;
-            }
-        }
-    }
-
-    /// Reads until the server closes, allowing only count broadcasts before it.
-    fn expect_closed(&mut self) {
-        loop {
-            let t = self.recv();
-            if t == "CLOSED" {
-                return;
-            }
-            assert!(
-                t.contains("\"getAvailableAgents\""),
-                "expected a close, got {t}"
-            );
-        }
-    }
-
-    /// The next event that is not a count broadcast: (name, data).
-    fn event(&mut self) -> (String, Value) {
-        loop {
-            let t = self.recv();
-            let body = t
-                .strip_prefix("42")
-                .unwrap_or_else(|| panic!("not an event: {t}"));
-            let v: Value = serde_json::from_str(body).unwrap();
-            if v[0] == "getAvailableAgents" {
-                continue;
-            }
-            return (v[0].as_str().unwrap().to_owned(), v[1].clone());
-        }
-    }
 }
 
 #[test]

@@ -11,8 +11,9 @@ pub struct Claims {
     pub exp: u64,
     /// Display name (shown to the user as `agentName`).
     pub name: Option<String>,
-    /// Room for routing by capacity, skills and priority (a later issue).
+    /// Chats the agent may hold at once (positive; lowered to `[routing] max_capacity`).
     pub capacity: Option<u32>,
+    /// Room for routing by skills and priority (a later issue).
     pub skills: Vec<String>,
     pub priority: Option<i32>,
 }
@@ -53,6 +54,11 @@ impl RawClaims {
     pub(super) fn into_claims(self) -> Result<Claims, AuthError> {
         if self.sub.is_empty() {
             return Err(AuthError::Invalid("the sub claim is empty"));
+        }
+        if self.capacity == Some(0) {
+            return Err(AuthError::Invalid(
+                "the capacity claim must be a positive integer",
+            ));
         }
         Ok(Claims {
             sub: self.sub,

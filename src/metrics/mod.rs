@@ -132,6 +132,8 @@ pub struct Metrics {
     pub queue_length: IntGauge,
     /// `support_held_parties`: parties held for a resume.
     pub held_parties: IntGauge,
+    /// `support_free_slots`: free chat slots of the agents that would accept a call now.
+    pub free_slots: IntGauge,
     /// `support_holds_ended_total{result}`, indexed like `HoldResult::ALL`.
     holds_ended: [IntCounter; routing::HoldResult::ALL.len()],
     /// `support_agents{state}`, indexed like `AgentState::ALL`.
@@ -291,6 +293,10 @@ impl Metrics {
             n::HELD_PARTIES,
             "Parties whose connection dropped, held for a resume.",
         );
+        let free_slots = gauge(
+            n::FREE_SLOTS,
+            "Free chat slots of the agents that would accept a call now (capacity left).",
+        );
         let holds = counter_vec(
             n::HOLDS_ENDED,
             "Holds for a resume that ended, by result.",
@@ -344,6 +350,7 @@ impl Metrics {
             call_duration,
             queue_length,
             held_parties,
+            free_slots,
             holds_ended,
             agents,
             queue_wait,
@@ -440,6 +447,7 @@ impl Metrics {
         self.active_calls.set(g(s.active_calls));
         self.queue_length.set(g(s.queue_length));
         self.held_parties.set(g(s.held));
+        self.free_slots.set(g(s.free_slots));
         for (gauge, n) in self.agents.iter().zip(s.agents_by_state) {
             gauge.set(g(n));
         }

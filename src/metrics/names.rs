@@ -9,6 +9,7 @@ pub const OPEN_CONNECTIONS: &str = "support_open_connections";
 pub const QUEUE_LENGTH: &str = "support_queue_length";
 pub const AGENTS: &str = "support_agents";
 pub const HELD_PARTIES: &str = "support_held_parties";
+pub const FREE_SLOTS: &str = "support_free_slots";
 
 // Counters.
 pub const EVENTS_RECEIVED: &str = "support_events_received_total";
@@ -58,6 +59,7 @@ pub const ALL_NAMES: &[&str] = &[
     OFFERS,
     QUEUE_WAIT,
     HELD_PARTIES,
+    FREE_SLOTS,
     HOLDS_ENDED,
     LIMITS,
 ];

@@ -105,6 +105,7 @@ fn every_server_event() -> Vec<ServerEvent> {
             id: PeerId::Int(1),
             resume_token: None,
             resumed: false,
+            capacity: None,
         },
         ServerEvent::AvailableAgents { count: 2 },
         ServerEvent::CallAgent(map()),

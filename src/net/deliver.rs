@@ -91,6 +91,9 @@ impl Server {
                                 _ => Role::Agent,
                             };
                             let token = self.resume_token_for(conn);
+                            if let Some(proof) = &proof {
+                                self.router.attest(conn, proof.attested());
+                            }
                             self.router
                                 .handle_register(now, conn, role, data.raw(), &token)?
                         }

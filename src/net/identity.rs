@@ -10,7 +10,7 @@ use super::peers::{Route, Verified};
 use super::server::Server;
 use super::timers::TimerKey;
 use crate::auth::{self, Role};
-use crate::routing::{ClientEvent, ConnId, ErrorCode, Rejection, ServerEvent};
+use crate::routing::{Attested, ClientEvent, ConnId, ErrorCode, Rejection, ServerEvent};
 use crate::session::CloseReason;
 use log::{debug, info};
 use serde_json::value::RawValue;
@@ -28,6 +28,15 @@ const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 pub(super) struct Proof {
     verified: Verified,
     name: Option<String>,
+    /// What routing takes from the token's claims (an agent's capacity).
+    attested: Attested,
+}
+
+impl Proof {
+    /// The token's routing attributes, for `Router::attest`.
+    pub(super) fn attested(&self) -> Attested {
+        self.attested.clone()
+    }
 }
 
 /// When a token whose `exp` is `exp` (now `unix` on the wall clock) expires on the loop's
@@ -119,6 +128,9 @@ impl Server {
             },
             // The token's display name, for an agent (users have no name to show).
             name: claims.name.filter(|_| role == Role::Agent),
+            attested: Attested {
+                capacity: claims.capacity.filter(|_| role == Role::Agent),
+            },
         }))
     }
 

@@ -83,6 +83,10 @@ pub struct RoutingConfig {
     pub availability_interval: Duration,
     /// How parties that lose their connection are held for a resume (`[sessions]`).
     pub resume: ResumeConfig,
+    /// Most chats one agent may hold at once (a larger request is lowered to it).
+    pub max_capacity: usize,
+    /// An agent's capacity when neither its token nor its `connectAgent` says one.
+    pub default_capacity: usize,
 }
 
 /// The resume settings (the `[sessions]` table): how long a party whose connection dropped
@@ -133,7 +137,8 @@ impl Default for ResumeConfig {
 }
 
 impl Default for RoutingConfig {
-    /// The documented defaults: queueing on, unlimited, longest-idle, no offers, no wrap-up.
+    /// The documented defaults: queueing on, unlimited, longest-idle, no offers, no wrap-up,
+    /// one chat per agent.
     fn default() -> Self {
         RoutingConfig {
             queue: true,
@@ -148,6 +153,8 @@ impl Default for RoutingConfig {
             wrap_up: Duration::ZERO,
             availability_interval: Duration::from_millis(100),
             resume: ResumeConfig::default(),
+            max_capacity: 1,
+            default_capacity: 1,
         }
     }
 }

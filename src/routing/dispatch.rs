@@ -42,13 +42,16 @@ impl Router {
         self.became_ready.clear();
     }
 
-    /// Agent `agent` is ready: the longest-waiting user that may go to it is assigned to it.
+    /// Agent `agent` is ready: the longest-waiting users that may go to it are assigned to
+    /// it while it stays ready (one per free slot; an offer makes it wait for the answer).
     fn route_agent(&mut self, now: Instant, agent: PartyId) {
-        if self.queue.none_waiting() || !self.free.is_ready(&self.parties, agent) {
-            return;
-        }
-        if let Some(id) = self.queue.first_waiting(|t| t.allows(agent)) {
-            self.assign(now, id, agent);
+        while !self.queue.none_waiting() && self.free.is_ready(&self.parties, agent) {
+            let Some(id) = self.queue.first_waiting(|t| t.allows(agent)) else {
+                return;
+            };
+            if !self.assign(now, id, agent) {
+                return;
+            }
         }
     }
 
@@ -369,8 +372,11 @@ impl Router {
         a.talk_time += talked;
         a.idle_since = seq;
         if !wrap.is_zero() {
-            a.wrap_up = true;
-            self.timers.schedule(Timer::WrapUpEnd(agent), now + wrap);
+            // This call's slot wraps up; the timer stands for the earliest slot.
+            a.wrap_ups.push_back(now + wrap);
+            if a.wrap_ups.len() == 1 {
+                self.timers.schedule(Timer::WrapUpEnd(agent), now + wrap);
+            }
         }
         self.refresh_agent(agent);
     }
@@ -380,7 +386,11 @@ impl Router {
         if self.config.wrap_up.is_zero() {
             return;
         }
-        if self.parties.agent(agent).is_some_and(|a| a.wrap_up) {
+        if self
+            .parties
+            .agent(agent)
+            .is_some_and(|a| !a.wrap_ups.is_empty())
+        {
             let event = ServerEvent::WrapUp {
                 room: room.clone(),
                 duration_ms: millis(self.config.wrap_up),
@@ -446,7 +456,12 @@ impl Router {
             Timer::OfferExpiry(id) => self.offer_expired(now, id),
             Timer::WrapUpEnd(agent) => {
                 if let Some(a) = self.parties.agent_mut(agent) {
-                    a.wrap_up = false;
+                    while a.wrap_ups.front().is_some_and(|end| *end <= now) {
+                        a.wrap_ups.pop_front();
+                    }
+                    if let Some(next) = a.wrap_ups.front().copied() {
+                        self.timers.schedule(Timer::WrapUpEnd(agent), next);
+                    }
                 }
                 self.refresh_agent(agent);
             }
@@ -536,3 +551,7 @@ impl Router {
 #[cfg(test)]
 #[path = "dispatch_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "capacity_tests.rs"]
+mod capacity_tests;

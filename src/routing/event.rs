@@ -267,13 +267,14 @@ pub enum AvailabilityReason {
 /// An event the router sends to one connection.
 #[derive(Debug, Clone)]
 pub enum ServerEvent {
-    /// `registered {role, id, resumeToken?, resumed?}`: the token (and `resumed`) when the
-    /// party can be resumed.
+    /// `registered {role, id, resumeToken?, resumed?, capacity?}`: the token (and
+    /// `resumed`) when the party can be resumed; an agent's capacity granted.
     Registered {
         role: Role,
         id: PeerId,
         resume_token: Option<Rc<str>>,
         resumed: bool,
+        capacity: Option<u32>,
     },
     /// `peerDisconnected {roomId}`: the other party's connection dropped; it is held.
     PeerDisconnected { room: PeerId },
@@ -342,6 +343,8 @@ struct RegisteredData<'a> {
     resume_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resumed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -483,6 +486,7 @@ impl ServerEvent {
                 id,
                 resume_token,
                 resumed,
+                capacity,
             } => serde_json::to_writer(
                 &mut *out,
                 &RegisteredData {
@@ -490,6 +494,7 @@ impl ServerEvent {
                     id,
                     resume_token: resume_token.as_deref(),
                     resumed: resume_token.as_ref().map(|_| *resumed),
+                    capacity: *capacity,
                 },
             ),
             ServerEvent::PeerDisconnected { room } | ServerEvent::PeerReconnected { room } => {

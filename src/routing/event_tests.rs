@@ -23,8 +23,9 @@ fn data_shapes() {
             id: PeerId::Int(7),
             resume_token: None,
             resumed: false,
+            capacity: Some(3),
         }),
-        r#"{"role":"agent","id":7}"#
+        r#"{"role":"agent","id":7,"capacity":3}"#
     );
     assert_eq!(
         data(&ServerEvent::Registered {
@@ -32,6 +33,7 @@ fn data_shapes() {
             id: PeerId::Int(7),
             resume_token: Some("t".into()),
             resumed: true,
+            capacity: None,
         }),
         r#"{"role":"user","id":7,"resumeToken":"t","resumed":true}"#
     );

@@ -8,7 +8,7 @@
 //! Invariant checked here, not enforced: see `Router::check_invariants`. These walks are
 //! O(users × agents) and never run on the loop's paths.
 use super::ids::ConnId;
-use super::party::{Party, AGENT_CAPACITY};
+use super::party::Party;
 use super::report::AgentState;
 use super::router::Router;
 
@@ -65,8 +65,12 @@ impl Router {
                         ));
                     }
                     let held = a.calls.len() + usize::from(a.offer.is_some());
-                    if held > AGENT_CAPACITY {
-                        return Err(format!("{id} holds {held} calls and offers"));
+                    if held > a.capacity.max(1) || a.calls.len() + a.wrap_ups.len() > a.capacity {
+                        return Err(format!(
+                            "{id} holds {held} calls and offers, {} slots in wrap-up, capacity {}",
+                            a.wrap_ups.len(),
+                            a.capacity
+                        ));
                     }
                     for c in &a.calls {
                         if self.calls.get(*c).map(|c| c.agent) != Some(id) {

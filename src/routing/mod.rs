@@ -9,6 +9,7 @@
 //! waiting users and ready agents to each other (offers, re-routing, wrap-up); `payload`
 //! reads request data; `ids`, `event` and `data` are the vocabulary shared with the protocol
 //! layer, `report` the one shared with metrics.
+mod attested;
 mod call;
 mod config;
 mod data;
@@ -30,6 +31,7 @@ mod sent_ring;
 mod testkit;
 mod timer;
 
+pub use attested::Attested;
 pub use config::{ResumeConfig, RoutingConfig, Strategy};
 pub use data::{is_message_event, Attachments, EventData, MessageData};
 pub use event::{

@@ -16,9 +16,9 @@ use super::outbox::{Continuity, ResumeKey};
 use super::report::AgentState;
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One registered party, as numbered by the router; never reused while the daemon runs.
 ///
@@ -49,9 +49,6 @@ impl fmt::Display for PartyId {
     }
 }
 
-/// Calls an agent holds at once (a per-agent capacity for multi-chat replaces this const).
-pub(super) const AGENT_CAPACITY: usize = 1;
-
 /// A registered user (visitor).
 #[derive(Debug)]
 pub(super) struct User {
@@ -63,8 +60,11 @@ pub(super) struct User {
     pub ticket: Option<CallId>,
 }
 
-/// The order key of a ready agent.
-pub(super) type ReadyKey = (u64, u64);
+/// The order key of a ready agent: its load first, then the strategy's own order.
+pub(super) type ReadyKey = (u64, u64, u64);
+
+/// `Agent::load` of a full agent.
+pub(super) const LOAD_SCALE: u64 = 1 << 20;
 
 /// A registered agent.
 #[derive(Debug)]
@@ -77,8 +77,13 @@ pub(super) struct Agent {
     pub calls: Vec<CallId>,
     /// The queue ticket offered to the agent, waiting for its answer.
     pub offer: Option<CallId>,
-    /// In wrap-up after a call (until `Timer::WrapUpEnd` or toggleAvailability true).
-    pub wrap_up: bool,
+    /// Chats it may hold at once (`[routing] max_capacity` at most).
+    pub capacity: usize,
+    /// When each slot in wrap-up after a call is free again, earliest first (until then, or
+    /// toggleAvailability true; `Timer::WrapUpEnd` fires at the first).
+    pub wrap_ups: VecDeque<Instant>,
+    /// Its free slots as counted in `Router::free_slots` (0 unless ready).
+    pub slots_counted: usize,
     /// In its reject delay (until `Timer::RejectDelayEnd`).
     pub reject_delay: bool,
     /// Offers let expire in a row.
@@ -109,7 +114,9 @@ impl Agent {
             wants_calls: true,
             calls: Vec::new(),
             offer: None,
-            wrap_up: false,
+            capacity: 1,
+            wrap_ups: VecDeque::new(),
+            slots_counted: 0,
             reject_delay: false,
             no_answer: 0,
             registered: seq,
@@ -123,17 +130,29 @@ impl Agent {
         }
     }
 
-    /// The state the agent's fields say it is in.
+    /// Slots neither in a call nor in wrap-up (an offer pending takes none: one at a time).
+    pub fn free_slots(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.calls.len() + self.wrap_ups.len())
+    }
+
+    /// How loaded it is, comparable across capacities: calls held / capacity, scaled.
+    pub fn load(&self) -> u64 {
+        (self.calls.len() as u64 * LOAD_SCALE) / self.capacity.max(1) as u64
+    }
+
+    /// The state the agent's fields say it is in (with a free slot and nothing against it:
+    /// ready, even in other calls).
     pub fn current_state(&self) -> AgentState {
         if self.held {
             AgentState::Held
-        } else if self.calls.len() >= AGENT_CAPACITY {
+        } else if self.calls.len() >= self.capacity {
             AgentState::Busy
         } else if self.offer.is_some() {
             AgentState::Offered
         } else if !self.wants_calls {
             AgentState::Away
-        } else if self.wrap_up {
+        } else if self.free_slots() == 0 {
             AgentState::WrapUp
         } else if self.reject_delay {
             AgentState::Away

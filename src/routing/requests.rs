@@ -36,6 +36,25 @@ fn no_agent(message: &'static str) -> Rejection {
 }
 
 impl Router {
+    /// The capacity an agent registering on `conn` is granted: its token's claim when one
+    /// was attested (else the default), otherwise `connectAgent {capacity}` (a positive
+    /// integer, else bad_payload), lowered to `max_capacity`.
+    fn granted_capacity(&self, conn: ConnId, obj: &Map<String, Value>) -> Result<usize, Rejection> {
+        let asked = match &self.attested {
+            Some((c, a)) if *c == conn => a.capacity.map(|n| n as u64),
+            _ => match obj.get("capacity") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                    Rejection::new(ErrorCode::BadPayload, "capacity must be a positive integer")
+                })?),
+            },
+        };
+        let max = self.config.max_capacity;
+        Ok(asked.map_or(self.config.default_capacity, |n| {
+            usize::try_from(n).unwrap_or(max).min(max)
+        }))
+    }
+
     /// connectUser / connectAgent: registers `conn` as a new party of `role`, resumable
     /// with `token` when one is given and resumes are on; with `resumeToken` (and `lastSeq`)
     /// naming a party of that id, resumes it instead (`resume`).
@@ -58,6 +77,7 @@ impl Router {
         if let Some((_, p)) = self.parties.on_conn(conn) {
             if p.role() == role && *p.id() == id {
                 // Said again (a recovered Socket.IO client's `connect` handler): answered, no change.
+                let capacity = self.capacity_of(conn);
                 self.send_unsequenced(
                     conn,
                     ServerEvent::Registered {
@@ -65,6 +85,7 @@ impl Router {
                         id,
                         resume_token: None,
                         resumed: false,
+                        capacity,
                     },
                 );
                 return Ok(());
@@ -80,6 +101,10 @@ impl Router {
                     "resumeToken must be a non-empty string of at most 256 bytes",
                 ))
             }
+        };
+        let capacity = match role {
+            Role::Agent => Some(self.granted_capacity(conn, &obj)?),
+            Role::User => None,
         };
         let last_seq = match obj.get("lastSeq") {
             None | Some(Value::Null) => 0,
@@ -122,7 +147,11 @@ impl Router {
                 call: None,
                 ticket: None,
             }),
-            Role::Agent => Party::Agent(Agent::new(id.clone(), 0)),
+            Role::Agent => {
+                let mut agent = Agent::new(id.clone(), 0);
+                agent.capacity = capacity.unwrap_or(1);
+                Party::Agent(agent)
+            }
         };
         let Some(party) = self.parties.insert(party) else {
             return Err(Rejection::with(
@@ -153,6 +182,7 @@ impl Router {
                 id,
                 resume_token: token.map(Rc::from),
                 resumed: false,
+                capacity: capacity.and_then(|c| u32::try_from(c).ok()),
             },
         );
         let count = self.free.len();
@@ -423,7 +453,8 @@ impl Router {
             }
             if available {
                 a.no_answer = 0;
-                wrap_ended = std::mem::take(&mut a.wrap_up);
+                wrap_ended = !a.wrap_ups.is_empty();
+                a.wrap_ups.clear();
             }
             a.wants_calls = available;
         }

@@ -257,6 +257,7 @@ impl Router {
             "{conn:?} resumed {id} after seq {last_seq} ({} replayed)",
             replay.len()
         );
+        let capacity = self.capacity_of(conn);
         self.send_unsequenced(
             conn,
             ServerEvent::Registered {
@@ -264,6 +265,7 @@ impl Router {
                 id: peer_id,
                 resume_token: Some(Rc::from(token)),
                 resumed: true,
+                capacity,
             },
         );
         for (seq, event) in replay {

@@ -27,7 +27,7 @@ fn in_call(max_events: usize) -> H {
     let sent = h.register(1, Role::Agent, "a1", "ta", json!({})).unwrap();
     assert_eq!(
         data_of(&sent, 1, "registered"),
-        &json!({"role":"agent","id":"a1","resumeToken":"ta","resumed":false})
+        &json!({"role":"agent","id":"a1","resumeToken":"ta","resumed":false,"capacity":1})
     );
     h.register(10, Role::User, "u1", "tu", json!({})).unwrap();
     h.call(10, "r");
@@ -380,7 +380,7 @@ fn without_a_grace_a_lost_connection_ends_at_once() {
     let sent = h.register(1, Role::Agent, "a1", "ta", json!({})).unwrap();
     assert_eq!(
         data_of(&sent, 1, "registered"),
-        &json!({"role":"agent","id":"a1"})
+        &json!({"role":"agent","id":"a1","capacity":1})
     );
     h.register(10, Role::User, "u1", "tu", json!({})).unwrap();
     h.call(10, "r");

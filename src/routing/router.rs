@@ -13,6 +13,7 @@
 //! agent may take a waiting user (`dispatch`); a rejected request changes nothing; no input
 //! panics, whatever ids it carries (an unknown or stale one is refused, or logged and
 //! ignored). `check_invariants` verifies these for tests.
+use super::attested::Attested;
 use super::call::{Call, Calls};
 use super::config::RoutingConfig;
 use super::data::EventData;
@@ -79,6 +80,9 @@ pub struct Stats {
     pub queue_length: usize,
     /// Parties held for a resume (their connection dropped within the grace).
     pub held: usize,
+    /// Free slots of the agents that would accept a call now (as many as
+    /// `available_agents` while every capacity is 1).
+    pub free_slots: usize,
     /// Registered agents by state, indexed like `AgentState::ALL`.
     pub agents_by_state: [usize; AgentState::ALL.len()],
 }
@@ -107,6 +111,10 @@ pub struct Router {
     pub(super) overflowed: Vec<PartyId>,
     /// Parties held for a resume.
     pub(super) held: usize,
+    /// Free slots of the ready agents (`Agent::slots_counted` summed).
+    pub(super) free_slots: usize,
+    /// The attributes of the next registration's verified token (`attest`).
+    pub(super) attested: Option<(ConnId, Attested)>,
     /// The recent events of connected parties that can be resumed.
     pub(super) sent: SentRing,
     /// Registered agents by state.
@@ -146,6 +154,8 @@ impl Router {
             became_ready: Vec::new(),
             overflowed: Vec::new(),
             held: 0,
+            free_slots: 0,
+            attested: None,
             sent: SentRing::new(config.resume.window_bytes),
             agent_counts: [0; AgentState::ALL.len()],
             seq: 0,
@@ -214,8 +224,23 @@ impl Router {
             Role::Agent => ClientEvent::ConnectAgent,
         };
         let r = self.handle_request(now, conn, event, data, Some(token));
+        self.attested = None;
         self.settle(now);
         r
+    }
+
+    /// What the verified token of `conn`'s coming registration says (its claims win over
+    /// what the client asserts); applies to that registration only.
+    pub fn attest(&mut self, conn: ConnId, attested: Attested) {
+        self.attested = Some((conn, attested));
+    }
+
+    /// The capacity of the agent on `conn`, if it is one.
+    pub(super) fn capacity_of(&self, conn: ConnId) -> Option<u32> {
+        match self.parties.on_conn(conn) {
+            Some((_, Party::Agent(a))) => u32::try_from(a.capacity).ok(),
+            _ => None,
+        }
     }
 
     /// Every event but the messages: its rule, then dispatch of agents it made ready.
@@ -284,6 +309,7 @@ impl Router {
             Party::Agent(mut a) => {
                 self.free.remove(id, &mut a);
                 self.agent_counts[a.state as usize] -= 1;
+                self.free_slots -= a.slots_counted;
                 self.timers.cancel(Timer::WrapUpEnd(id));
                 self.timers.cancel(Timer::RejectDelayEnd(id));
                 if let Some(ticket) = a.offer {
@@ -376,6 +402,7 @@ impl Router {
             available_agents: self.free.len(),
             active_calls: self.calls.len(),
             held: self.held,
+            free_slots: self.free_slots,
             queue_length: self.queue.len(),
             agents_by_state: self.agent_counts,
         }
@@ -450,13 +477,21 @@ impl Router {
             self.agent_counts[state as usize] += 1;
             agent.state = state;
         }
+        let free = if state == AgentState::Ready {
+            agent.free_slots()
+        } else {
+            0
+        };
+        self.free_slots = self.free_slots + free - agent.slots_counted;
+        agent.slots_counted = free;
         match (state == AgentState::Ready, agent.ready_key.is_some()) {
             (true, false) => {
                 self.free.insert(id, agent);
                 self.became_ready.push(id);
             }
             (false, true) => self.free.remove(id, agent),
-            _ => {}
+            (true, true) => self.free.rekey(id, agent),
+            (false, false) => {}
         }
     }
 

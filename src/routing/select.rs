@@ -4,13 +4,16 @@
 //! so that every routing rule (a new call, a user put back in line, an expired offer moving
 //! on, a transfer) picks the same way, in O(log n) whatever the number of agents.
 //!
-//! How each strategy picks in O(log n): the ready agents sit in a `BTreeMap` keyed by the
-//! strategy's order, computed when the agent becomes ready (its counters only change while
-//! it is not ready): longest-idle by the sequence number of when it became idle;
+//! How each strategy picks in O(log n): the ready agents sit in a `BTreeMap` keyed by their
+//! load (calls held / capacity: the least loaded first, so an agent with several slots
+//! fills evenly with the others) and then the strategy's order, computed when the agent
+//! becomes ready and again when its counters change while it stays ready (`rekey`):
+//! longest-idle by the sequence number of when it became idle;
 //! first-available by registration order; round-robin by registration order too, picking the
-//! first key after the last agent chosen (wrapping round); fewest-calls by (calls taken,
+//! first key after the last agent chosen among the least loaded (wrapping round); fewest-calls by (calls taken,
 //! idle order); least-talk-time by (talk time, idle order). Random keeps the ready agents in
-//! a vector instead (swap-remove, an index per agent) and draws an index. An agent a request
+//! a vector instead (swap-remove, an index per agent) and draws an index: any agent with a
+//! free slot, whatever its load. An agent a request
 //! must avoid is skipped, so a pick costs O(log n + k), k the agents skipped.
 //!
 //! Invariant: an agent is in the set exactly when `Agent::ready_key` is `Some(k)`, under key
@@ -74,17 +77,32 @@ impl ReadyAgents {
 
     /// `agent`'s key under `strategy`.
     fn key(strategy: Strategy, agent: &Agent) -> ReadyKey {
+        let load = agent.load();
         match strategy {
-            Strategy::LongestIdle => (agent.idle_since, 0),
+            Strategy::LongestIdle => (load, agent.idle_since, 0),
             Strategy::RoundRobin | Strategy::FirstAvailable | Strategy::Random => {
-                (agent.registered, 0)
+                (load, agent.registered, 0)
             }
-            Strategy::FewestCalls => (agent.calls_taken, agent.idle_since),
+            Strategy::FewestCalls => (load, agent.calls_taken, agent.idle_since),
             Strategy::LeastTalkTime => (
+                load,
                 u64::try_from(agent.talk_time.as_nanos()).unwrap_or(u64::MAX),
                 agent.idle_since,
             ),
         }
+    }
+
+    /// Moves ready agent `id` to its current key if its counters changed while it stayed
+    /// ready (an agent with several slots takes or ends a call).
+    pub fn rekey(&mut self, id: PartyId, agent: &mut Agent) {
+        let Some(old) = agent.ready_key else {
+            return;
+        };
+        if self.strategy == Strategy::Random || old == Self::key(self.strategy, agent) {
+            return;
+        }
+        self.remove(id, agent);
+        self.insert(id, agent);
     }
 
     /// Adds agent `id` (not in the set yet) under its current key.
@@ -157,8 +175,14 @@ impl ReadyAgents {
                     .find(|id| allowed(*id))
             }
             Strategy::RoundRobin => {
+                // The round goes on among the least loaded; then any, least loaded first.
+                let load = self.ordered.keys().next().map_or(0, |k| k.0);
                 let after = self.last_chosen.map_or(0, |r| r.wrapping_add(1));
-                let mut later = self.ordered.range((after, 0)..).map(|(_, id)| *id);
+                let mut later = self
+                    .ordered
+                    .range((load, after, 0)..)
+                    .take_while(|(k, _)| k.0 == load)
+                    .map(|(_, id)| *id);
                 later
                     .find(|id| allowed(*id))
                     .or_else(|| self.ordered.values().copied().find(|id| allowed(*id)))

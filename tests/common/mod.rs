@@ -2,6 +2,7 @@
 //! WebSocket clients. Every wait is bounded.
 #![allow(dead_code)]
 pub mod limits;
+pub mod sio;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -425,11 +426,19 @@ impl Client {
     }
 }
 
-/// A fresh registration's data: `{role, id}` plus, when resumes are on, a resume token of
-/// 128 random bits (32 hex digits) and `resumed: false`.
+/// A fresh registration's data: `{role, id}` (an agent's with its `capacity`) plus, when
+/// resumes are on, a resume token of 128 random bits (32 hex digits) and `resumed: false`.
 pub fn assert_registered(r: &Value, role: &str, id: &Value) {
     assert_eq!(r["role"], json!(role), "{r}");
     assert_eq!(&r["id"], id, "{r}");
+    // An agent is told its capacity (1 unless configured otherwise), a user none.
+    let mut r = r.clone();
+    let capacity = r.as_object_mut().and_then(|o| o.remove("capacity"));
+    match role {
+        "agent" => assert!(capacity.is_some_and(|c| c.as_u64() >= Some(1)), "{r}"),
+        _ => assert_eq!(capacity, None, "{r}"),
+    }
+    let r = &r;
     match r.get("resumeToken") {
         None => assert_eq!(r, &json!({"role": role, "id": id})),
         Some(t) => {
