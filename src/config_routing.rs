@@ -57,5 +57,6 @@ pub(super) fn routing(
             .availability_interval_ms
             .map_or(d.availability_interval, ms),
         resume: d.resume,
+        max_signal_bytes: d.max_signal_bytes,
     })
 }

@@ -155,6 +155,7 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     wrap_up: wrap,
                     availability_interval: avail,
                     resume: supportd::routing::ResumeConfig::default(),
+                    max_signal_bytes: supportd::routing::DEFAULT_MAX_SIGNAL_BYTES,
                 }
             },
         )

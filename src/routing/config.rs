@@ -9,6 +9,9 @@
 //! a reload applies to decisions taken after it, never to deadlines already set.
 use std::time::Duration;
 
+/// The default `[limits] max_signal_bytes`: real SDP offers reach 13 KB with candidates.
+pub const DEFAULT_MAX_SIGNAL_BYTES: usize = 32 * 1024;
+
 /// How the router picks among the agents eligible for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Strategy {
@@ -83,6 +86,8 @@ pub struct RoutingConfig {
     pub availability_interval: Duration,
     /// How parties that lose their connection are held for a resume (`[sessions]`).
     pub resume: ResumeConfig,
+    /// Largest `signal` data relayed, in bytes as serialized (`[limits] max_signal_bytes`).
+    pub max_signal_bytes: usize,
 }
 
 /// The resume settings (the `[sessions]` table): how long a party whose connection dropped
@@ -148,6 +153,7 @@ impl Default for RoutingConfig {
             wrap_up: Duration::ZERO,
             availability_interval: Duration::from_millis(100),
             resume: ResumeConfig::default(),
+            max_signal_bytes: DEFAULT_MAX_SIGNAL_BYTES,
         }
     }
 }
