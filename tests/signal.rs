@@ -250,3 +250,41 @@ fn a_resumed_user_is_told_the_mute_state_of_its_call() {
     );
     a.expect("peerReconnected");
 }
+
+/// Runs tests/js/signal.js (the stock socket.io-client; its packages installed by npm ci, as
+/// tests/socketio.rs does) against a daemon with a STUN server; returns (success, output).
+fn stock_client(transports: &str) -> (bool, String) {
+    use std::process::Command;
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if !js.join("node_modules/socket.io-client").exists() {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&js)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "npm ci in tests/js failed: node and npm are required");
+    }
+    let d = Daemon::start("[calls]\nice_servers = [{ urls = \"stun:stun.example.com:3478\" }]\n");
+    // The script bounds itself (TIMEOUT_MS, 15 s).
+    let out = Command::new("node")
+        .arg("signal.js")
+        .current_dir(&js)
+        .env("SERVER_URL", format!("http://{}", d.addr))
+        .env("TRANSPORTS", transports)
+        .output()
+        .expect("node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("ok signal"), text)
+}
+
+#[test]
+fn the_stock_socketio_client_relays_the_exchange_on_websocket_and_polling() {
+    for transports in ["websocket", "polling"] {
+        let (ok, out) = stock_client(transports);
+        assert!(ok, "{transports}: {out}");
+    }
+}
