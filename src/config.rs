@@ -60,6 +60,8 @@ struct FileConfig {
     auth: FileAuth,
     #[serde(default)]
     sessions: FileSessions,
+    #[serde(default)]
+    calls: FileCalls,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +106,7 @@ struct FileServer {
 struct FileLimits {
     max_connections: Option<usize>,
     max_message_bytes: Option<usize>,
+    max_signal_bytes: Option<usize>,
     max_outbound_bytes: Option<usize>,
     handshake_timeout_ms: Option<u64>,
     message_timeout_ms: Option<u64>,
@@ -196,6 +199,8 @@ pub struct Config {
     /// `[limits] per_ip_exempt` and `trusted_proxies`: addresses the per-address limits
     /// skip, and those whose `X-Forwarded-For` is believed.
     pub addresses: AddressPolicy,
+    /// `[calls]`: the STUN/TURN servers given to both parties of a call.
+    pub calls: CallsConfig,
 }
 
 /// Hard limits that protect the daemon from clients (every key of `[limits]` but the
@@ -335,6 +340,7 @@ impl Default for Config {
             auth: AuthSettings::default(),
             drain: None,
             addresses: AddressPolicy::default(),
+            calls: CallsConfig::default(),
         }
     }
 }
@@ -434,6 +440,10 @@ impl Config {
             l.max_message_bytes.map(|v| v as u64),
             DEFAULT_MAX_MESSAGE_BYTES as u64,
         )? as usize;
+        let max_signal_bytes =
+            max_signal_bytes(l.max_signal_bytes, cfg.limits.max_message_bytes, |reason| {
+                err(at("limits", "max_signal_bytes"), reason)
+            })?;
         cfg.limits.max_outbound_bytes = positive(
             "max_outbound_bytes",
             l.max_outbound_bytes.map(|v| v as u64),
@@ -570,6 +580,8 @@ impl Config {
         cfg.routing = routing(&file.routing, |key, reason| {
             err(at("routing", key), format!("routing.{key}: {reason}"))
         })?;
+        cfg.routing.max_signal_bytes = max_signal_bytes;
+        cfg.calls = calls(&file.calls, |reason| err(None, reason))?;
 
         let sess = &file.sessions;
         let dr = ResumeConfig::default();
@@ -762,6 +774,13 @@ fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> 
     }
     None
 }
+
+#[path = "config_calls.rs"]
+mod calls_table;
+use calls_table::{calls, max_signal_bytes, FileCalls};
+pub use calls_table::{
+    turn_rest_credential, CallsConfig, IceAuth, IceServer, Secret, DEFAULT_TURN_TTL_SECS,
+};
 
 #[path = "config_routing.rs"]
 mod routing_table;

@@ -76,5 +76,6 @@ pub(super) fn routing(
         resume: d.resume,
         max_capacity,
         default_capacity,
+        max_signal_bytes: d.max_signal_bytes,
     })
 }

@@ -186,6 +186,7 @@ fn routing_table_sets_every_key() {
             resume: Config::default().routing.resume,
             max_capacity: 5,
             default_capacity: 2,
+            max_signal_bytes: 32768,
         }
     );
     // Zero means off for the optional durations.
@@ -313,4 +314,127 @@ fn sessions_table_sets_resume_and_drain() {
     assert!(e.reason.contains("sessions.sent_window_bytes"), "{e}");
     let e = parse("[sessions]\ngrace = 1\n").unwrap_err();
     assert!(e.reason.contains("grace"), "{e}");
+}
+
+#[test]
+fn max_signal_bytes_defaults_to_32_kib_and_leaves_1_kib_under_max_message_bytes() {
+    assert_eq!(Config::default().routing.max_signal_bytes, 32768);
+    assert_eq!(parse("").unwrap().routing.max_signal_bytes, 32768);
+    let c = parse("[limits]\nmax_signal_bytes = 15000\n").unwrap();
+    assert_eq!(c.routing.max_signal_bytes, 15000);
+    // Exactly 1 KiB under is allowed; less is refused, naming both keys, at the line.
+    let c = parse("[limits]\nmax_message_bytes = 66560\nmax_signal_bytes = 65536\n").unwrap();
+    assert_eq!(c.routing.max_signal_bytes, 65536);
+    let e = parse("[limits]\nmax_message_bytes = 66560\nmax_signal_bytes = 65537\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.reason.contains("limits.max_signal_bytes") && e.reason.contains("max_message_bytes"),
+        "{e}"
+    );
+    // Unset, it is lowered to fit a smaller max_message_bytes (an older file still loads).
+    let c = parse("[limits]\nmax_message_bytes = 33000\n").unwrap();
+    assert_eq!(c.routing.max_signal_bytes, 33000 - 1024);
+    let c = parse("[limits]\nmax_message_bytes = 1024\n").unwrap();
+    assert_eq!(c.routing.max_signal_bytes, 0);
+    let e = parse("[limits]\nmax_signal_bytes = 0\n").unwrap_err();
+    assert!(e.reason.contains("max_signal_bytes"), "{e}");
+}
+
+#[test]
+fn ice_servers_parse_in_each_form() {
+    use crate::config::{IceAuth, IceServer};
+    let c = parse(
+        "[[calls.ice_servers]]\nurls = \"stun:stun.example.com:3478\"\n\
+         [[calls.ice_servers]]\nurls = [\"turn:turn.example.com:3478\", \"turns:turn.example.com:5349\"]\n\
+         username = \"fixed\"\ncredential = \"pw\"\n\
+         [[calls.ice_servers]]\nurls = [\"turn:turn.example.com:3478?transport=tcp\"]\n\
+         shared_secret = \"north\"\n\
+         [[calls.ice_servers]]\nurls = [\"turn:b.example.com\"]\nshared_secret = \"south\"\nttl_secs = 600\n",
+    )
+    .unwrap();
+    let s = &c.calls.ice_servers;
+    assert_eq!(s.len(), 4);
+    assert_eq!(
+        s[0],
+        IceServer {
+            urls: vec!["stun:stun.example.com:3478".into()],
+            auth: IceAuth::None
+        }
+    );
+    assert_eq!(
+        s[1].auth,
+        IceAuth::Fixed {
+            username: "fixed".into(),
+            credential: "pw".into()
+        }
+    );
+    assert!(matches!(
+        s[2].auth,
+        IceAuth::SharedSecret {
+            ttl_secs: 86400,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s[3].auth,
+        IceAuth::SharedSecret { ttl_secs: 600, .. }
+    ));
+    // The secret is never printed.
+    assert!(!format!("{c:?}").contains("north"));
+    // What a party is given (RTCIceServer shape).
+    let json = c.calls.ice_servers_json(1_700_000_000, "u1");
+    assert_eq!(
+        json[0],
+        serde_json::json!({"urls": ["stun:stun.example.com:3478"]})
+    );
+    assert_eq!(
+        json[1],
+        serde_json::json!({
+            "urls": ["turn:turn.example.com:3478", "turns:turn.example.com:5349"],
+            "username": "fixed",
+            "credential": "pw"
+        })
+    );
+    // Expiry = now + ttl; credential computed independently:
+    // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b'north',
+    //   b'1700086400:u1',hashlib.sha1).digest()).decode())"  ->  4zxEOPf91dGhfq8CpQ17Zp2QFCw=
+    assert_eq!(json[2]["username"], "1700086400:u1");
+    assert_eq!(json[2]["credential"], "4zxEOPf91dGhfq8CpQ17Zp2QFCw=");
+    assert_eq!(json[3]["username"], "1700000600:u1");
+}
+
+#[test]
+fn coturn_rest_credential_matches_a_known_vector() {
+    // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b'north',
+    //   b'1700000000:u1',hashlib.sha1).digest()).decode())"  ->  V5T4+SMzwlCncdLd960W+gxser0=
+    assert_eq!(
+        crate::config::turn_rest_credential("north", "1700000000:u1"),
+        "V5T4+SMzwlCncdLd960W+gxser0="
+    );
+}
+
+#[test]
+fn bad_ice_servers_are_refused_naming_the_entry() {
+    for (text, says) in [
+        ("urls = []", "urls"),
+        ("urls = [\"http://x.example\"]", "stun:"),
+        ("urls = [\"stun:\"]", "no host"),
+        ("urls = [\"turn:t.example\"]", "needs username"),
+        ("urls = [\"turn:t.example\"]\nusername = \"u\"", "go together"),
+        (
+            "urls = [\"turn:t.example\"]\nusername = \"u\"\ncredential = \"c\"\nshared_secret = \"s\"",
+            "one or the other",
+        ),
+        ("urls = [\"turn:t.example\"]\nshared_secret = \"\"", "empty"),
+        ("urls = [\"turn:t.example\"]\nshared_secret = \"s\"\nttl_secs = 0", "ttl_secs"),
+        ("urls = [\"stun:s.example\"]\nttl_secs = 60", "ttl_secs"),
+    ] {
+        let e = parse(&format!("[[calls.ice_servers]]\n{text}\n")).unwrap_err();
+        assert!(
+            e.reason.contains("calls.ice_servers[0]") && e.reason.contains(says),
+            "{text}: {e}"
+        );
+    }
+    let e = parse("[[calls.ice_servers]]\nurls = [\"stun:s\"]\nsecret = \"x\"\n").unwrap_err();
+    assert!(e.reason.contains("secret"), "{e}");
 }

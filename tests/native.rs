@@ -115,8 +115,8 @@ fn full_call_flow() {
         json!({"userId": "u1", "roomId": "r1", "topic": "billing"}),
     );
     let want = json!({"userId":"u1","roomId":"r1","agentId":"a1","topic":"billing"});
-    assert_eq!(a1.expect("callAgent"), want);
-    assert_eq!(u.expect("callAgent"), want);
+    assert_eq!(a1.expect("callAgent"), common::polite(&want, true));
+    assert_eq!(u.expect("callAgent"), common::polite(&want, false));
     u.expect_count(1);
     a2.expect_count(1);
 
@@ -151,11 +151,16 @@ fn full_call_flow() {
     );
     assert_eq!(
         a2.expect("callTransfer"),
-        json!({"agentId":"a1","roomId":"r1","userId":"u1","note":"vip"})
+        json!({"agentId":"a1","roomId":"r1","userId":"u1","note":"vip","polite":true})
+    );
+    // The user's audio is still muted: the new agent is told.
+    assert_eq!(
+        a2.expect("callState"),
+        json!({"roomId":"r1","muted":{"audio":false,"video":false},"peerMuted":{"audio":true,"video":false}})
     );
     assert_eq!(
         u.expect("callTransfer"),
-        json!({"agentId":"a2","roomId":"r1"})
+        json!({"agentId":"a2","roomId":"r1","polite":false})
     );
     assert_eq!(
         a1.expect("callEnded"),
@@ -331,7 +336,7 @@ fn transfer_to_named_agent_or_none() {
     assert_eq!(c.expect("callTransfer")["agentId"], "a");
     assert_eq!(
         u.expect("callTransfer"),
-        json!({"agentId":"c","roomId":"r"})
+        json!({"agentId":"c","roomId":"r","polite":false})
     );
     a.expect("callEnded");
     b.expect_quiet(200);

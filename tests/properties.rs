@@ -160,6 +160,7 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     // Agents ask for 1 to 3 chats: some get 2, some are lowered to it.
                     max_capacity: 2,
                     default_capacity: 1,
+                    max_signal_bytes: supportd::routing::DEFAULT_MAX_SIGNAL_BYTES,
                 }
             },
         )

@@ -108,6 +108,8 @@ pub const EVENT_AVAILABILITY_CHANGED: &str = "availabilityChanged";
 pub const EVENT_PEER_DISCONNECTED: &str = "peerDisconnected";
 pub const EVENT_PEER_RECONNECTED: &str = "peerReconnected";
 pub const EVENT_ACK: &str = "ack";
+pub const EVENT_SIGNAL: &str = "signal";
+pub const EVENT_CALL_STATE: &str = "callState";
 
 /// Every `event` value: the fixed label set of both `support_events_*_total` families
 /// (each family has every value, whether or not it can occur there).
@@ -135,6 +137,8 @@ pub const EVENT_VALUES: &[&str] = &[
     EVENT_PEER_DISCONNECTED,
     EVENT_PEER_RECONNECTED,
     EVENT_ACK,
+    EVENT_SIGNAL,
+    EVENT_CALL_STATE,
     OTHER,
 ];
 
@@ -157,6 +161,7 @@ pub const CODE_UNAUTHORIZED: &str = "unauthorized";
 pub const CODE_TOKEN_EXPIRED: &str = "token_expired";
 pub const CODE_SESSION_REPLACED: &str = "session_replaced";
 pub const CODE_RATE_LIMITED: &str = "rate_limited";
+pub const CODE_TOO_LARGE: &str = "too_large";
 
 /// Every `code` value: the fixed label set of `support_errors_total`.
 pub const CODE_VALUES: &[&str] = &[
@@ -178,6 +183,7 @@ pub const CODE_VALUES: &[&str] = &[
     CODE_TOKEN_EXPIRED,
     CODE_SESSION_REPLACED,
     CODE_RATE_LIMITED,
+    CODE_TOO_LARGE,
     OTHER,
 ];
 

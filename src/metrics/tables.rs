@@ -128,6 +128,7 @@ pub(super) const fn received_label(event: Option<ClientEvent>) -> &'static str {
         Some(ClientEvent::LeaveCall) => n::EVENT_LEAVE_CALL,
         Some(ClientEvent::Mute) => n::EVENT_MUTE,
         Some(ClientEvent::AcceptCall) => n::EVENT_ACCEPT_CALL,
+        Some(ClientEvent::Signal) => n::EVENT_SIGNAL,
         None => n::OTHER,
     }
 }
@@ -148,7 +149,7 @@ impl Slot for Option<ClientEvent> {
 }
 
 /// The `event` labels of the server events, by [`Slot::slot`].
-const SENT_LABELS: [&str; 17] = [
+const SENT_LABELS: [&str; 19] = [
     n::EVENT_REGISTERED,
     n::EVENT_GET_AVAILABLE_AGENTS,
     n::EVENT_CALL_AGENT,
@@ -166,6 +167,8 @@ const SENT_LABELS: [&str; 17] = [
     n::EVENT_PEER_DISCONNECTED,
     n::EVENT_PEER_RECONNECTED,
     n::EVENT_ACK,
+    n::EVENT_SIGNAL,
+    n::EVENT_CALL_STATE,
 ];
 
 /// Server events in declaration order.
@@ -191,6 +194,8 @@ impl Slot for ServerEvent {
             ServerEvent::PeerDisconnected { .. } => 14,
             ServerEvent::PeerReconnected { .. } => 15,
             ServerEvent::Ack { .. } => 16,
+            ServerEvent::Signal { .. } => 17,
+            ServerEvent::CallState { .. } => 18,
         }
     }
     fn label(i: usize) -> &'static str {
@@ -219,6 +224,7 @@ pub(super) const fn code_label(code: ErrorCode) -> &'static str {
         ErrorCode::TokenExpired => n::CODE_TOKEN_EXPIRED,
         ErrorCode::SessionReplaced => n::CODE_SESSION_REPLACED,
         ErrorCode::RateLimited => n::CODE_RATE_LIMITED,
+        ErrorCode::TooLarge => n::CODE_TOO_LARGE,
     }
 }
 

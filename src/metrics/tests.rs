@@ -156,6 +156,15 @@ fn every_server_event() -> Vec<ServerEvent> {
             room: PeerId::Int(1),
         },
         ServerEvent::Ack { seq: 1 },
+        ServerEvent::Signal {
+            room: PeerId::Int(3),
+            data: raw(),
+        },
+        ServerEvent::CallState {
+            room: PeerId::Int(3),
+            muted: routing::Muted::default(),
+            peer_muted: routing::Muted::default(),
+        },
     ]
 }
 
@@ -345,6 +354,8 @@ fn fixed_label_sets_are_unchanged() {
             "peerDisconnected",
             "peerReconnected",
             "ack",
+            "signal",
+            "callState",
             "other",
         ]
     );
@@ -369,6 +380,7 @@ fn fixed_label_sets_are_unchanged() {
             "token_expired",
             "session_replaced",
             "rate_limited",
+            "too_large",
             "other",
         ]
     );

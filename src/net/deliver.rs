@@ -8,11 +8,13 @@ use super::server::Server;
 use crate::metrics::LimitReason;
 use crate::protocol::{native, socketio};
 use crate::routing::{
-    is_message_event, Attachments, ClientEvent, ConnId, ErrorCode, EventData, Output, Rejection,
-    Role, ServerEvent,
+    is_message_event, Attachments, ClientEvent, ConnId, ErrorCode, EventData, Output, PeerId,
+    Rejection, Role, ServerEvent,
 };
 use log::debug;
-use std::time::Instant;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
 use tungstenite::Utf8Bytes;
 
 /// The event that also draws from the toggle bucket.
@@ -215,6 +217,8 @@ impl Server {
     /// in the party's sequence: `seq` on the native envelope, the Socket.IO offset (the
     /// last argument) when recovery is on.
     pub(super) fn send_numbered(&mut self, to: ConnId, event: &ServerEvent, seq: Option<u64>) {
+        let with_settings = self.with_call_settings(to, event);
+        let event = with_settings.as_ref().unwrap_or(event);
         self.metrics.sent(event);
         let mut out = Vec::with_capacity(event.size_hint());
         match self.peers.route(to) {
@@ -239,6 +243,32 @@ impl Server {
             },
             None => debug!("{to:?} is gone; an event for it is dropped"),
         }
+    }
+
+    /// `callAgent` / `callTransfer` as the party on `to` gets it, with the call settings:
+    /// `polite` (true for the agent: the polite peer of perfect negotiation, false for the
+    /// user) and, when `[calls]` lists servers, `iceServers` (time-limited credentials made
+    /// now, for the receiver's own id: a replay on resume gets fresh ones). None for any
+    /// other event, or a connection no party is on.
+    fn with_call_settings(&self, to: ConnId, event: &ServerEvent) -> Option<ServerEvent> {
+        type Rebuild = fn(Rc<Map<String, Value>>) -> ServerEvent;
+        let (data, rebuild): (_, Rebuild) = match event {
+            ServerEvent::CallAgent(m) => (m, ServerEvent::CallAgent),
+            ServerEvent::CallTransfer(m) => (m, ServerEvent::CallTransfer),
+            _ => return None,
+        };
+        let (role, id) = self.router.registered_as(to)?;
+        let mut data = Map::clone(data);
+        data.insert("polite".into(), Value::Bool(role == Role::Agent));
+        let calls = &self.config.calls;
+        if !calls.ice_servers.is_empty() {
+            let id = match &id {
+                PeerId::Int(i) => i.to_string(),
+                PeerId::Str(s) => s.to_string(),
+            };
+            data.insert("iceServers".into(), calls.ice_servers_json(unix_now(), &id));
+        }
+        Some(rebuild(Rc::new(data)))
     }
 
     /// Sends the free-agent count to every peer, once per turn at most.
@@ -272,4 +302,11 @@ impl Server {
     pub(super) fn update_gauges(&self) {
         self.metrics.set_routing_gauges(&self.router.stats());
     }
+}
+
+/// Seconds since the Unix epoch, for time-limited TURN credentials.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -8,7 +8,7 @@
 //!
 //! Invariants: `rooms[r] == c` exactly when call or ticket `c` exists and its room is `r` (a
 //! room belongs to at most one call or ticket); call and ticket ids are never reused.
-use super::event::Rejection;
+use super::event::{Muted, Rejection};
 use super::ids::{CallId, PeerId};
 use super::party::PartyId;
 use super::payload::{not_in_call, not_your_room, room_required};
@@ -30,6 +30,10 @@ pub(super) struct Call {
     pub agent_since: Instant,
     /// The user's request, kept to route the user again (rejected, agent lost, transferred).
     pub request: Request,
+    /// What the user has muted (its last `mute` per kind), for a party that resumes.
+    pub user_muted: Muted,
+    /// What the current agent has muted (reset when the call is transferred).
+    pub agent_muted: Muted,
 }
 
 /// Every call, and the room index.
@@ -127,6 +131,8 @@ impl Calls {
                 started: now,
                 agent_since: now,
                 request,
+                user_muted: Muted::default(),
+                agent_muted: Muted::default(),
             },
         );
     }

@@ -9,6 +9,9 @@
 //! a reload applies to decisions taken after it, never to deadlines already set.
 use std::time::Duration;
 
+/// The default `[limits] max_signal_bytes`: real SDP offers reach 13 KB with candidates.
+pub const DEFAULT_MAX_SIGNAL_BYTES: usize = 32 * 1024;
+
 /// How the router picks among the agents eligible for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Strategy {
@@ -87,6 +90,8 @@ pub struct RoutingConfig {
     pub max_capacity: usize,
     /// An agent's capacity when neither its token nor its `connectAgent` says one.
     pub default_capacity: usize,
+    /// Largest `signal` data relayed, in bytes as serialized (`[limits] max_signal_bytes`).
+    pub max_signal_bytes: usize,
 }
 
 /// The resume settings (the `[sessions]` table): how long a party whose connection dropped
@@ -155,6 +160,7 @@ impl Default for RoutingConfig {
             resume: ResumeConfig::default(),
             max_capacity: 1,
             default_capacity: 1,
+            max_signal_bytes: DEFAULT_MAX_SIGNAL_BYTES,
         }
     }
 }

@@ -23,11 +23,13 @@ pub enum ClientEvent {
     LeaveCall,
     Mute,
     AcceptCall,
+    /// `signal {roomId, data}`: WebRTC signalling relayed to the other party of a call.
+    Signal,
 }
 
 impl ClientEvent {
     /// Every client event, for tables indexed by event.
-    pub const ALL: [ClientEvent; 11] = [
+    pub const ALL: [ClientEvent; 12] = [
         ClientEvent::ConnectUser,
         ClientEvent::ConnectAgent,
         ClientEvent::CallAgent,
@@ -39,6 +41,7 @@ impl ClientEvent {
         ClientEvent::LeaveCall,
         ClientEvent::Mute,
         ClientEvent::AcceptCall,
+        ClientEvent::Signal,
     ];
 
     /// Looks up an event by its wire name.
@@ -55,6 +58,7 @@ impl ClientEvent {
             "leaveCall" => ClientEvent::LeaveCall,
             "mute" => ClientEvent::Mute,
             "acceptCall" => ClientEvent::AcceptCall,
+            "signal" => ClientEvent::Signal,
             _ => return None,
         })
     }
@@ -73,6 +77,7 @@ impl ClientEvent {
             ClientEvent::LeaveCall => "leaveCall",
             ClientEvent::Mute => "mute",
             ClientEvent::AcceptCall => "acceptCall",
+            ClientEvent::Signal => "signal",
         }
     }
 }
@@ -103,11 +108,13 @@ pub enum ErrorCode {
     /// The connection sent events faster than `[limits] events_per_sec` (or toggled
     /// availability faster than `toggles_per_sec`); the event was not applied.
     RateLimited,
+    /// A `signal`'s data is over `[limits] max_signal_bytes`; it was not relayed.
+    TooLarge,
 }
 
 impl ErrorCode {
     /// Every code, for tables indexed by code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadJson,
         ErrorCode::BadMessage,
         ErrorCode::UnknownEvent,
@@ -126,6 +133,7 @@ impl ErrorCode {
         ErrorCode::TokenExpired,
         ErrorCode::SessionReplaced,
         ErrorCode::RateLimited,
+        ErrorCode::TooLarge,
     ];
 
     /// The code as it appears on the wire.
@@ -149,6 +157,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::SessionReplaced => "session_replaced",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooLarge => "too_large",
         }
     }
 }
@@ -264,6 +273,46 @@ pub enum AvailabilityReason {
     NoAnswer,
 }
 
+/// The media a `mute` is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    /// The kind of a wire name ("audio", "video"), exact match.
+    pub fn from_name(s: &str) -> Option<MediaKind> {
+        match s {
+            "audio" => Some(MediaKind::Audio),
+            "video" => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+}
+
+/// Which of one party's media it has muted in a call (`{"audio":bool,"video":bool}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Muted {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl Muted {
+    /// Records that `kind` is now `muted`.
+    pub fn set(&mut self, kind: MediaKind, muted: bool) {
+        match kind {
+            MediaKind::Audio => self.audio = muted,
+            MediaKind::Video => self.video = muted,
+        }
+    }
+
+    /// Whether anything is muted.
+    pub fn any(self) -> bool {
+        self.audio || self.video
+    }
+}
+
 /// An event the router sends to one connection.
 #[derive(Debug, Clone)]
 pub enum ServerEvent {
@@ -308,6 +357,15 @@ pub enum ServerEvent {
     },
     /// `mute` with the data as sent plus roomId.
     Mute(Rc<Map<String, Value>>),
+    /// `signal {roomId, data}`: the other party's `data`, byte for byte as it came.
+    Signal { room: PeerId, data: Box<RawValue> },
+    /// `callState {roomId, muted, peerMuted}`: the mute state of a call, for a party that
+    /// resumed (or whose call was transferred) and may not know it.
+    CallState {
+        room: PeerId,
+        muted: Muted,
+        peer_muted: Muted,
+    },
     /// `queued {roomId, position, queueLength, estimatedWaitSecs?, reason?}`
     Queued {
         room: PeerId,
@@ -387,6 +445,14 @@ struct RoomData<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct CallStateData<'a> {
+    room_id: &'a PeerId,
+    muted: Muted,
+    peer_muted: Muted,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct WrapUpData<'a> {
     room_id: &'a PeerId,
     duration_ms: u64,
@@ -426,6 +492,8 @@ impl ServerEvent {
             ServerEvent::PeerDisconnected { .. } => "peerDisconnected",
             ServerEvent::PeerReconnected { .. } => "peerReconnected",
             ServerEvent::Ack { .. } => "ack",
+            ServerEvent::Signal { .. } => "signal",
+            ServerEvent::CallState { .. } => "callState",
         }
     }
 
@@ -446,12 +514,8 @@ impl ServerEvent {
                 message,
                 attachments,
             } => {
-                let room = match room {
-                    PeerId::Int(_) => 20,
-                    PeerId::Str(s) => s.len() + 2,
-                };
                 // Attachments at their base64 size: what a polling or native receiver gets.
-                BASE + room
+                BASE + room_bytes(room)
                     + message.get().len()
                     + attachments.as_ref().map_or(0, |a| {
                         a.iter().map(|b| b.len().div_ceil(3) * 4 + 4).sum::<usize>()
@@ -465,6 +529,7 @@ impl ServerEvent {
                 let _ = serde_json::to_writer(&mut out, &**m);
                 BASE + out.len()
             }
+            ServerEvent::Signal { room, data } => BASE + room_bytes(room) + data.get().len(),
             _ => 2 * BASE,
         }
     }
@@ -474,6 +539,7 @@ impl ServerEvent {
         match self {
             ServerEvent::UserMessage { message, .. }
             | ServerEvent::AgentMessage { message, .. } => 128 + message.get().len(),
+            ServerEvent::Signal { data, .. } => 128 + data.get().len(),
             _ => 128,
         }
     }
@@ -562,6 +628,27 @@ impl ServerEvent {
                 out.push(b'}');
                 r
             }
+            ServerEvent::Signal { room, data } => {
+                // As a message: `{"roomId":ROOM,"data":RAW}`, the data as it came.
+                out.extend_from_slice(b"{\"roomId\":");
+                let r = serde_json::to_writer(&mut *out, room);
+                out.extend_from_slice(b",\"data\":");
+                out.extend_from_slice(data.get().as_bytes());
+                out.push(b'}');
+                r
+            }
+            ServerEvent::CallState {
+                room,
+                muted,
+                peer_muted,
+            } => serde_json::to_writer(
+                &mut *out,
+                &CallStateData {
+                    room_id: room,
+                    muted: *muted,
+                    peer_muted: *peer_muted,
+                },
+            ),
             ServerEvent::Error { rejection, event } => serde_json::to_writer(
                 &mut *out,
                 &ErrorData {
@@ -618,6 +705,14 @@ impl ServerEvent {
             rejection,
             event: event.map(|e| truncate(e, 64).into()),
         }
+    }
+}
+
+/// About what a room id costs in an encoded event, in bytes.
+fn room_bytes(room: &PeerId) -> usize {
+    match room {
+        PeerId::Int(_) => 20,
+        PeerId::Str(s) => s.len() + 2,
     }
 }
 

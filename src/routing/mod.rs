@@ -27,16 +27,17 @@ mod resume;
 mod router;
 mod select;
 mod sent_ring;
+mod signal;
 #[cfg(test)]
 mod testkit;
 mod timer;
 
 pub use attested::Attested;
-pub use config::{ResumeConfig, RoutingConfig, Strategy};
+pub use config::{ResumeConfig, RoutingConfig, Strategy, DEFAULT_MAX_SIGNAL_BYTES};
 pub use data::{is_message_event, Attachments, EventData, MessageData};
 pub use event::{
-    AvailabilityReason, ClientEvent, EndReason, ErrorCode, QueueReason, Rejection, Role,
-    ServerEvent,
+    AvailabilityReason, ClientEvent, EndReason, ErrorCode, MediaKind, Muted, QueueReason,
+    Rejection, Role, ServerEvent,
 };
 pub use ids::{CallId, ConnId, IdRef, PeerId, MAX_ID_BYTES};
 pub use invariants::UserPlace;

@@ -240,8 +240,11 @@ impl Router {
         }
         obj.insert("userId".into(), user_id.to_json());
         obj.insert("roomId".into(), room.to_json());
-        // The agent's name is the verified one, never the client's own.
-        obj.remove("agentName");
+        // The agent's name is the verified one, never the client's own; the call settings
+        // (`iceServers`, `polite`) are the server's, added on delivery.
+        for key in ["agentName", "iceServers", "polite"] {
+            obj.remove(key);
+        }
         let key = self.queue.new_key();
         match agent_party {
             Some(agent) if self.config.offer_timeout.is_none() => {
@@ -385,6 +388,9 @@ impl Router {
             return Err(not_in_call());
         };
         call.agent = next;
+        // The new agent starts unmuted; the user's mute state stays with the call.
+        let agent_was_muted = std::mem::take(&mut call.agent_muted);
+        let user_muted = call.user_muted;
         let since = std::mem::replace(&mut call.agent_since, now);
         let (room, user) = (call.room.clone(), call.user);
         if let Some(a) = self.parties.agent_mut(next) {
@@ -401,6 +407,9 @@ impl Router {
         obj.insert("agentId".into(), prev_id.to_json());
         obj.insert("roomId".into(), room.to_json());
         obj.insert("userId".into(), user_id);
+        for key in ["iceServers", "polite"] {
+            obj.remove(key);
+        }
         self.send_to(next, ServerEvent::CallTransfer(Rc::new(obj)));
         let mut to_user = Map::new();
         to_user.insert("agentId".into(), next_id.to_json());
@@ -409,6 +418,7 @@ impl Router {
         }
         to_user.insert("roomId".into(), room.to_json());
         self.send_to(user, ServerEvent::CallTransfer(Rc::new(to_user)));
+        self.transfer_call_state(&room, next, user, user_muted, agent_was_muted);
         if self.is_held(user) {
             // The new agent must know its user is away, as the first one was told.
             self.send_to(next, ServerEvent::PeerDisconnected { room: room.clone() });
@@ -608,25 +618,8 @@ impl Router {
         Ok(())
     }
 
-    /// mute: forwarded to the other party of the sender's call.
-    pub(super) fn mute(&mut self, conn: ConnId, data: Option<&RawValue>) -> Handled {
-        let mut obj = object(data)?;
-        let (role, call_id) = self.own_call(conn, &obj)?;
-        self.check_self_names(conn, &obj)?;
-        let Some(call) = self.calls.get(call_id) else {
-            return Err(not_in_call());
-        };
-        let to = match role {
-            Role::User => call.agent,
-            Role::Agent => call.user,
-        };
-        obj.insert("roomId".into(), call.room.to_json());
-        self.send_to(to, ServerEvent::Mute(Rc::new(obj)));
-        Ok(())
-    }
-
     /// A user's `userId`, or an agent's `agentId`, if given, must be the sender's own.
-    fn check_self_names(&self, conn: ConnId, obj: &Map<String, Value>) -> Handled {
+    pub(super) fn check_self_names(&self, conn: ConnId, obj: &Map<String, Value>) -> Handled {
         match self.parties.on_conn(conn) {
             Some((_, Party::User(u))) => check_own_id(obj, "userId", &u.id),
             Some((_, Party::Agent(a))) => check_own_id(obj, "agentId", &a.id),
@@ -635,7 +628,7 @@ impl Router {
     }
 
     /// The call the party on `conn` (either role) means by the optional roomId in `obj`.
-    fn own_call(
+    pub(super) fn own_call(
         &self,
         conn: ConnId,
         obj: &Map<String, Value>,

@@ -6,7 +6,8 @@
 //! place and offer stay, the other party of a call hears `peerDisconnected`, and what it is
 //! sent is kept (bounded) in its outbox. A registration that presents the token within the
 //! grace takes the party over: it hears what it missed, in order and once, then live
-//! traffic; the other party hears `peerReconnected`. After the grace, or when the outbox
+//! traffic (first `callState` for each of its calls in which something is muted); the other
+//! party hears `peerReconnected`. After the grace, or when the outbox
 //! overflows, the hold ends as a disconnect does.
 //!
 //! Invariants: a held party has no connection and exactly one `Timer::GraceEnd`; a held
@@ -275,6 +276,8 @@ impl Router {
                 seq: Some(seq),
             });
         }
+        // Then what its calls' media state is now (it may have lost what it was told).
+        self.send_call_states(id);
         if was_held {
             if let Some(Party::Agent(a)) = self.parties.get_mut(id) {
                 a.held = false;

@@ -263,6 +263,7 @@ impl Router {
             ClientEvent::LeaveCall => self.leave_call(now, conn, data),
             ClientEvent::AcceptCall => self.accept_call(now, conn, data),
             ClientEvent::Mute => return self.mute(conn, data),
+            ClientEvent::Signal => return self.signal(conn, data),
             // Handled by `handle_event`; routed the same way should they come here.
             ClientEvent::UserMessage => {
                 return self.message(conn, Role::User, EventData::Raw(data).into_message())

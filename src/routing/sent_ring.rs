@@ -12,7 +12,8 @@
 //! `p + entries_cap >= written`, and the text it names while its bytes were not written over
 //! (`at + text_cap >= text_end`); a party's chain runs newest to oldest with numbers falling
 //! by one (a walk stops at the first entry that is not live or not consecutive). The ring
-//! holds at most `entries_cap` entries and `text_cap` text bytes, allocated as it fills.
+//! holds at most `entries_cap` entries and `text_cap` text bytes (messages and signals),
+//! allocated as it fills.
 use super::event::ServerEvent;
 use super::ids::PeerId;
 use serde_json::value::RawValue;
@@ -29,12 +30,22 @@ enum Room {
     Str(u16),
 }
 
+/// Which relayed event a kept text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    UserMessage,
+    AgentMessage,
+    /// A `signal`'s data (up to `max_signal_bytes`: kept as text, so that the ring's bytes
+    /// bound it as they bound messages).
+    Signal,
+}
+
 #[derive(Debug)]
 enum Body {
-    /// A relayed message without attachments: its text (preceded by a string room's bytes)
-    /// is at absolute text position `at`.
+    /// A relayed message without attachments, or a signal: its text (preceded by a string
+    /// room's bytes) is at absolute text position `at`.
     Message {
-        from_agent: bool,
+        kind: TextKind,
         room: Room,
         at: u64,
         len: u32,
@@ -103,16 +114,13 @@ impl SentRing {
                 room,
                 message,
                 attachments: None,
-            }
-            | ServerEvent::AgentMessage {
+            } => self.keep_text(TextKind::UserMessage, room, message),
+            ServerEvent::AgentMessage {
                 room,
                 message,
                 attachments: None,
-            } => self.keep_text(
-                matches!(event, ServerEvent::AgentMessage { .. }),
-                room,
-                message,
-            ),
+            } => self.keep_text(TextKind::AgentMessage, room, message),
+            ServerEvent::Signal { room, data } => self.keep_text(TextKind::Signal, room, data),
             _ => None,
         }
         .unwrap_or_else(|| Body::Event(Box::new(event.clone())));
@@ -131,8 +139,9 @@ impl SentRing {
         Some(pos)
     }
 
-    /// Writes a message's room and text into the text ring (None: too big to share it).
-    fn keep_text(&mut self, from_agent: bool, room: &PeerId, message: &RawValue) -> Option<Body> {
+    /// Writes a message's (or signal's) room and text into the text ring (None: too big to
+    /// share it).
+    fn keep_text(&mut self, kind: TextKind, room: &PeerId, message: &RawValue) -> Option<Body> {
         let (room, room_bytes): (Room, &[u8]) = match room {
             PeerId::Int(i) => (Room::Int(*i), &[]),
             PeerId::Str(s) => (Room::Str(u16::try_from(s.len()).ok()?), s.as_bytes()),
@@ -161,7 +170,7 @@ impl SentRing {
         }
         self.text_end += need as u64;
         Some(Body::Message {
-            from_agent,
+            kind,
             room,
             at,
             len: text.len() as u32,
@@ -197,14 +206,14 @@ impl SentRing {
 
     /// Rebuilds a kept event (None: its text was written over).
     fn event_of(&self, body: &Body) -> Option<ServerEvent> {
-        let (from_agent, room, at, len) = match body {
+        let (kind, room, at, len) = match body {
             Body::Event(e) => return Some(ServerEvent::clone(e)),
             Body::Message {
-                from_agent,
+                kind,
                 room,
                 at,
                 len,
-            } => (*from_agent, *room, *at, *len as usize),
+            } => (*kind, *room, *at, *len as usize),
         };
         if at + (self.text_cap as u64) < self.text_end {
             return None;
@@ -219,16 +228,20 @@ impl SentRing {
         };
         let text = std::str::from_utf8(self.text.get(text_at..text_at + len)?).ok()?;
         let message = RawValue::from_string(text.to_owned()).ok()?;
-        Some(match from_agent {
-            true => ServerEvent::AgentMessage {
+        Some(match kind {
+            TextKind::AgentMessage => ServerEvent::AgentMessage {
                 room,
                 message,
                 attachments: None,
             },
-            false => ServerEvent::UserMessage {
+            TextKind::UserMessage => ServerEvent::UserMessage {
                 room,
                 message,
                 attachments: None,
+            },
+            TextKind::Signal => ServerEvent::Signal {
+                room,
+                data: message,
             },
         })
     }

@@ -116,3 +116,32 @@ fn a_resized_ring_forgets_every_old_position() {
         .push(1, None, &msg(PeerId::Int(1), "1"))
         .is_none());
 }
+
+#[test]
+fn signals_are_kept_as_text_so_the_rings_bytes_bound_them() {
+    // 32 KiB of text: ten 3000-byte signals at most, though 512 entries would live.
+    let mut ring = SentRing::new(1 << 16);
+    let data = format!("\"{}\"", "s".repeat(2998));
+    let mut newest = None;
+    for i in 1..=100u64 {
+        let event = ServerEvent::Signal {
+            room: PeerId::Str(Rc::from("r")),
+            data: RawValue::from_string(data.clone()).expect("json"),
+        };
+        newest = ring.push(i, newest, &event);
+    }
+    let kept = ring.chain(newest.expect("kept"), 100, 100);
+    assert!((5..=10).contains(&kept.len()), "{}", kept.len());
+    assert_eq!(kept.last().map(|(seq, _)| *seq), Some(100));
+    for (_, e) in &kept {
+        match e {
+            ServerEvent::Signal { room, data: d } => {
+                assert_eq!(
+                    (room, d.get()),
+                    (&PeerId::Str(Rc::from("r")), data.as_str())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

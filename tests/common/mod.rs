@@ -450,3 +450,11 @@ pub fn assert_registered(r: &Value, role: &str, id: &Value) {
         }
     }
 }
+
+/// `data` (an object) as the agent (`agent: true`) or the user receives it in `callAgent` or
+/// `callTransfer`: with the server's `polite` (the agent is the polite peer).
+pub fn polite(data: &Value, agent: bool) -> Value {
+    let mut d = data.clone();
+    d["polite"] = Value::Bool(agent);
+    d
+}

@@ -1,13 +1,13 @@
 // Runs the flow against the reference (REF_URL) and supportd (NEW_URL) and compares, per
 // client, the ordered events the original sends and the payload fields it defines.
-// supportd-only extras are ignored: the events registered and callEnded, extra payload
+// supportd-only extras are ignored: the events registered, callEnded and callState, extra payload
 // fields (agentId, roomId, ...). getAvailableAgents is compared as the count each client
 // knows after each step (supportd announces it only on change, the original on every event).
 // Env: REF_URL, NEW_URL, TRANSPORTS (default|websocket|polling), SETTLE_MS (150).
 'use strict';
 const { guard, env, fail, ok, runFlow, runIds, hasFields } = require('./lib');
 
-const SUPPORTD_EXTRAS = new Set(['registered', 'callEnded']);
+const SUPPORTD_EXTRAS = new Set(['registered', 'callEnded', 'callState']);
 const settleMs = Number(env('SETTLE_MS', '150'));
 guard(Number(env('TIMEOUT_MS', '30000')));
 const refUrl = env('REF_URL');
