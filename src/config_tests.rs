@@ -165,7 +165,12 @@ fn routing_table_sets_every_key() {
         "[routing]\nqueue = false\nmax_queue_length = 5\nmax_wait_ms = 60000\n\
          queue_update_interval_ms = 250\nstrategy = \"round-robin\"\noffer_timeout_ms = 15000\n\
          max_no_answer = 3\nreject_delay_ms = 2000\nrequeue_on_agent_loss = false\n\
-         wrap_up_ms = 30000\navailability_interval_ms = 0\n",
+         wrap_up_ms = 30000\navailability_interval_ms = 0\npriority_aging_secs = 60\n\
+         skill_wait_ms = 5000\n\
+         [[routing.entry]]\nname = \"vip\"\npriority = 10\norigins = [\"https://vip.example\"]\n\
+         public = false\nskills = { billing = 3 }\n\
+         [[routing.skill_steps]]\nafter_ms = 100\nlower = { billing = 1 }\n\
+         [[routing.skill_steps]]\nafter_ms = 200\ndrop = [\"es\"]\nstrict = true\n",
     )
     .unwrap();
     let ms = Duration::from_millis;
@@ -184,6 +189,29 @@ fn routing_table_sets_every_key() {
             wrap_up: ms(30000),
             availability_interval: Duration::ZERO,
             resume: Config::default().routing.resume,
+            entries: vec![crate::routing::Entry {
+                name: "vip".into(),
+                priority: 10,
+                origins: vec!["https://vip.example".into()],
+                public: false,
+                skills: crate::routing::Skills::of([("billing", 3)]).unwrap(),
+            }],
+            skill_steps: vec![
+                crate::routing::SkillStep {
+                    after: ms(100),
+                    drop: vec![],
+                    lower: crate::routing::Skills::of([("billing", 1)]).unwrap(),
+                    strict: false,
+                },
+                crate::routing::SkillStep {
+                    after: ms(200),
+                    drop: vec!["es".into()],
+                    lower: crate::routing::Skills::default(),
+                    strict: true,
+                },
+            ],
+            skill_wait: ms(5000),
+            priority_aging: Some(Duration::from_secs(60)),
         }
     );
     // Zero means off for the optional durations.
@@ -203,6 +231,16 @@ fn routing_errors_name_the_key_and_line() {
     assert_eq!(e.line, Some(2));
     let e = parse("[routing]\nwrap_up = 5\n").unwrap_err();
     assert_eq!(e.line, Some(2), "unknown keys are refused: {e}");
+    for bad in [
+        "[[routing.entry]]\nname = \"a\"\npriority = 1001\n",
+        "[[routing.entry]]\nname = \"a\"\n[[routing.entry]]\nname = \"a\"\n",
+        "[[routing.entry]]\nname = \"a\"\nskills = { es = 6 }\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\n[[routing.skill_steps]]\nafter_ms = 5\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\nstrict = true\n[[routing.skill_steps]]\nafter_ms = 9\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\nlower = { es = 0 }\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} accepted");
+    }
 }
 
 #[test]

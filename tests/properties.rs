@@ -155,6 +155,7 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     wrap_up: wrap,
                     availability_interval: avail,
                     resume: supportd::routing::ResumeConfig::default(),
+                    ..RoutingConfig::default()
                 }
             },
         )
@@ -193,7 +194,7 @@ proptest! {
         let half = steps.len() / 2;
         for (i, s) in steps.into_iter().enumerate() {
             if i == half {
-                if let Some(c) = reload {
+                if let Some(c) = reload.clone() {
                     router.set_config(now, c);
                 }
             }

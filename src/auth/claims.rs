@@ -11,9 +11,12 @@ pub struct Claims {
     pub exp: u64,
     /// Display name (shown to the user as `agentName`).
     pub name: Option<String>,
-    /// Room for routing by capacity, skills and priority (a later issue).
+    /// Room for routing by capacity (a later issue).
     pub capacity: Option<u32>,
-    pub skills: Vec<String>,
+    /// An agent's skills, as the token spells them (`{"billing": 4}` or `["billing"]`);
+    /// checked where they are used (`routing::Skills::from_json`).
+    pub skills: Option<serde_json::Value>,
+    /// A user's queue priority (higher goes first).
     pub priority: Option<i32>,
 }
 
@@ -40,7 +43,7 @@ pub(super) struct RawClaims {
     #[serde(default)]
     capacity: Option<u32>,
     #[serde(default)]
-    skills: Vec<String>,
+    skills: Option<serde_json::Value>,
     #[serde(default)]
     priority: Option<i32>,
 }

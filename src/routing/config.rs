@@ -7,6 +7,7 @@
 //! Invariant: a `RoutingConfig` is always usable as it is (every combination of values is
 //! meaningful: zero durations and lengths mean "off" or "unlimited" as documented per field);
 //! a reload applies to decisions taken after it, never to deadlines already set.
+use super::skills::{Entry, SkillStep};
 use std::time::Duration;
 
 /// How the router picks among the agents eligible for a call.
@@ -57,7 +58,7 @@ impl Strategy {
 }
 
 /// The routing settings; `Default` is the documented defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutingConfig {
     /// Queue users when no agent is eligible (false: refuse with `no_agent_available`).
     pub queue: bool,
@@ -83,6 +84,22 @@ pub struct RoutingConfig {
     pub availability_interval: Duration,
     /// How parties that lose their connection are held for a resume (`[sessions]`).
     pub resume: ResumeConfig,
+    /// Named entry points (`[[routing.entry]]`) giving a call priority and skills.
+    pub entries: Vec<Entry>,
+    /// How a call's skill requirement relaxes while the user waits, in `after` order.
+    pub skill_steps: Vec<SkillStep>,
+    /// How long the requirement left after the last step (all of it, with no steps) holds
+    /// before any agent may take the call (unless the last step is strict).
+    pub skill_wait: Duration,
+    /// Waiting this long raises a user's effective priority by one (continuously); None = off.
+    pub priority_aging: Option<Duration>,
+}
+
+impl RoutingConfig {
+    /// The entry point named `name`.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
 }
 
 /// The resume settings (the `[sessions]` table): how long a party whose connection dropped
@@ -148,6 +165,10 @@ impl Default for RoutingConfig {
             wrap_up: Duration::ZERO,
             availability_interval: Duration::from_millis(100),
             resume: ResumeConfig::default(),
+            entries: Vec::new(),
+            skill_steps: Vec::new(),
+            skill_wait: Duration::from_millis(30_000),
+            priority_aging: None,
         }
     }
 }

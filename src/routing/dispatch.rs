@@ -18,6 +18,7 @@ use super::party::PartyId;
 use super::queue::{Request, Ticket};
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
+use super::skills;
 use super::timer::Timer;
 use log::warn;
 use serde_json::Value;
@@ -42,13 +43,46 @@ impl Router {
         self.became_ready.clear();
     }
 
-    /// Agent `agent` is ready: the longest-waiting user that may go to it is assigned to it.
+    /// Agent `agent` is ready: the first user in queue order (priority, then longest
+    /// waiting) that may go to it and whose skill requirement it meets is assigned to it.
     fn route_agent(&mut self, now: Instant, agent: PartyId) {
         if self.queue.none_waiting() || !self.free.is_ready(&self.parties, agent) {
             return;
         }
-        if let Some(id) = self.queue.first_waiting(|t| t.allows(agent)) {
+        let Some(a) = self.parties.agent(agent) else {
+            return;
+        };
+        if let Some(id) = self.queue.first_waiting(&a.skills, |t| t.allows(agent)) {
             self.assign(now, id, agent);
+        }
+    }
+
+    /// Sets ticket `id`'s current skill requirement from how long its user has waited, and
+    /// schedules the next relaxation, if any.
+    fn update_need(&mut self, now: Instant, id: CallId) {
+        let Some(t) = self.queue.get(id) else {
+            return;
+        };
+        let asked = t.request.asked.unwrap_or(t.entered);
+        let waited = now.saturating_duration_since(asked);
+        let cfg = &self.config;
+        let (need, next) =
+            skills::requirement_at(&t.request.needs, &cfg.skill_steps, cfg.skill_wait, waited);
+        self.queue.set_need(id, need);
+        match next {
+            Some(after) => self.timers.schedule(Timer::SkillStep(id), asked + after),
+            None => {
+                self.timers.cancel(Timer::SkillStep(id));
+            }
+        }
+    }
+
+    /// A skill step of ticket `id` is due: its requirement relaxes, and it is routed again
+    /// if it waits (an agent that now qualifies gets it at once).
+    fn skill_step(&mut self, now: Instant, id: CallId) {
+        self.update_need(now, id);
+        if self.queue.get(id).is_some_and(|t| t.offered.is_none()) {
+            self.route_ticket(now, id);
         }
     }
 
@@ -136,6 +170,7 @@ impl Router {
         if let Some(max) = self.config.max_wait {
             self.timers.schedule(Timer::MaxWait(id), now + max);
         }
+        self.update_need(now, id);
         let waiting = !self.route_ticket(now, id);
         if self.queue.get(id).is_some() && (reason.is_none() || waiting) {
             self.send_queued(now, id, reason);
@@ -149,14 +184,19 @@ impl Router {
         let Some(t) = self.queue.get(id) else {
             return false;
         };
-        let (hard, soft) = (&t.request.excluded, &t.expired);
-        let fresh = self.free.pick(&self.parties, None, |a| {
-            !hard.contains(&a) && !soft.contains(&a)
+        let (hard, soft, need) = (&t.request.excluded, &t.expired, &t.need);
+        let parties = &self.parties;
+        // Skills are looked up only when the call requires some.
+        let able =
+            |a: PartyId| need.is_empty() || parties.agent(a).is_some_and(|a| a.skills.covers(need));
+        let fresh = self.free.pick(parties, None, |a| {
+            !hard.contains(&a) && !soft.contains(&a) && able(a)
         });
         let (agent, new_round) = match fresh {
             Some(a) => (Some(a), false),
             None if !soft.is_empty() => (
-                self.free.pick(&self.parties, None, |a| !hard.contains(&a)),
+                self.free
+                    .pick(parties, None, |a| !hard.contains(&a) && able(a)),
                 true,
             ),
             None => (None, false),
@@ -217,6 +257,7 @@ impl Router {
             return;
         };
         self.timers.cancel(Timer::MaxWait(id));
+        self.timers.cancel(Timer::SkillStep(id));
         self.timers.cancel(Timer::OfferExpiry(id));
         if let Some(a) = self.parties.agent_mut(agent) {
             if a.offer == Some(id) {
@@ -255,6 +296,7 @@ impl Router {
     ) -> Option<Ticket> {
         let t = self.queue.remove(now, id)?;
         self.timers.cancel(Timer::MaxWait(id));
+        self.timers.cancel(Timer::SkillStep(id));
         self.calls.release(&t.room, id);
         if let Some(u) = self.parties.user_mut(t.user) {
             u.ticket = None;
@@ -457,6 +499,7 @@ impl Router {
                 self.refresh_agent(agent);
             }
             Timer::GraceEnd(id) => self.grace_ended(now, id),
+            Timer::SkillStep(id) => self.skill_step(now, id),
             Timer::MaxWait(id) => {
                 if let Some(t) = self.leave_queue(now, id, QueueOutcome::Timeout) {
                     let event = ServerEvent::CallEnded {

@@ -136,7 +136,12 @@ impl Router {
             let Some(ticket) = self.queue.get(t) else {
                 continue;
             };
-            if let Some(a) = ready.iter().find(|a| ticket.allows(**a)) {
+            let able = |a: &super::party::PartyId| {
+                self.parties
+                    .agent(*a)
+                    .is_some_and(|a| a.skills.covers(&ticket.need))
+            };
+            if let Some(a) = ready.iter().find(|a| ticket.allows(**a) && able(a)) {
                 return Err(format!("{a} is ready while {t:?} waits for it"));
             }
         }

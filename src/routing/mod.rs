@@ -26,6 +26,7 @@ mod resume;
 mod router;
 mod select;
 mod sent_ring;
+mod skills;
 #[cfg(test)]
 mod testkit;
 mod timer;
@@ -42,3 +43,4 @@ pub use outbox::ResumeKey;
 pub use report::{AgentState, HoldResult, OfferResult, QueueOutcome};
 pub use resume::ClientSeq;
 pub use router::{Output, Router, Stats};
+pub use skills::{Entry, Identity, SkillStep, Skills, PRIORITY_RANGE};

@@ -61,6 +61,10 @@ pub(super) struct User {
     pub call: Option<CallId>,
     /// The user's queue ticket, while it waits for an agent (never with `call`).
     pub ticket: Option<CallId>,
+    /// The `Origin` header of the connection it registered on (entry points check it).
+    pub origin: Option<std::sync::Arc<str>>,
+    /// The priority its verified token's `priority` claim gives.
+    pub priority: Option<i32>,
 }
 
 /// The order key of a ready agent.
@@ -99,6 +103,8 @@ pub(super) struct Agent {
     pub name: Option<std::rc::Rc<str>>,
     /// Its connection dropped and it is held for a resume (offered no new calls).
     pub held: bool,
+    /// Its skills (token claim, or connectAgent's `skills` when unauthenticated).
+    pub skills: super::skills::Skills,
 }
 
 impl Agent {
@@ -120,6 +126,7 @@ impl Agent {
             ready_key: None,
             name: None,
             held: false,
+            skills: super::skills::Skills::default(),
         }
     }
 

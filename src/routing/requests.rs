@@ -23,6 +23,7 @@ use super::payload::{
 use super::queue::Request;
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
+use super::skills::{self, Skills};
 use super::timer::Timer;
 use log::warn;
 use serde_json::value::RawValue;
@@ -116,13 +117,27 @@ impl Router {
                 }
             }
         }
+        // The token's skills replace the client's; the client's are checked all the same.
+        let sent_skills = match (role, obj.get("skills")) {
+            (Role::Agent, Some(v)) => {
+                Some(Skills::from_json(v).map_err(|m| Rejection::with(ErrorCode::BadPayload, m))?)
+            }
+            _ => None,
+        };
+        let identity = std::mem::take(&mut self.identity);
         let party = match role {
             Role::User => Party::User(User {
                 id: id.clone(),
                 call: None,
                 ticket: None,
+                origin: identity.origin,
+                priority: identity.priority,
             }),
-            Role::Agent => Party::Agent(Agent::new(id.clone(), 0)),
+            Role::Agent => {
+                let mut a = Agent::new(id.clone(), 0);
+                a.skills = identity.skills.or(sent_skills).unwrap_or_default();
+                Party::Agent(a)
+            }
         };
         let Some(party) = self.parties.insert(party) else {
             return Err(Rejection::with(
@@ -183,6 +198,7 @@ impl Router {
             ));
         }
         let user_id = user.id.clone();
+        let (priority, needs) = self.call_terms(user, &obj)?;
         let room = match optional_id(&obj, "roomId")? {
             Some(room) if self.calls.room_in_use(&room) => {
                 return Err(Rejection::with(
@@ -195,7 +211,13 @@ impl Router {
             // which is harmless (numbers need only be unique).
             None => self.calls.fresh_room(),
         };
-        let agent_party = self.free.pick(&self.parties, None, |_| true);
+        let parties = &self.parties;
+        let agent_party = match needs.is_empty() {
+            true => self.free.pick(parties, None, |_| true),
+            false => self.free.pick(parties, None, |a| {
+                parties.agent(a).is_some_and(|a| a.skills.covers(&needs))
+            }),
+        };
         let max = self.config.max_queue_length;
         match agent_party {
             None if !self.config.queue => return Err(no_agent("no agent is available")),
@@ -213,26 +235,70 @@ impl Router {
         // The agent's name is the verified one, never the client's own.
         obj.remove("agentName");
         let key = self.queue.new_key();
+        let at_ms = self.queue.ms_since_origin(now);
+        let request = Request {
+            key,
+            rank: skills::rank(priority, at_ms, self.config.priority_aging),
+            needs,
+            asked: Some(now),
+            data: Rc::new(obj),
+            excluded: Vec::new(),
+        };
         match agent_party {
             Some(agent) if self.config.offer_timeout.is_none() => {
-                let request = Request {
-                    key,
-                    data: Rc::new(obj),
-                    excluded: Vec::new(),
-                };
                 let id = self.calls.new_id();
                 self.start_call(now, id, room, user_party, agent, request, now);
             }
-            _ => {
-                let request = Request {
-                    key,
-                    data: Rc::new(obj),
-                    excluded: Vec::new(),
-                };
-                self.enqueue(now, user_party, room, request, None);
-            }
+            _ => self.enqueue(now, user_party, room, request, None),
         }
         Ok(())
+    }
+
+    /// The priority and skill requirement of `user`'s callAgent `obj`: the entry point it
+    /// names (unknown: `bad_payload`; not open to the user's origin: `forbidden`), its
+    /// token's priority (the higher of the two counts), and the `skills` it asks for (with
+    /// the entry's). A `priority` the client sends is ignored.
+    fn call_terms(
+        &self,
+        user: &User,
+        obj: &Map<String, Value>,
+    ) -> Result<(i32, Skills), Rejection> {
+        let entry = match obj.get("entry") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => {
+                let e = self.config.entry(name).ok_or_else(|| {
+                    Rejection::with(ErrorCode::BadPayload, format!("no entry point {name:?}"))
+                })?;
+                if !e.admits(user.origin.as_deref()) {
+                    return Err(Rejection::with(
+                        ErrorCode::Forbidden,
+                        format!("entry point {name:?} is not open to this origin"),
+                    ));
+                }
+                Some(e)
+            }
+            Some(_) => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "entry must be the name of an entry point",
+                ))
+            }
+        };
+        let asked = match obj.get("skills") {
+            None => Skills::default(),
+            Some(v) => {
+                Skills::from_json(v).map_err(|m| Rejection::with(ErrorCode::BadPayload, m))?
+            }
+        };
+        let priority = match (user.priority, entry.map(|e| e.priority)) {
+            (Some(t), Some(e)) => t.max(e),
+            (t, e) => t.or(e).unwrap_or(0),
+        };
+        let needs = match entry {
+            Some(e) => e.skills.union(&asked),
+            None => asked,
+        };
+        Ok((priority, needs))
     }
 
     /// acceptCall: the agent takes the call offered to it; both parties get `callAgent`.

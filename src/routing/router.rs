@@ -118,6 +118,8 @@ pub struct Router {
     pub(super) announced_available: Option<usize>,
     /// When the next count may be broadcast (the last one plus `availability_interval`).
     next_announce: Option<Instant>,
+    /// What the loop vouches for about the registration being handled (`handle_register_as`).
+    pub(super) identity: super::skills::Identity,
 }
 
 impl Default for Router {
@@ -135,24 +137,26 @@ impl Router {
 
     /// An empty router with `config`; `seed` seeds the random strategy's draws.
     pub fn with_config(config: RoutingConfig, seed: u64) -> Router {
+        let (strategy, window_bytes) = (config.strategy, config.resume.window_bytes);
         Router {
             config,
             parties: Parties::default(),
             calls: Calls::default(),
-            free: ReadyAgents::new(config.strategy, seed),
+            free: ReadyAgents::new(strategy, seed),
             queue: Queue::default(),
             timers: Timers::default(),
             out: VecDeque::new(),
             became_ready: Vec::new(),
             overflowed: Vec::new(),
             held: 0,
-            sent: SentRing::new(config.resume.window_bytes),
+            sent: SentRing::new(window_bytes),
             agent_counts: [0; AgentState::ALL.len()],
             seq: 0,
             turn: 0,
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
             next_announce: None,
+            identity: super::skills::Identity::default(),
         }
     }
 
@@ -215,6 +219,24 @@ impl Router {
         };
         let r = self.handle_request(now, conn, event, data, Some(token));
         self.settle(now);
+        r
+    }
+
+    /// `handle_register` with what the loop knows about the connection beyond the event's
+    /// data (`identity`: its Origin header, its verified token's priority and skills),
+    /// kept on the party a new registration creates.
+    pub fn handle_register_as(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        role: Role,
+        data: Option<&RawValue>,
+        token: &str,
+        identity: super::skills::Identity,
+    ) -> Handled {
+        self.identity = identity;
+        let r = self.handle_register(now, conn, role, data, token);
+        self.identity = super::skills::Identity::default();
         r
     }
 
