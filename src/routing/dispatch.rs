@@ -184,21 +184,12 @@ impl Router {
         let Some(t) = self.queue.get(id) else {
             return false;
         };
-        let (hard, soft, need) = (&t.request.excluded, &t.expired, &t.need);
-        let parties = &self.parties;
-        // Skills are looked up only when the call requires some.
-        let able =
-            |a: PartyId| need.is_empty() || parties.agent(a).is_some_and(|a| a.skills.covers(need));
-        let fresh = self.free.pick(parties, None, |a| {
-            !hard.contains(&a) && !soft.contains(&a) && able(a)
-        });
+        let (hard, soft) = (t.request.excluded.clone(), t.expired.clone());
+        let need = t.need.clone();
+        let fresh = self.pick_for(&need, |a| !hard.contains(&a) && !soft.contains(&a));
         let (agent, new_round) = match fresh {
             Some(a) => (Some(a), false),
-            None if !soft.is_empty() => (
-                self.free
-                    .pick(parties, None, |a| !hard.contains(&a) && able(a)),
-                true,
-            ),
+            None if !soft.is_empty() => (self.pick_for(&need, |a| !hard.contains(&a)), true),
             None => (None, false),
         };
         let Some(agent) = agent else {
@@ -373,12 +364,14 @@ impl Router {
             request.excluded.push(agent);
         }
         if !self.config.queue {
-            let excluded = &request.excluded;
-            if self
-                .free
-                .pick(&self.parties, None, |a| !excluded.contains(&a))
-                .is_none()
-            {
+            let excluded = request.excluded.clone();
+            let cfg = &self.config;
+            let waited = request
+                .asked
+                .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+            let (need, _) =
+                skills::requirement_at(&request.needs, &cfg.skill_steps, cfg.skill_wait, waited);
+            if self.pick_for(&need, |a| !excluded.contains(&a)).is_none() {
                 self.send_to(
                     call.user,
                     ServerEvent::CallEnded {

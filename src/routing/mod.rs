@@ -5,7 +5,8 @@
 //! Layout: `router` (the `Router` type, its inputs and outputs) dispatches to `requests` (one
 //! rule per client event), which act on `party` (who is registered, on which connection),
 //! `call` (calls and rooms), `queue` (users waiting for an agent), `select` (which ready
-//! agent gets a call, by `config`'s strategy) and `timer` (deadlines); `dispatch` routes
+//! agent gets a call, by `config`'s strategy), `skills` (skill levels, requirements and their
+//! steps, priority ranks) and `timer` (deadlines); `dispatch` routes
 //! waiting users and ready agents to each other (offers, re-routing, wrap-up); `payload`
 //! reads request data; `ids`, `event` and `data` are the vocabulary shared with the protocol
 //! layer, `report` the one shared with metrics.
@@ -26,6 +27,7 @@ mod resume;
 mod router;
 mod select;
 mod sent_ring;
+mod skill_ready;
 mod skills;
 #[cfg(test)]
 mod testkit;

@@ -18,11 +18,14 @@
 //! cost.
 //!
 //! Skills index: `waiting` is one ordered map per distinct current requirement (the skills a
-//! ticket needs now; empty for "any agent"). An agent looking for a call looks only at the
-//! groups its skills cover and takes the best of their heads (lowest key), so choosing costs
-//! O(g · (s + log n) + k) for g groups, s skills per requirement, n waiting users and k
-//! tickets skipped because they exclude the agent, whatever the queue's length. A ticket
-//! whose requirement relaxes (a skill step) moves to another group in O(log n).
+//! ticket needs now; empty for "any agent"), the groups filed under their requirement's
+//! first skill name (None for "any agent"). An agent looking for a call looks only at the
+//! "any agent" group and the groups filed under one of its own skills (an agent without a
+//! requirement's first skill cannot cover it), checks each is covered, and takes the best of
+//! their heads (lowest key). Choosing costs O(a + c · (r + log n) + k) for a agent skills,
+//! c candidate groups, r skills per requirement, n waiting users and k tickets skipped
+//! because they exclude the agent: never a scan of the queue. A ticket whose requirement
+//! relaxes (a skill step) moves to another group in O(log n).
 //!
 //! Position of a new arrival is the queue length (O(log n)); of a user put back it is the
 //! number of entries ahead of it, counted (those are the few users passed over by
@@ -42,6 +45,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Assignments the wait estimate looks back over.
@@ -117,6 +121,9 @@ impl Ticket {
 /// A ticket's place: (rank, seq), lowest first.
 type Key = (i64, u64);
 
+/// Waiting tickets by their current requirement, each group in queue order.
+type Groups = FxHashMap<Skills, BTreeMap<Key, CallId>>;
+
 /// A position update due to one user.
 #[derive(Debug)]
 pub(super) struct Update {
@@ -130,8 +137,8 @@ pub(super) struct Update {
 pub(super) struct Queue {
     tickets: FxHashMap<CallId, Ticket>,
     all: BTreeMap<Key, CallId>,
-    /// The waiting tickets, one group per current requirement.
-    waiting: FxHashMap<Skills, BTreeMap<Key, CallId>>,
+    /// The waiting tickets, one group per current requirement, filed under its first skill.
+    waiting: FxHashMap<Option<Arc<str>>, Groups>,
     waiting_len: usize,
     next_key: u64,
     /// The instant ranks with aging count from (the first ask seen).
@@ -171,9 +178,10 @@ impl Queue {
 
     /// Puts ticket `id` (keyed `key`, needing `need`) in its waiting group.
     fn wait(&mut self, need: &Skills, key: Key, id: CallId) {
-        let group = match self.waiting.get_mut(need) {
+        let file = self.waiting.entry(need.first_name().cloned()).or_default();
+        let group = match file.get_mut(need) {
             Some(g) => g,
-            None => self.waiting.entry(need.clone()).or_default(),
+            None => file.entry(need.clone()).or_default(),
         };
         if group.insert(key, id).is_none() {
             self.waiting_len += 1;
@@ -182,14 +190,21 @@ impl Queue {
 
     /// Takes the ticket keyed `key` out of the waiting group of `need`, if it is there.
     fn unwait(&mut self, need: &Skills, key: Key) {
-        let Some(group) = self.waiting.get_mut(need) else {
+        let first = need.first_name().cloned();
+        let Some(file) = self.waiting.get_mut(&first) else {
+            return;
+        };
+        let Some(group) = file.get_mut(need) else {
             return;
         };
         if group.remove(&key).is_some() {
             self.waiting_len -= 1;
         }
         if group.is_empty() {
-            self.waiting.remove(need);
+            file.remove(need);
+            if file.is_empty() {
+                self.waiting.remove(&first);
+            }
         }
     }
 
@@ -277,7 +292,10 @@ impl Queue {
     /// and in each only tickets that do not fit (they excluded the agent) are skipped.
     pub fn first_waiting(&self, skills: &Skills, fits: impl Fn(&Ticket) -> bool) -> Option<CallId> {
         let mut best: Option<(Key, CallId)> = None;
-        for (need, group) in &self.waiting {
+        let files = std::iter::once(None)
+            .chain(skills.names().map(Some))
+            .filter_map(|n| self.waiting.get(&n.cloned()));
+        for (need, group) in files.flatten() {
             if !skills.covers(need) {
                 continue;
             }

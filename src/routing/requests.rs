@@ -211,13 +211,7 @@ impl Router {
             // which is harmless (numbers need only be unique).
             None => self.calls.fresh_room(),
         };
-        let parties = &self.parties;
-        let agent_party = match needs.is_empty() {
-            true => self.free.pick(parties, None, |_| true),
-            false => self.free.pick(parties, None, |a| {
-                parties.agent(a).is_some_and(|a| a.skills.covers(&needs))
-            }),
-        };
+        let agent_party = self.pick_for(&needs, |_| true);
         let max = self.config.max_queue_length;
         match agent_party {
             None if !self.config.queue => return Err(no_agent("no agent is available")),

@@ -97,6 +97,8 @@ pub struct Router {
     pub(super) calls: Calls,
     /// Agents that would accept a call now, ordered by the strategy.
     pub(super) free: ReadyAgents,
+    /// The same agents per skill (`skill_ready`).
+    pub(super) ready_by_skill: super::skill_ready::ReadyBySkill,
     /// Users waiting for an agent.
     pub(super) queue: Queue,
     pub(super) timers: Timers,
@@ -143,6 +145,7 @@ impl Router {
             parties: Parties::default(),
             calls: Calls::default(),
             free: ReadyAgents::new(strategy, seed),
+            ready_by_skill: Default::default(),
             queue: Queue::default(),
             timers: Timers::default(),
             out: VecDeque::new(),
@@ -163,6 +166,7 @@ impl Router {
     /// Applies a reloaded config to every decision from now on (deadlines already set stay).
     pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
         self.free.set_strategy(config.strategy, &mut self.parties);
+        self.rebuild_ready_by_skill();
         if config.resume.window_bytes != self.config.resume.window_bytes {
             self.sent = self.sent.resized(config.resume.window_bytes);
         }
@@ -304,6 +308,7 @@ impl Router {
                 }
             }
             Party::Agent(mut a) => {
+                self.ready_by_skill.remove(&a);
                 self.free.remove(id, &mut a);
                 self.agent_counts[a.state as usize] -= 1;
                 self.timers.cancel(Timer::WrapUpEnd(id));
@@ -475,9 +480,13 @@ impl Router {
         match (state == AgentState::Ready, agent.ready_key.is_some()) {
             (true, false) => {
                 self.free.insert(id, agent);
+                self.ready_by_skill.insert(id, agent);
                 self.became_ready.push(id);
             }
-            (false, true) => self.free.remove(id, agent),
+            (false, true) => {
+                self.ready_by_skill.remove(agent);
+                self.free.remove(id, agent);
+            }
             _ => {}
         }
     }

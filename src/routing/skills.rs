@@ -80,6 +80,17 @@ impl Skills {
         self.0.iter().map(|(n, l)| (&**n, *l))
     }
 
+    /// The names listed, sorted.
+    pub(super) fn names(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.0.iter().map(|(n, _)| n)
+    }
+
+    /// The first name listed (in name order), None when empty: the key a requirement is
+    /// indexed under (an agent covers it only if it has that skill).
+    pub(super) fn first_name(&self) -> Option<&Arc<str>> {
+        self.0.first().map(|(n, _)| n)
+    }
+
     /// The level of skill `name`, if listed.
     pub fn level(&self, name: &str) -> Option<u8> {
         self.0

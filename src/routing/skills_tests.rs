@@ -410,4 +410,88 @@ mod index {
             prop_assert_eq!(q.first_waiting(&agent, fits), q.first_waiting_scan(&agent, fits));
         }
     }
+
+    proptest! {
+        /// The queue serves higher effective priority first (priority + waited / aging,
+        /// compared at any one instant), earlier asks first within it.
+        #[test]
+        fn service_order_is_priority_then_first_come(
+            users in proptest::collection::vec((-3i32..4, 0u64..50_000), 1..40),
+            aging_s in proptest::option::of(1u64..30),
+        ) {
+            use super::super::rank;
+            use std::time::Duration;
+            let now = crate::test_clock::epoch();
+            let aging = aging_s.map(Duration::from_secs);
+            // Users ask in time order.
+            let mut users = users;
+            users.sort_by_key(|u| u.1);
+            let mut q = Queue::default();
+            for (i, (p, at)) in users.iter().enumerate() {
+                let request = Request {
+                    key: q.new_key(),
+                    rank: rank(*p, *at, aging),
+                    ..Request::default()
+                };
+                let t = Ticket::new(PartyId::made_up(i as u64), PeerId::Int(i as i64), request, now);
+                q.insert(now, CallId(i as u64), t);
+            }
+            let mut served = Vec::new();
+            while let Some(id) = q.first_waiting(&Skills::default(), |_| true) {
+                q.remove(now, id);
+                served.push(id.0 as usize);
+            }
+            // Effective priority at a late instant T, in exact integer arithmetic
+            // (scaled by the aging period): p * A + (T - at).
+            let t_end = 100_000i64;
+            let eff = |i: usize| -> i64 {
+                let (p, at) = users[i];
+                match aging {
+                    None => i64::from(p),
+                    Some(a) => i64::from(p) * a.as_millis() as i64 + (t_end - at as i64),
+                }
+            };
+            let mut expected: Vec<usize> = (0..users.len()).collect();
+            expected.sort_by_key(|&i| (std::cmp::Reverse(eff(i)), i));
+            prop_assert_eq!(served, expected);
+        }
+    }
+
+    proptest! {
+        /// The per-skill ready index picks the agent the strategy's filtered pick would.
+        #[test]
+        fn ready_index_pick_equals_filtered_pick(
+            agents in proptest::collection::vec((skills(), any::<bool>()), 0..30),
+            need in skills(),
+            strategy in 0usize..6,
+        ) {
+            use crate::routing::config::{RoutingConfig, Strategy};
+            use crate::routing::testkit::H;
+            use serde_json::{json, Map, Value};
+            let config = RoutingConfig {
+                strategy: Strategy::ALL[strategy],
+                ..RoutingConfig::default()
+            };
+            let mut h = H::new(config);
+            for (i, (skills, away)) in agents.iter().enumerate() {
+                let levels: Map<String, Value> =
+                    skills.iter().map(|(n, l)| (n.to_owned(), json!(l))).collect();
+                let conn = 1 + i as u64;
+                h.ok(conn, "connectAgent", json!({"id": i, "skills": levels}));
+                if *away {
+                    h.ok(conn, "toggleAvailability", json!({"available": false}));
+                }
+            }
+            let parties = &h.r.parties;
+            let scan = h.r.free.pick(parties, None, |a| {
+                parties.agent(a).is_some_and(|a| a.skills.covers(&need))
+            });
+            if Strategy::ALL[strategy] != Strategy::Random {
+                prop_assert_eq!(h.r.pick_for(&need, |_| true), scan);
+            } else {
+                let got = h.r.pick_for(&need, |_| true);
+                prop_assert_eq!(got.is_some(), scan.is_some());
+            }
+        }
+    }
 }
