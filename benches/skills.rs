@@ -79,8 +79,9 @@ fn requirement_pool(rng: &mut Rng) -> Vec<String> {
 /// Skills: 10,000 agents with 8 of 100 skills each, all busy, and 1,000 vs 100,000
 /// queued users needing skills from a pool of 200 requirement sets. Each iteration one agent
 /// (in turn) ends its call and takes the best waiting user it qualifies for (the waiting
-/// index: one group per requirement set), and the user who left asks again with the next
-/// requirement of the pool. Flat across queue sizes: the index never scans the queue.
+/// index: one group per requirement set), and the user who left asks again with the
+/// requirement of the user taken (none if the agent took no one), so the queue keeps its
+/// size and make-up. Flat across queue sizes: the index never scans the queue.
 fn skills_assign(c: &mut Criterion) {
     let now = Instant::now();
     let mut group = c.benchmark_group("skills_assign");
@@ -116,6 +117,10 @@ fn skills_assign(c: &mut Criterion) {
         assert_eq!(router.stats().available_agents, 0);
         assert_eq!(router.stats().queue_length, queued as usize);
         let asks: Vec<Box<RawValue>> = pool.iter().map(|p| raw(p)).collect();
+        // The pool entry each user (by id) asked with last.
+        let mut need_of: Vec<usize> = (0..agents + queued)
+            .map(|i| if i < agents { 0 } else { (i % 200) as usize })
+            .collect();
         let leave = raw("{}");
         let mut turn = 0u64;
         let mut cycle = |router: &mut Router| {
@@ -129,22 +134,35 @@ fn skills_assign(c: &mut Criterion) {
                 // This agent found no one it qualifies for last time: it is still free.
                 return drain(router);
             }
-            let mut left = None;
+            let (mut left, mut taken) = (None, None);
             while let Some(out) = router.poll_output() {
-                if let Output::Send {
-                    to,
-                    event: ServerEvent::CallEnded { .. },
-                    ..
-                } = &out
-                {
-                    if *to != agent {
+                match &out {
+                    Output::Send {
+                        to,
+                        event: ServerEvent::CallEnded { .. },
+                        ..
+                    } if *to != agent => {
                         left.get_or_insert(*to);
                     }
+                    Output::Send {
+                        to,
+                        event: ServerEvent::CallAgent(data),
+                        ..
+                    } if *to == agent => {
+                        let i = data.get("userId").and_then(|u| u.as_u64());
+                        taken = i.map(|i| need_of[i as usize]);
+                    }
+                    _ => {}
                 }
                 black_box(&out);
             }
             if let Some(user) = left {
-                let ask = EventData::Raw(Some(&asks[(turn % 200) as usize]));
+                // The user who left asks again with the requirement of the one taken (or
+                // none, for the agent still free): the queue's make-up stays the same.
+                let need = taken.unwrap_or(0);
+                // Conns are 100,001 + the user's id.
+                need_of[(user.0 - 100_001) as usize] = need;
+                let ask = EventData::Raw(Some(&asks[need]));
                 let _ = router.handle_event(now, user, ClientEvent::CallAgent, ask);
             }
             drain(router)
