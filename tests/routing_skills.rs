@@ -13,12 +13,18 @@ const VIP: &str = "https://vip.example";
 const WWW: &str = "https://www.example";
 
 /// A daemon on loopback allowing both origins, with the `vip` entry point and `extra` in
-/// `[routing]`.
+/// `[routing]` (a line starting with a table header after it ends the table).
 fn daemon(extra: &str) -> Daemon {
+    let (routing, rest) = extra.split_once("\n[auth]").unwrap_or((extra, ""));
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("[auth]{rest}")
+    };
     Daemon::start_with(&format!(
         "[server]\nbind = \"127.0.0.1\"\nport = 0\ncors_origins = [\"{VIP}\", \"{WWW}\"]\n\
-         [routing]\n{extra}\n\
-         [[routing.entry]]\nname = \"vip\"\npriority = 10\norigins = [\"{VIP}\"]\n"
+         [routing]\n{routing}\n\
+         [[routing.entry]]\nname = \"vip\"\npriority = 10\norigins = [\"{VIP}\"]\n{rest}"
     ))
 }
 
@@ -194,4 +200,71 @@ fn bad_skills_are_refused_with_bad_payload() {
     let mut u = user_from(&d, "u", WWW);
     u.send("callAgent", json!({"skills": "es"}));
     u.expect_error("bad_payload");
+}
+
+const SECRET: &[u8] = b"a-test-secret-of-more-than-32-bytes-for-hs256";
+
+/// An HS256 token for `sub` with `claims` added, valid for an hour.
+fn token(sub: &str, claims: Value) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let mut c = json!({"sub": sub, "exp": exp});
+    if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), claims) {
+        c.extend(extra);
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &c,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn token_claims_give_priority_and_skills_and_override_the_client() {
+    let dir = common::TempDir::new();
+    let secret = dir.0.join("secret");
+    std::fs::write(&secret, [SECRET, b"\n"].concat()).unwrap();
+    let path = secret.display().to_string();
+    let d = daemon(&format!(
+        "\n[auth]\nagent_secret_file = {path:?}\nuser_secret_file = {path:?}\nleeway_secs = 0\n"
+    ));
+    let register = |role: &str, id: &str, claims: Value, extra: Value| {
+        let mut c = Client::connect(d.addr, "/ws", Some(WWW)).expect("connect");
+        let mut data = json!({"id": id, "token": token(id, claims)});
+        if let (Some(d), Value::Object(extra)) = (data.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        c.send(role, data);
+        c.expect("registered");
+        c
+    };
+    // The token says es; the client's own billing is not believed.
+    let mut a = register(
+        "connectAgent",
+        "a1",
+        json!({"skills": {"es": 5}}),
+        json!({"skills": {"billing": 5}}),
+    );
+    let mut u0 = register("connectUser", "u0", json!({}), json!({}));
+    u0.send("callAgent", json!({"skills": ["billing"]}));
+    u0.expect("queued");
+    // (Had the agent taken u0, u1 would be queued behind it.)
+    let mut u1 = register("connectUser", "u1", json!({}), json!({}));
+    u1.send("callAgent", json!({"skills": {"es": 5}}));
+    assert_eq!(u1.expect("callAgent")["agentId"], "a1");
+    a.expect("callAgent");
+    // A user whose token says priority 20 goes ahead of one who asked first.
+    let mut u2 = register("connectUser", "u2", json!({}), json!({}));
+    u2.send("callAgent", json!({}));
+    assert_eq!(u2.expect("queued")["position"], 2);
+    let mut u3 = register("connectUser", "u3", json!({"priority": 20}), json!({}));
+    u3.send("callAgent", json!({}));
+    assert_eq!(u3.expect("queued")["position"], 1);
+    u1.send("leaveCall", json!({}));
+    a.expect("callEnded");
+    assert_eq!(a.expect("callAgent")["userId"], "u3");
 }

@@ -85,7 +85,9 @@ pub struct Stats {
 
 /// The sans-IO routing core.
 ///
-/// Inputs: `handle_event`, `handle_disconnect`, `handle_timeout` (once per loop turn: it
+/// Inputs: `handle_register` / `handle_register_as` (with the `Identity` the loop vouches
+/// for: Origin, token priority and skills), `handle_event`, `handle_disconnect`,
+/// `handle_timeout` (once per loop turn: it
 /// also sends the queue's position updates), `set_config`. Outputs, drained in this order
 /// after each input or turn: `poll_output` until None, then (once per loop turn)
 /// `poll_available_agents`, then `poll_timeout` for the next wake-up. Outputs of one input
