@@ -58,8 +58,13 @@ pub(super) const MIN_HISTORY: usize = 3;
 pub(super) struct Request {
     /// Queue key: the order of the user's first ask.
     pub key: u64,
-    /// Queue rank from the user's priority (lower goes first; see `skills::rank`).
+    /// Queue rank (lower goes first; see `skills::rank`), set by the queue from `priority`
+    /// and `asked_ms` under its aging rule whenever the request enters it.
     pub rank: i64,
+    /// The user's priority (higher goes first).
+    pub priority: i32,
+    /// When the user first asked, in ms from the queue's origin (`Queue::ms_since_origin`).
+    pub asked_ms: u64,
     /// The skills the call requires (before any step relaxes them).
     pub needs: Skills,
     /// When the user first asked (skill steps count from it); None in made-up tests.
@@ -143,6 +148,8 @@ pub(super) struct Queue {
     next_key: u64,
     /// The instant ranks with aging count from (the first ask seen).
     origin: Option<Instant>,
+    /// The aging rule ranks are computed with (`priority_aging_secs`).
+    aging: Option<Duration>,
     /// Some position may have changed since the last flush.
     dirty: bool,
     /// When `dirty` was last set from clean.
@@ -153,6 +160,14 @@ pub(super) struct Queue {
 }
 
 impl Queue {
+    /// An empty queue ranking under aging rule `aging`.
+    pub fn with_aging(aging: Option<Duration>) -> Queue {
+        Queue {
+            aging,
+            ..Queue::default()
+        }
+    }
+
     /// A fresh queue key, later than every key handed out before.
     pub fn new_key(&mut self) -> u64 {
         self.next_key = self.next_key.wrapping_add(1);
@@ -227,7 +242,9 @@ impl Queue {
     }
 
     /// Queues ticket `id` at its key's place.
-    pub fn insert(&mut self, now: Instant, id: CallId, ticket: Ticket) {
+    pub fn insert(&mut self, now: Instant, id: CallId, mut ticket: Ticket) {
+        let r = &mut ticket.request;
+        r.rank = super::skills::rank(r.priority, r.asked_ms, self.aging);
         let key = ticket.key();
         if ticket.offered.is_none() {
             self.wait(&ticket.need, key, id);
@@ -236,6 +253,32 @@ impl Queue {
             log::warn!("queue key {key:?} of {old:?} given to {id:?}");
         }
         self.tickets.insert(id, ticket);
+        self.touch(now);
+    }
+
+    /// Ranks every ticket under aging rule `aging` from now on (a reload changed
+    /// `priority_aging_secs`): O(n log n), and positions are sent again as they change.
+    pub fn set_aging(&mut self, now: Instant, aging: Option<Duration>) {
+        if self.aging == aging {
+            return;
+        }
+        self.aging = aging;
+        self.all.clear();
+        self.waiting.clear();
+        self.waiting_len = 0;
+        let ids: Vec<CallId> = self.tickets.keys().copied().collect();
+        for id in ids {
+            let Some(t) = self.tickets.get_mut(&id) else {
+                continue;
+            };
+            let r = &mut t.request;
+            r.rank = super::skills::rank(r.priority, r.asked_ms, aging);
+            let (key, need, waits) = (t.key(), t.need.clone(), t.offered.is_none());
+            self.all.insert(key, id);
+            if waits {
+                self.wait(&need, key, id);
+            }
+        }
         self.touch(now);
     }
 

@@ -23,7 +23,7 @@ use super::payload::{
 use super::queue::Request;
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
-use super::skills::{self, Skills};
+use super::skills::Skills;
 use super::timer::Timer;
 use log::warn;
 use serde_json::value::RawValue;
@@ -232,7 +232,9 @@ impl Router {
         let at_ms = self.queue.ms_since_origin(now);
         let request = Request {
             key,
-            rank: skills::rank(priority, at_ms, self.config.priority_aging),
+            rank: 0,
+            priority,
+            asked_ms: at_ms,
             needs,
             asked: Some(now),
             data: Rc::new(obj),
@@ -401,10 +403,20 @@ impl Router {
         }
         let wanted = optional_id(&obj, "toAgentId")?
             .and_then(|id| self.parties.by_peer_id(Role::Agent, &id));
-        let next = self
-            .free
-            .pick(&self.parties, wanted, |a| a != me)
-            .ok_or_else(no_other)?;
+        // A named ready agent is taken as named; otherwise the strategy's agent among those
+        // with the call's full skill requirement, or failing that any.
+        let named = wanted.filter(|w| *w != me && self.free.is_ready(&self.parties, *w));
+        let needs = self
+            .calls
+            .get(call_id)
+            .map_or_else(Skills::default, |c| c.request.needs.clone());
+        let next = match named {
+            Some(w) => Some(w),
+            None => self
+                .pick_for(&needs, |a| a != me)
+                .or_else(|| self.pick_for(&Skills::default(), |a| a != me)),
+        }
+        .ok_or_else(no_other)?;
         let Some(next_agent) = self.parties.agent(next) else {
             warn!("ready set names {next}, not a live agent; transfer refused");
             return Err(no_other());

@@ -142,13 +142,14 @@ impl Router {
     /// An empty router with `config`; `seed` seeds the random strategy's draws.
     pub fn with_config(config: RoutingConfig, seed: u64) -> Router {
         let (strategy, window_bytes) = (config.strategy, config.resume.window_bytes);
+        let aging = config.priority_aging;
         Router {
             config,
             parties: Parties::default(),
             calls: Calls::default(),
             free: ReadyAgents::new(strategy, seed),
             ready_by_skill: Default::default(),
-            queue: Queue::default(),
+            queue: Queue::with_aging(aging),
             timers: Timers::default(),
             out: VecDeque::new(),
             became_ready: Vec::new(),
@@ -169,6 +170,7 @@ impl Router {
     pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
         self.free.set_strategy(config.strategy, &mut self.parties);
         self.rebuild_ready_by_skill();
+        self.queue.set_aging(now, config.priority_aging);
         if config.resume.window_bytes != self.config.resume.window_bytes {
             self.sent = self.sent.resized(config.resume.window_bytes);
         }

@@ -391,7 +391,7 @@ mod index {
             for (i, (rank, need, offered, excluded)) in tickets.iter().enumerate() {
                 let request = Request {
                     key: q.new_key(),
-                    rank: *rank,
+                    priority: *rank as i32,
                     excluded: vec![PartyId::made_up(*excluded)],
                     ..Request::default()
                 };
@@ -419,23 +419,25 @@ mod index {
             users in proptest::collection::vec((-3i32..4, 0u64..50_000), 1..40),
             aging_s in proptest::option::of(1u64..30),
         ) {
-            use super::super::rank;
             use std::time::Duration;
             let now = crate::test_clock::epoch();
             let aging = aging_s.map(Duration::from_secs);
             // Users ask in time order.
             let mut users = users;
             users.sort_by_key(|u| u.1);
+            // Ranked without aging first: the reload to `aging` re-ranks everyone.
             let mut q = Queue::default();
             for (i, (p, at)) in users.iter().enumerate() {
                 let request = Request {
                     key: q.new_key(),
-                    rank: rank(*p, *at, aging),
+                    priority: *p,
+                    asked_ms: *at,
                     ..Request::default()
                 };
                 let t = Ticket::new(PartyId::made_up(i as u64), PeerId::Int(i as i64), request, now);
                 q.insert(now, CallId(i as u64), t);
             }
+            q.set_aging(now, aging);
             let mut served = Vec::new();
             while let Some(id) = q.first_waiting(&Skills::default(), |_| true) {
                 q.remove(now, id);
@@ -494,4 +496,25 @@ mod index {
             }
         }
     }
+}
+
+#[test]
+fn a_transfer_prefers_an_agent_with_the_calls_skills() {
+    let mut h = H::new(RoutingConfig::default());
+    agent_with(&mut h, 1, "es1", json!({"es": 5}));
+    h.user(10, "u");
+    h.ok(10, "callAgent", json!({"skills": ["es"]}));
+    // Idle longest among the others, but without the skill.
+    h.agent(2, "plain");
+    agent_with(&mut h, 3, "es2", json!({"es": 2}));
+    let out = h.ok(1, "callTransfer", json!({}));
+    assert_eq!(data_of(&out, 10, "callTransfer")["agentId"], "es2");
+    // With no skilled agent left (es1 steps away), any agent.
+    h.ok(1, "toggleAvailability", json!({"available": false}));
+    let out = h.ok(3, "callTransfer", json!({}));
+    assert_eq!(data_of(&out, 10, "callTransfer")["agentId"], "plain");
+    // Named, as named.
+    h.ok(1, "toggleAvailability", json!({"available": true}));
+    let out = h.ok(2, "callTransfer", json!({"toAgentId": "es1"}));
+    assert_eq!(data_of(&out, 10, "callTransfer")["agentId"], "es1");
 }
