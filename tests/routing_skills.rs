@@ -268,3 +268,42 @@ fn token_claims_give_priority_and_skills_and_override_the_client() {
     a.expect("callEnded");
     assert_eq!(a.expect("callAgent")["userId"], "u3");
 }
+
+/// The `priority` scenario of tests/js/queue.js with the stock socket.io-client over
+/// `transports`.
+fn stock_client_priority(transports: &str) {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if !js.join("node_modules/socket.io-client").exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&js)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "npm ci in tests/js failed: node and npm are required");
+    }
+    let d = daemon("");
+    let out = std::process::Command::new("timeout")
+        .args(["60", "node", "queue.js"])
+        .current_dir(&js)
+        .env("SERVER_URL", format!("http://{}", d.addr))
+        .env("TRANSPORTS", transports)
+        .env("SCENARIO", "priority")
+        .output()
+        .expect("node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains("ok queue"), "{text}");
+}
+
+#[test]
+fn stock_client_priority_and_skills_websocket() {
+    stock_client_priority("websocket");
+}
+
+#[test]
+fn stock_client_priority_and_skills_polling() {
+    stock_client_priority("polling");
+}
