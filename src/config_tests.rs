@@ -18,6 +18,30 @@ fn shipped_example_is_the_defaults() {
 }
 
 #[test]
+fn shipped_routing_examples_parse() {
+    // The commented [[routing.entry]] / [[routing.skill_steps]] examples, uncommented.
+    let text = include_str!("../etc/config.toml");
+    let start = text.find("# [[routing.entry]]").expect("entry example");
+    let end = text[start..].find("\n[metrics]").expect("end of [routing]") + start;
+    let mut example = String::from("[routing]\n");
+    for line in text[start..end].lines() {
+        let Some(rest) = line.strip_prefix("# ") else {
+            continue;
+        };
+        let key = rest.split(" = ").next().unwrap_or("");
+        let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if rest.starts_with("[[routing.") || (is_key && rest.contains(" = ")) {
+            example.push_str(rest);
+            example.push('\n');
+        }
+    }
+    let c = parse(&example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    assert_eq!(c.routing.entries.len(), 1);
+    assert_eq!(c.routing.entries[0].priority, 10);
+    assert_eq!(c.routing.skill_steps.len(), 2);
+}
+
+#[test]
 fn unknown_key_is_rejected_with_its_line() {
     let e = parse("[server]\nport = 1\nprot = 2\n").unwrap_err();
     assert_eq!(e.line, Some(3));

@@ -12,7 +12,9 @@
 //! so keys never change), `seq` is the sequence number of the user's first `callAgent` for
 //! this request. A user put back keeps its key, so it goes ahead of everyone of its rank who
 //! asked after it. With no priorities every rank is equal (0, or the ask time with aging)
-//! and the order is first come first served, as it always was.
+//! and the order is first come first served, as it always was. The queue computes ranks
+//! itself (from each request's priority and ask time) when a ticket enters, and all of
+//! them again when a reload changes the aging rule (`set_aging`).
 //! Users under an offer keep their place (they are in `all`, counted in positions and
 //! `queueLength`) but are not in `waiting`, so an agent looking for a call skips them at no
 //! cost.
