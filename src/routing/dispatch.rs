@@ -1,5 +1,6 @@
 //! Dispatch: how waiting users and ready agents meet. Queueing, offers, putting users back
-//! in line, wrap-up and reject delays, and the timers behind them.
+//! in line, wrap-up and reject delays, skill requirements relaxing while a user waits
+//! (`Timer::SkillStep`), and the timers behind them.
 //!
 //! Why: every rule that frees an agent or puts a user in line (a new call, a reject, an agent
 //! lost, a transfer to the queue, an expired offer, the end of a wrap-up) must route the same
@@ -9,7 +10,9 @@
 //! Invariants (after every input): no ready agent sits idle while a waiting user (no offer
 //! pending) may go to it, because a user entering the waiting set is routed at once
 //! (`route_ticket`) and an agent becoming ready is noted by `Router::refresh_agent` and given
-//! the first waiting user it may take by `dispatch` at the end of the input; a user is in at
+//! the first waiting user it may take by `dispatch` at the end of the input ("may take":
+//! not excluded, and the agent's skills cover the ticket's current requirement; a
+//! requirement that relaxes re-routes its ticket at once); a user is in at
 //! most one of: a call, an offer, the waiting set; an agent holds at most one call or offer.
 use super::call::Call;
 use super::event::{AvailabilityReason, EndReason, QueueReason, ServerEvent};
