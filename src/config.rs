@@ -91,6 +91,31 @@ struct FileRouting {
     availability_interval_ms: Option<u64>,
     max_capacity: Option<usize>,
     default_capacity: Option<usize>,
+    priority_aging_secs: Option<u64>,
+    skill_wait_ms: Option<u64>,
+    entry: Option<Vec<FileEntry>>,
+    skill_steps: Option<Vec<FileSkillStep>>,
+}
+
+/// One `[[routing.entry]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    name: String,
+    priority: Option<i32>,
+    origins: Option<Vec<String>>,
+    public: Option<bool>,
+    skills: Option<toml::Value>,
+}
+
+/// One `[[routing.skill_steps]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSkillStep {
+    after_ms: u64,
+    drop: Option<Vec<String>>,
+    lower: Option<toml::Value>,
+    strict: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

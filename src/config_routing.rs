@@ -1,8 +1,8 @@
 //! The `[routing]` table of the config file, read over `RoutingConfig`'s defaults, and the
 //! cap on a replay's bytes that `[sessions]` gets from `[limits]`. Split from config.rs,
 //! whose `Config::load` calls these.
-use super::{ConfigError, FileRouting};
-use crate::routing::{RoutingConfig, Strategy};
+use super::{ConfigError, FileEntry, FileRouting, FileSkillStep};
+use crate::routing::{Entry, RoutingConfig, SkillStep, Skills, Strategy};
 use std::time::Duration;
 
 /// The largest `max_capacity` accepted (chats per agent).
@@ -77,5 +77,91 @@ pub(super) fn routing(
         max_capacity,
         default_capacity,
         max_signal_bytes: d.max_signal_bytes,
+        entries: entries(r.entry.as_deref().unwrap_or_default(), &err)?,
+        skill_steps: steps(r.skill_steps.as_deref().unwrap_or_default(), &err)?,
+        skill_wait: r.skill_wait_ms.map_or(d.skill_wait, ms),
+        priority_aging: match r.priority_aging_secs {
+            None | Some(0) => d.priority_aging,
+            Some(s) if s > 1_000_000 => {
+                return Err(err("priority_aging_secs", "must be at most 1000000".into()))
+            }
+            Some(s) => Some(Duration::from_secs(s)),
+        },
     })
+}
+
+/// Skills from a config value (a table of levels or an array of names).
+fn skills_of(v: Option<&toml::Value>) -> Result<Skills, String> {
+    let Some(v) = v else {
+        return Ok(Skills::default());
+    };
+    let json = serde_json::to_value(v).map_err(|e| e.to_string())?;
+    Skills::from_json(&json)
+}
+
+/// The `[[routing.entry]]` tables: names unique, priorities in range.
+fn entries(
+    files: &[FileEntry],
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<Vec<Entry>, ConfigError> {
+    let mut out: Vec<Entry> = Vec::new();
+    for f in files {
+        if f.name.is_empty() || out.iter().any(|e| e.name == f.name) {
+            return Err(err(
+                "entry.name",
+                format!("{:?} is empty or named twice", f.name),
+            ));
+        }
+        let priority = f.priority.unwrap_or(0);
+        if !crate::routing::PRIORITY_RANGE.contains(&priority) {
+            return Err(err(
+                "entry.priority",
+                format!("{priority} is outside -1000..=1000"),
+            ));
+        }
+        out.push(Entry {
+            name: f.name.clone(),
+            priority,
+            origins: f.origins.clone().unwrap_or_default(),
+            public: f.public.unwrap_or(false),
+            skills: skills_of(f.skills.as_ref()).map_err(|e| err("entry.skills", e))?,
+        });
+    }
+    Ok(out)
+}
+
+/// The `[[routing.skill_steps]]` tables: in increasing `after_ms`, `strict` on the last only.
+fn steps(
+    files: &[FileSkillStep],
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<Vec<SkillStep>, ConfigError> {
+    let mut out: Vec<SkillStep> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let after = Duration::from_millis(f.after_ms);
+        if out.last().is_some_and(|s| s.after >= after) {
+            return Err(err(
+                "skill_steps.after_ms",
+                "steps must be in increasing after_ms".into(),
+            ));
+        }
+        let strict = f.strict.unwrap_or(false);
+        if strict && i + 1 != files.len() {
+            return Err(err(
+                "skill_steps.strict",
+                "only the last step may be strict".into(),
+            ));
+        }
+        out.push(SkillStep {
+            after,
+            drop: f
+                .drop
+                .iter()
+                .flatten()
+                .map(|s| std::sync::Arc::from(s.as_str()))
+                .collect(),
+            lower: skills_of(f.lower.as_ref()).map_err(|e| err("skill_steps.lower", e))?,
+            strict,
+        });
+    }
+    Ok(out)
 }

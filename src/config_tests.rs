@@ -18,6 +18,30 @@ fn shipped_example_is_the_defaults() {
 }
 
 #[test]
+fn shipped_routing_examples_parse() {
+    // The commented [[routing.entry]] / [[routing.skill_steps]] examples, uncommented.
+    let text = include_str!("../etc/config.toml");
+    let start = text.find("# [[routing.entry]]").expect("entry example");
+    let end = text[start..].find("\n[metrics]").expect("end of [routing]") + start;
+    let mut example = String::from("[routing]\n");
+    for line in text[start..end].lines() {
+        let Some(rest) = line.strip_prefix("# ") else {
+            continue;
+        };
+        let key = rest.split(" = ").next().unwrap_or("");
+        let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if rest.starts_with("[[routing.") || (is_key && rest.contains(" = ")) {
+            example.push_str(rest);
+            example.push('\n');
+        }
+    }
+    let c = parse(&example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    assert_eq!(c.routing.entries.len(), 1);
+    assert_eq!(c.routing.entries[0].priority, 10);
+    assert_eq!(c.routing.skill_steps.len(), 2);
+}
+
+#[test]
 fn unknown_key_is_rejected_with_its_line() {
     let e = parse("[server]\nport = 1\nprot = 2\n").unwrap_err();
     assert_eq!(e.line, Some(3));
@@ -165,7 +189,12 @@ fn routing_table_sets_every_key() {
         "[routing]\nqueue = false\nmax_queue_length = 5\nmax_wait_ms = 60000\n\
          queue_update_interval_ms = 250\nstrategy = \"round-robin\"\noffer_timeout_ms = 15000\n\
          max_no_answer = 3\nreject_delay_ms = 2000\nrequeue_on_agent_loss = false\n\
-         wrap_up_ms = 30000\navailability_interval_ms = 0\nmax_capacity = 5\ndefault_capacity = 2\n",
+         wrap_up_ms = 30000\navailability_interval_ms = 0\nmax_capacity = 5\ndefault_capacity = 2\npriority_aging_secs = 60\n\
+         skill_wait_ms = 5000\n\
+         [[routing.entry]]\nname = \"vip\"\npriority = 10\norigins = [\"https://vip.example\"]\n\
+         public = false\nskills = { billing = 3 }\n\
+         [[routing.skill_steps]]\nafter_ms = 100\nlower = { billing = 1 }\n\
+         [[routing.skill_steps]]\nafter_ms = 200\ndrop = [\"es\"]\nstrict = true\n",
     )
     .unwrap();
     let ms = Duration::from_millis;
@@ -187,6 +216,29 @@ fn routing_table_sets_every_key() {
             max_capacity: 5,
             default_capacity: 2,
             max_signal_bytes: 32768,
+            entries: vec![crate::routing::Entry {
+                name: "vip".into(),
+                priority: 10,
+                origins: vec!["https://vip.example".into()],
+                public: false,
+                skills: crate::routing::Skills::of([("billing", 3)]).unwrap(),
+            }],
+            skill_steps: vec![
+                crate::routing::SkillStep {
+                    after: ms(100),
+                    drop: vec![],
+                    lower: crate::routing::Skills::of([("billing", 1)]).unwrap(),
+                    strict: false,
+                },
+                crate::routing::SkillStep {
+                    after: ms(200),
+                    drop: vec!["es".into()],
+                    lower: crate::routing::Skills::default(),
+                    strict: true,
+                },
+            ],
+            skill_wait: ms(5000),
+            priority_aging: Some(Duration::from_secs(60)),
         }
     );
     // Zero means off for the optional durations.
@@ -216,6 +268,16 @@ fn routing_errors_name_the_key_and_line() {
     assert_eq!(e.line, Some(2));
     let e = parse("[routing]\nwrap_up = 5\n").unwrap_err();
     assert_eq!(e.line, Some(2), "unknown keys are refused: {e}");
+    for bad in [
+        "[[routing.entry]]\nname = \"a\"\npriority = 1001\n",
+        "[[routing.entry]]\nname = \"a\"\n[[routing.entry]]\nname = \"a\"\n",
+        "[[routing.entry]]\nname = \"a\"\nskills = { es = 6 }\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\n[[routing.skill_steps]]\nafter_ms = 5\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\nstrict = true\n[[routing.skill_steps]]\nafter_ms = 9\n",
+        "[[routing.skill_steps]]\nafter_ms = 5\nlower = { es = 0 }\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} accepted");
+    }
 }
 
 #[test]

@@ -107,6 +107,17 @@ fn queue_step() -> impl Strategy<Value = QStep> {
         }),
         2 => user.clone().prop_map(|c| QStep::Event(c, "connectUser", format!(r#"{{"id":{c}}}"#))),
         4 => user.clone().prop_map(|c| QStep::Event(c, "callAgent", "{}".into())),
+        // Skills and priorities: agents with skill levels, calls requiring some or through
+        // the public entry point (priority 5, skill a at 2).
+        2 => (agent.clone(), 0usize..4).prop_map(|(c, k)| {
+            let skills = [r#"{"a":3,"b":1}"#, r#"{"b":5}"#, r#"["a"]"#, "{}"][k];
+            QStep::Event(c, "connectAgent", format!(r#"{{"id":{c},"skills":{skills}}}"#))
+        }),
+        2 => (user.clone(), 0usize..4).prop_map(|(c, k)| {
+            let data = [r#"{"skills":["a"]}"#, r#"{"skills":{"b":4}}"#, r#"{"entry":"vip"}"#,
+                r#"{"skills":{"a":3,"b":1}}"#][k];
+            QStep::Event(c, "callAgent", data.into())
+        }),
         2 => user.clone().prop_map(|c| QStep::Event(c, "leaveCall", "{}".into())),
         1 => user.prop_map(|c| QStep::Event(c, "userMessage", r#"{"messageInput":"x"}"#.into())),
         3 => agent.clone().prop_map(|c| QStep::Event(c, "acceptCall", "{}".into())),
@@ -161,6 +172,7 @@ fn routing_config() -> impl Strategy<Value = RoutingConfig> {
                     max_capacity: 2,
                     default_capacity: 1,
                     max_signal_bytes: supportd::routing::DEFAULT_MAX_SIGNAL_BYTES,
+                    ..RoutingConfig::default()
                 }
             },
         )
@@ -188,8 +200,33 @@ proptest! {
             keep_sent: 2,
             window_bytes: 4096,
         };
-        let config = RoutingConfig { resume, ..config };
-        let reload = reload.map(|c| RoutingConfig { resume, ..c });
+        // Skill steps short enough to fire within a run, a public entry, aging on reload.
+        let entries = vec![supportd::routing::Entry {
+            name: "vip".into(),
+            priority: 5,
+            public: true,
+            skills: supportd::routing::Skills::of([("a", 2)]).expect("skills"),
+            ..Default::default()
+        }];
+        let skill_steps = vec![supportd::routing::SkillStep {
+            after: Duration::from_millis(300),
+            lower: supportd::routing::Skills::of([("b", 1)]).expect("skills"),
+            ..Default::default()
+        }];
+        let config = RoutingConfig {
+            resume,
+            entries: entries.clone(),
+            skill_steps: skill_steps.clone(),
+            skill_wait: Duration::from_millis(2000),
+            ..config
+        };
+        let reload = reload.map(|c| RoutingConfig {
+            resume,
+            entries,
+            skill_steps,
+            priority_aging: Some(Duration::from_secs(1)),
+            ..c
+        });
         let mut router = Router::with_config(config, 9);
         let mut now = Instant::now();
         let mut asked: HashSet<u64> = HashSet::new();
@@ -199,7 +236,7 @@ proptest! {
         let half = steps.len() / 2;
         for (i, s) in steps.into_iter().enumerate() {
             if i == half {
-                if let Some(c) = reload {
+                if let Some(c) = reload.clone() {
                     router.set_config(now, c);
                 }
             }

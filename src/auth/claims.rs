@@ -13,8 +13,10 @@ pub struct Claims {
     pub name: Option<String>,
     /// Chats the agent may hold at once (positive; lowered to `[routing] max_capacity`).
     pub capacity: Option<u32>,
-    /// Room for routing by skills and priority (a later issue).
-    pub skills: Vec<String>,
+    /// An agent's skills, as the token spells them (`{"billing": 4}` or `["billing"]`);
+    /// checked where they are used (`routing::Skills::from_json`).
+    pub skills: Option<serde_json::Value>,
+    /// A user's queue priority (higher goes first).
     pub priority: Option<i32>,
 }
 
@@ -41,7 +43,7 @@ pub(super) struct RawClaims {
     #[serde(default)]
     capacity: Option<u32>,
     #[serde(default)]
-    skills: Vec<String>,
+    skills: Option<serde_json::Value>,
     #[serde(default)]
     priority: Option<i32>,
 }

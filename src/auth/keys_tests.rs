@@ -696,7 +696,7 @@ fn claims_are_read_and_unknown_claims_ignored() {
             exp: NOW + 60,
             name: Some("Alice".into()),
             capacity: Some(3),
-            skills: vec!["billing".into(), "fr".into()],
+            skills: Some(json!(["billing", "fr"])),
             priority: Some(-2),
         }
     );
@@ -705,7 +705,7 @@ fn claims_are_read_and_unknown_claims_ignored() {
         .unwrap();
     assert_eq!(
         (c.name, c.capacity, c.skills, c.priority),
-        (None, None, vec![], None)
+        (None, None, None, None)
     );
     assert!(keys
         .verify(Role::Agent, &hs256(SECRET, &claims("a2")), NOW)

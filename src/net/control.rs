@@ -79,7 +79,7 @@ impl Server {
                     ..new
                 };
                 let now = self.now;
-                self.router.set_config(now, self.config.routing);
+                self.router.set_config(now, self.config.routing.clone());
                 let settings = self.session_config();
                 for key in self.sessions.keys() {
                     if let Some(slot) = self.sessions.get_mut(key) {

@@ -93,11 +93,15 @@ impl Server {
                                 _ => Role::Agent,
                             };
                             let token = self.resume_token_for(conn);
-                            if let Some(proof) = &proof {
-                                self.router.attest(conn, proof.attested());
-                            }
-                            self.router
-                                .handle_register(now, conn, role, data.raw(), &token)?
+                            let identity = self.identity_of(conn, proof.as_ref());
+                            self.router.handle_register_as(
+                                now,
+                                conn,
+                                role,
+                                data.raw(),
+                                &token,
+                                identity,
+                            )?
                         }
                         _ => self.router.handle_event(now, conn, event, data)?,
                     }

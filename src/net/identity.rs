@@ -10,7 +10,7 @@ use super::peers::{Route, Verified};
 use super::server::Server;
 use super::timers::TimerKey;
 use crate::auth::{self, Role};
-use crate::routing::{Attested, ClientEvent, ConnId, ErrorCode, Rejection, ServerEvent};
+use crate::routing::{ClientEvent, ConnId, ErrorCode, Identity, Rejection, ServerEvent, Skills};
 use crate::session::CloseReason;
 use log::{debug, info};
 use serde_json::value::RawValue;
@@ -28,15 +28,12 @@ const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 pub(super) struct Proof {
     verified: Verified,
     name: Option<String>,
-    /// What routing takes from the token's claims (an agent's capacity).
-    attested: Attested,
-}
-
-impl Proof {
-    /// The token's routing attributes, for `Router::attest`.
-    pub(super) fn attested(&self) -> Attested {
-        self.attested.clone()
-    }
+    /// A user's `priority` claim.
+    priority: Option<i32>,
+    /// An agent's `skills` claim (checked).
+    skills: Option<Skills>,
+    /// An agent's `capacity` claim (positive).
+    capacity: Option<u32>,
 }
 
 /// When a token whose `exp` is `exp` (now `unix` on the wall clock) expires on the loop's
@@ -119,7 +116,21 @@ impl Server {
                 return Err(Rejection::with(ErrorCode::Unauthorized, e.to_string()));
             }
         };
+        let skills = match claims.skills.as_ref().filter(|_| role == Role::Agent) {
+            None => None,
+            Some(v) => Some(Skills::from_json(v).map_err(|m| {
+                Rejection::with(ErrorCode::BadPayload, format!("the token's skills: {m}"))
+            })?),
+        };
+        let priority = claims.priority.filter(|_| role == Role::User).map(|p| {
+            p.clamp(
+                *crate::routing::PRIORITY_RANGE.start(),
+                *crate::routing::PRIORITY_RANGE.end(),
+            )
+        });
         Ok(Some(Proof {
+            priority,
+            skills,
             verified: Verified {
                 role,
                 sub: claims.sub.into(),
@@ -128,10 +139,31 @@ impl Server {
             },
             // The token's display name, for an agent (users have no name to show).
             name: claims.name.filter(|_| role == Role::Agent),
-            attested: Attested {
-                capacity: claims.capacity.filter(|_| role == Role::Agent),
-            },
+            capacity: claims.capacity.filter(|_| role == Role::Agent),
         }))
+    }
+
+    /// What the loop vouches for about `conn`'s registration: its handshake's Origin and,
+    /// with `proof`, its token's capacity, priority and skills (the token's skills, even
+    /// none, and its capacity, even none, replace any the client sends).
+    pub(super) fn identity_of(&self, conn: ConnId, proof: Option<&Proof>) -> Identity {
+        let origin = self.peers.get(conn).and_then(|p| p.origin.clone());
+        match proof {
+            Some(p) => Identity {
+                origin,
+                verified: true,
+                capacity: p.capacity,
+                priority: p.priority,
+                skills: match p.verified.role {
+                    Role::Agent => Some(p.skills.clone().unwrap_or_default()),
+                    Role::User => None,
+                },
+            },
+            None => Identity {
+                origin,
+                ..Identity::default()
+            },
+        }
     }
 
     /// The router accepted a registration that came with `proof`: the peer is that
@@ -203,11 +235,14 @@ impl Server {
         self.refused.push(conn);
     }
 
-    /// Keeps the `Authorization: Bearer` token of a peer's handshake for its registration.
+    /// Keeps the `Authorization: Bearer` token and the `Origin` of a peer's handshake for
+    /// its registration.
     pub(super) fn offer_bearer(&mut self, id: ConnId, head: &super::http::Head) {
         let token = head.header("authorization").and_then(auth::bearer);
-        if let (Some(token), Some(peer)) = (token, self.peers.get_mut(id)) {
-            peer.offered_token = Some(token.into());
+        let origin = head.header("origin");
+        if let Some(peer) = self.peers.get_mut(id) {
+            peer.offered_token = token.map(Into::into).or(peer.offered_token.take());
+            peer.origin = origin.map(Into::into);
         }
     }
 

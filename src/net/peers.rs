@@ -28,6 +28,8 @@ pub struct Peer {
     pub verified: Option<Verified>,
     /// Its event and toggle rates (`[limits] events_per_sec`, `toggles_per_sec`).
     pub limiter: Limiter,
+    /// The `Origin` header of its handshake (entry points check it).
+    pub origin: Option<std::sync::Arc<str>>,
 }
 
 /// A registration proven by a token.
@@ -58,6 +60,7 @@ impl Peers {
                 offered_token: None,
                 verified: None,
                 limiter: Limiter::default(),
+                origin: None,
             },
         );
     }
@@ -65,6 +68,11 @@ impl Peers {
     /// The peer's route, if it is still here.
     pub fn route(&self, id: ConnId) -> Option<Route> {
         self.map.get(&id).map(|p| p.route)
+    }
+
+    /// The peer, to read.
+    pub fn get(&self, id: ConnId) -> Option<&Peer> {
+        self.map.get(&id)
     }
 
     /// The peer, to read or change its identity.

@@ -128,7 +128,7 @@ impl Server {
             sids: SidSource::new(),
             timers: Timers::default(),
             next_token: FIRST_CONN_TOKEN,
-            router: Router::with_config(config.routing, routing_seed()),
+            router: Router::with_config(config.routing.clone(), routing_seed()),
             config,
             config_path,
             accept_retry: None,

@@ -1,10 +1,10 @@
 //! Agents with several chats, on a virtual clock: capacity granted, slots filled least
 //! loaded first, per-room events, wrap-up per slot, the free-slot figures.
-use crate::routing::attested::Attested;
 use crate::routing::config::RoutingConfig;
 use crate::routing::event::ErrorCode;
-use crate::routing::ids::ConnId;
+use crate::routing::event::Role;
 use crate::routing::report::AgentState;
+use crate::routing::skills::Identity;
 use crate::routing::testkit::{data_of, events, H};
 use serde_json::json;
 use std::time::Duration;
@@ -87,13 +87,26 @@ fn capacity_is_checked_and_lowered_to_max_capacity() {
 #[test]
 fn a_tokens_capacity_wins_over_what_the_client_asks() {
     let mut h = H::new(config(5));
-    h.r.attest(ConnId(1), Attested { capacity: Some(2) });
-    assert_eq!(agent_with(&mut h, 1, "a", 5), json!(2));
-    // The attestation was for that registration only.
+    let token = |capacity| Identity {
+        verified: true,
+        capacity,
+        ..Identity::default()
+    };
+    let granted = |out: &crate::routing::testkit::Sent, conn| {
+        data_of(out, conn, "registered")["capacity"].clone()
+    };
+    let data = |id: &str| json!({"id": id, "capacity": 5});
+    let out = h
+        .register_as(1, Role::Agent, data("a"), token(Some(2)))
+        .unwrap();
+    assert_eq!(granted(&out, 1), json!(2));
+    // What the loop vouches for is for that registration only.
     assert_eq!(agent_with(&mut h, 2, "b", 5), json!(5));
     // A token without the claim: the default, whatever the client asks.
-    h.r.attest(ConnId(3), Attested::default());
-    assert_eq!(agent_with(&mut h, 3, "c", 5), json!(1));
+    let out = h
+        .register_as(3, Role::Agent, data("c"), token(None))
+        .unwrap();
+    assert_eq!(granted(&out, 3), json!(1));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! Invariant: a `RoutingConfig` is always usable as it is (every combination of values is
 //! meaningful: zero durations and lengths mean "off" or "unlimited" as documented per field);
 //! a reload applies to decisions taken after it, never to deadlines already set.
+use super::skills::{Entry, SkillStep};
 use std::time::Duration;
 
 /// The default `[limits] max_signal_bytes`: real SDP offers reach 13 KB with candidates.
@@ -60,7 +61,7 @@ impl Strategy {
 }
 
 /// The routing settings; `Default` is the documented defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutingConfig {
     /// Queue users when no agent is eligible (false: refuse with `no_agent_available`).
     pub queue: bool,
@@ -92,6 +93,22 @@ pub struct RoutingConfig {
     pub default_capacity: usize,
     /// Largest `signal` data relayed, in bytes as serialized (`[limits] max_signal_bytes`).
     pub max_signal_bytes: usize,
+    /// Named entry points (`[[routing.entry]]`) giving a call priority and skills.
+    pub entries: Vec<Entry>,
+    /// How a call's skill requirement relaxes while the user waits, in `after` order.
+    pub skill_steps: Vec<SkillStep>,
+    /// How long the requirement left after the last step (all of it, with no steps) holds
+    /// before any agent may take the call (unless the last step is strict).
+    pub skill_wait: Duration,
+    /// Waiting this long raises a user's effective priority by one (continuously); None = off.
+    pub priority_aging: Option<Duration>,
+}
+
+impl RoutingConfig {
+    /// The entry point named `name`.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
 }
 
 /// The resume settings (the `[sessions]` table): how long a party whose connection dropped
@@ -161,6 +178,10 @@ impl Default for RoutingConfig {
             max_capacity: 1,
             default_capacity: 1,
             max_signal_bytes: DEFAULT_MAX_SIGNAL_BYTES,
+            entries: Vec::new(),
+            skill_steps: Vec::new(),
+            skill_wait: Duration::from_millis(30_000),
+            priority_aging: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Dispatch: how waiting users and ready agents meet. Queueing, offers, putting users back
-//! in line, wrap-up and reject delays, and the timers behind them.
+//! in line, wrap-up and reject delays, skill requirements relaxing while a user waits
+//! (`Timer::SkillStep`), and the timers behind them.
 //!
 //! Why: every rule that frees an agent or puts a user in line (a new call, a reject, an agent
 //! lost, a transfer to the queue, an expired offer, the end of a wrap-up) must route the same
@@ -9,7 +10,9 @@
 //! Invariants (after every input): no ready agent sits idle while a waiting user (no offer
 //! pending) may go to it, because a user entering the waiting set is routed at once
 //! (`route_ticket`) and an agent becoming ready is noted by `Router::refresh_agent` and given
-//! the first waiting user it may take by `dispatch` at the end of the input; a user is in at
+//! the first waiting user it may take by `dispatch` at the end of the input ("may take":
+//! not excluded, and the agent's skills cover the ticket's current requirement; a
+//! requirement that relaxes re-routes its ticket at once); a user is in at
 //! most one of: a call, an offer, the waiting set; an agent holds at most one call or offer.
 use super::call::Call;
 use super::event::{AvailabilityReason, EndReason, QueueReason, ServerEvent};
@@ -18,6 +21,7 @@ use super::party::PartyId;
 use super::queue::{Request, Ticket};
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
+use super::skills;
 use super::timer::Timer;
 use log::warn;
 use serde_json::Value;
@@ -42,16 +46,49 @@ impl Router {
         self.became_ready.clear();
     }
 
-    /// Agent `agent` is ready: the longest-waiting users that may go to it are assigned to
-    /// it while it stays ready (one per free slot; an offer makes it wait for the answer).
+    /// Agent `agent` is ready: the first users in queue order (priority, then longest
+    /// waiting) that may go to it and whose skill requirement it meets are assigned to it
+    /// while it stays ready (one per free slot; an offer makes it wait for the answer).
     fn route_agent(&mut self, now: Instant, agent: PartyId) {
         while !self.queue.none_waiting() && self.free.is_ready(&self.parties, agent) {
-            let Some(id) = self.queue.first_waiting(|t| t.allows(agent)) else {
+            let Some(a) = self.parties.agent(agent) else {
+                return;
+            };
+            let Some(id) = self.queue.first_waiting(&a.skills, |t| t.allows(agent)) else {
                 return;
             };
             if !self.assign(now, id, agent) {
                 return;
             }
+        }
+    }
+
+    /// Sets ticket `id`'s current skill requirement from how long its user has waited, and
+    /// schedules the next relaxation, if any.
+    fn update_need(&mut self, now: Instant, id: CallId) {
+        let Some(t) = self.queue.get(id) else {
+            return;
+        };
+        let asked = t.request.asked.unwrap_or(t.entered);
+        let waited = now.saturating_duration_since(asked);
+        let cfg = &self.config;
+        let (need, next) =
+            skills::requirement_at(&t.request.needs, &cfg.skill_steps, cfg.skill_wait, waited);
+        self.queue.set_need(id, need);
+        match next {
+            Some(after) => self.timers.schedule(Timer::SkillStep(id), asked + after),
+            None => {
+                self.timers.cancel(Timer::SkillStep(id));
+            }
+        }
+    }
+
+    /// A skill step of ticket `id` is due: its requirement relaxes, and it is routed again
+    /// if it waits (an agent that now qualifies gets it at once).
+    fn skill_step(&mut self, now: Instant, id: CallId) {
+        self.update_need(now, id);
+        if self.queue.get(id).is_some_and(|t| t.offered.is_none()) {
+            self.route_ticket(now, id);
         }
     }
 
@@ -139,6 +176,7 @@ impl Router {
         if let Some(max) = self.config.max_wait {
             self.timers.schedule(Timer::MaxWait(id), now + max);
         }
+        self.update_need(now, id);
         let waiting = !self.route_ticket(now, id);
         if self.queue.get(id).is_some() && (reason.is_none() || waiting) {
             self.send_queued(now, id, reason);
@@ -152,16 +190,12 @@ impl Router {
         let Some(t) = self.queue.get(id) else {
             return false;
         };
-        let (hard, soft) = (&t.request.excluded, &t.expired);
-        let fresh = self.free.pick(&self.parties, None, |a| {
-            !hard.contains(&a) && !soft.contains(&a)
-        });
+        let (hard, soft) = (t.request.excluded.clone(), t.expired.clone());
+        let need = t.need.clone();
+        let fresh = self.pick_for(&need, |a| !hard.contains(&a) && !soft.contains(&a));
         let (agent, new_round) = match fresh {
             Some(a) => (Some(a), false),
-            None if !soft.is_empty() => (
-                self.free.pick(&self.parties, None, |a| !hard.contains(&a)),
-                true,
-            ),
+            None if !soft.is_empty() => (self.pick_for(&need, |a| !hard.contains(&a)), true),
             None => (None, false),
         };
         let Some(agent) = agent else {
@@ -220,6 +254,7 @@ impl Router {
             return;
         };
         self.timers.cancel(Timer::MaxWait(id));
+        self.timers.cancel(Timer::SkillStep(id));
         self.timers.cancel(Timer::OfferExpiry(id));
         if let Some(a) = self.parties.agent_mut(agent) {
             if a.offer == Some(id) {
@@ -258,6 +293,7 @@ impl Router {
     ) -> Option<Ticket> {
         let t = self.queue.remove(now, id)?;
         self.timers.cancel(Timer::MaxWait(id));
+        self.timers.cancel(Timer::SkillStep(id));
         self.calls.release(&t.room, id);
         if let Some(u) = self.parties.user_mut(t.user) {
             u.ticket = None;
@@ -334,12 +370,14 @@ impl Router {
             request.excluded.push(agent);
         }
         if !self.config.queue {
-            let excluded = &request.excluded;
-            if self
-                .free
-                .pick(&self.parties, None, |a| !excluded.contains(&a))
-                .is_none()
-            {
+            let excluded = request.excluded.clone();
+            let cfg = &self.config;
+            let waited = request
+                .asked
+                .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+            let (need, _) =
+                skills::requirement_at(&request.needs, &cfg.skill_steps, cfg.skill_wait, waited);
+            if self.pick_for(&need, |a| !excluded.contains(&a)).is_none() {
                 self.send_to(
                     call.user,
                     ServerEvent::CallEnded {
@@ -472,6 +510,7 @@ impl Router {
                 self.refresh_agent(agent);
             }
             Timer::GraceEnd(id) => self.grace_ended(now, id),
+            Timer::SkillStep(id) => self.skill_step(now, id),
             Timer::MaxWait(id) => {
                 if let Some(t) = self.leave_queue(now, id, QueueOutcome::Timeout) {
                     let event = ServerEvent::CallEnded {

@@ -50,6 +50,7 @@ impl Router {
         let mut waiting = Vec::new();
         let mut ticketed = 0;
         let mut held_parties = 0;
+        let mut filed = 0;
         for (id, party) in self.parties.iter() {
             let held = self.parties.conn_of(id).is_none();
             held_parties += usize::from(held);
@@ -96,6 +97,16 @@ impl Router {
                     if state == AgentState::Ready {
                         ready.push(id);
                     }
+                    if let Some(key) = a.ready_key {
+                        filed += a.skills.iter().count();
+                        if let Some((s, _)) = a
+                            .skills
+                            .iter()
+                            .find(|(s, _)| !self.ready_by_skill.holds(s, key, id))
+                        {
+                            return Err(format!("ready {id} is not filed under skill {s}"));
+                        }
+                    }
                 }
                 Party::User(u) => {
                     if u.call.is_some() && u.ticket.is_some() {
@@ -121,6 +132,12 @@ impl Router {
                 }
             }
         }
+        if filed != self.ready_by_skill.entries() {
+            return Err(format!(
+                "{} entries per skill, {filed} for the ready agents",
+                self.ready_by_skill.entries()
+            ));
+        }
         if held_parties != self.held {
             return Err(format!("{} counted held, {held_parties} are", self.held));
         }
@@ -140,7 +157,12 @@ impl Router {
             let Some(ticket) = self.queue.get(t) else {
                 continue;
             };
-            if let Some(a) = ready.iter().find(|a| ticket.allows(**a)) {
+            let able = |a: &super::party::PartyId| {
+                self.parties
+                    .agent(*a)
+                    .is_some_and(|a| a.skills.covers(&ticket.need))
+            };
+            if let Some(a) = ready.iter().find(|a| ticket.allows(**a) && able(a)) {
                 return Err(format!("{a} is ready while {t:?} waits for it"));
             }
         }

@@ -5,11 +5,11 @@
 //! Layout: `router` (the `Router` type, its inputs and outputs) dispatches to `requests` (one
 //! rule per client event), which act on `party` (who is registered, on which connection),
 //! `call` (calls and rooms), `queue` (users waiting for an agent), `select` (which ready
-//! agent gets a call, by `config`'s strategy) and `timer` (deadlines); `dispatch` routes
+//! agent gets a call, by `config`'s strategy), `skills` (skill levels, requirements and their
+//! steps, priority ranks) and `timer` (deadlines); `dispatch` routes
 //! waiting users and ready agents to each other (offers, re-routing, wrap-up); `payload`
 //! reads request data; `ids`, `event` and `data` are the vocabulary shared with the protocol
 //! layer, `report` the one shared with metrics.
-mod attested;
 mod call;
 mod config;
 mod data;
@@ -28,11 +28,12 @@ mod router;
 mod select;
 mod sent_ring;
 mod signal;
+mod skill_ready;
+mod skills;
 #[cfg(test)]
 mod testkit;
 mod timer;
 
-pub use attested::Attested;
 pub use config::{ResumeConfig, RoutingConfig, Strategy, DEFAULT_MAX_SIGNAL_BYTES};
 pub use data::{is_message_event, Attachments, EventData, MessageData};
 pub use event::{
@@ -45,3 +46,4 @@ pub use outbox::ResumeKey;
 pub use report::{AgentState, HoldResult, OfferResult, QueueOutcome};
 pub use resume::ClientSeq;
 pub use router::{Output, Router, Stats};
+pub use skills::{Entry, Identity, SkillStep, Skills, PRIORITY_RANGE};

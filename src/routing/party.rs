@@ -58,6 +58,10 @@ pub(super) struct User {
     pub call: Option<CallId>,
     /// The user's queue ticket, while it waits for an agent (never with `call`).
     pub ticket: Option<CallId>,
+    /// The `Origin` header of the connection it registered on (entry points check it).
+    pub origin: Option<std::sync::Arc<str>>,
+    /// The priority its verified token's `priority` claim gives.
+    pub priority: Option<i32>,
 }
 
 /// The order key of a ready agent: its load first, then the strategy's own order.
@@ -104,6 +108,8 @@ pub(super) struct Agent {
     pub name: Option<std::rc::Rc<str>>,
     /// Its connection dropped and it is held for a resume (offered no new calls).
     pub held: bool,
+    /// Its skills (token claim, or connectAgent's `skills` when unauthenticated).
+    pub skills: super::skills::Skills,
 }
 
 impl Agent {
@@ -127,6 +133,7 @@ impl Agent {
             ready_key: None,
             name: None,
             held: false,
+            skills: super::skills::Skills::default(),
         }
     }
 

@@ -7,6 +7,8 @@ fn user(id: &str) -> Party {
         id: id.into(),
         call: None,
         ticket: None,
+        origin: None,
+        priority: None,
     })
 }
 

@@ -324,13 +324,16 @@ fn positions_count_offers_and_a_user_put_back_keeps_its_place() {
     assert_eq!(q.position(ids[3]), 4);
     q.set_offer(ids[0], Some(crate::routing::party::PartyId::made_up(99)));
     assert_eq!(q.position(ids[1]), 2, "the offered user keeps its place");
-    assert_eq!(q.first_waiting(|_| true), Some(ids[1]));
+    assert_eq!(q.first_waiting(&Default::default(), |_| true), Some(ids[1]));
     let t = q.remove(now, ids[1]).unwrap();
     assert_eq!(q.position(ids[2]), 2);
     q.insert(now, ids[1], t);
     assert_eq!(q.position(ids[1]), 2, "back at its first ask's place");
     assert_eq!(q.position(ids[2]), 3);
-    assert_eq!(q.first_waiting(|t| t.user != t.user), None);
+    assert_eq!(
+        q.first_waiting(&Default::default(), |t| t.user != t.user),
+        None
+    );
 }
 
 #[test]

@@ -23,6 +23,7 @@ use super::payload::{
 use super::queue::Request;
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
+use super::skills::Skills;
 use super::timer::Timer;
 use log::warn;
 use serde_json::value::RawValue;
@@ -36,13 +37,14 @@ fn no_agent(message: &'static str) -> Rejection {
 }
 
 impl Router {
-    /// The capacity an agent registering on `conn` is granted: its token's claim when one
-    /// was attested (else the default), otherwise `connectAgent {capacity}` (a positive
-    /// integer, else bad_payload), lowered to `max_capacity`.
-    fn granted_capacity(&self, conn: ConnId, obj: &Map<String, Value>) -> Result<usize, Rejection> {
-        let asked = match &self.attested {
-            Some((c, a)) if *c == conn => a.capacity.map(|n| n as u64),
-            _ => match obj.get("capacity") {
+    /// The capacity an agent registering is granted: its verified token's claim (else the
+    /// default) when the loop vouches for a token (`Identity::verified`), otherwise
+    /// `connectAgent {capacity}` (a positive integer, else bad_payload), lowered to
+    /// `max_capacity`.
+    fn granted_capacity(&self, obj: &Map<String, Value>) -> Result<usize, Rejection> {
+        let asked = match self.identity.verified {
+            true => self.identity.capacity.map(u64::from),
+            false => match obj.get("capacity") {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
                     Rejection::new(ErrorCode::BadPayload, "capacity must be a positive integer")
@@ -103,7 +105,7 @@ impl Router {
             }
         };
         let capacity = match role {
-            Role::Agent => Some(self.granted_capacity(conn, &obj)?),
+            Role::Agent => Some(self.granted_capacity(&obj)?),
             Role::User => None,
         };
         let last_seq = match obj.get("lastSeq") {
@@ -141,16 +143,27 @@ impl Router {
                 }
             }
         }
+        // The token's skills replace the client's; the client's are checked all the same.
+        let sent_skills = match (role, obj.get("skills")) {
+            (Role::Agent, Some(v)) => {
+                Some(Skills::from_json(v).map_err(|m| Rejection::with(ErrorCode::BadPayload, m))?)
+            }
+            _ => None,
+        };
+        let identity = std::mem::take(&mut self.identity);
         let party = match role {
             Role::User => Party::User(User {
                 id: id.clone(),
                 call: None,
                 ticket: None,
+                origin: identity.origin,
+                priority: identity.priority,
             }),
             Role::Agent => {
-                let mut agent = Agent::new(id.clone(), 0);
-                agent.capacity = capacity.unwrap_or(1);
-                Party::Agent(agent)
+                let mut a = Agent::new(id.clone(), 0);
+                a.capacity = capacity.unwrap_or(1);
+                a.skills = identity.skills.or(sent_skills).unwrap_or_default();
+                Party::Agent(a)
             }
         };
         let Some(party) = self.parties.insert(party) else {
@@ -213,6 +226,7 @@ impl Router {
             ));
         }
         let user_id = user.id.clone();
+        let (priority, needs) = self.call_terms(user, &obj)?;
         let room = match optional_id(&obj, "roomId")? {
             Some(room) if self.calls.room_in_use(&room) => {
                 return Err(Rejection::with(
@@ -225,7 +239,7 @@ impl Router {
             // which is harmless (numbers need only be unique).
             None => self.calls.fresh_room(),
         };
-        let agent_party = self.free.pick(&self.parties, None, |_| true);
+        let agent_party = self.pick_for(&needs, |_| true);
         let max = self.config.max_queue_length;
         match agent_party {
             None if !self.config.queue => return Err(no_agent("no agent is available")),
@@ -246,26 +260,72 @@ impl Router {
             obj.remove(key);
         }
         let key = self.queue.new_key();
+        let at_ms = self.queue.ms_since_origin(now);
+        let request = Request {
+            key,
+            rank: 0,
+            priority,
+            asked_ms: at_ms,
+            needs,
+            asked: Some(now),
+            data: Rc::new(obj),
+            excluded: Vec::new(),
+        };
         match agent_party {
             Some(agent) if self.config.offer_timeout.is_none() => {
-                let request = Request {
-                    key,
-                    data: Rc::new(obj),
-                    excluded: Vec::new(),
-                };
                 let id = self.calls.new_id();
                 self.start_call(now, id, room, user_party, agent, request, now);
             }
-            _ => {
-                let request = Request {
-                    key,
-                    data: Rc::new(obj),
-                    excluded: Vec::new(),
-                };
-                self.enqueue(now, user_party, room, request, None);
-            }
+            _ => self.enqueue(now, user_party, room, request, None),
         }
         Ok(())
+    }
+
+    /// The priority and skill requirement of `user`'s callAgent `obj`: the entry point it
+    /// names (unknown: `bad_payload`; not open to the user's origin: `forbidden`), its
+    /// token's priority (the higher of the two counts), and the `skills` it asks for (with
+    /// the entry's). A `priority` the client sends is ignored.
+    fn call_terms(
+        &self,
+        user: &User,
+        obj: &Map<String, Value>,
+    ) -> Result<(i32, Skills), Rejection> {
+        let entry = match obj.get("entry") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => {
+                let e = self.config.entry(name).ok_or_else(|| {
+                    Rejection::with(ErrorCode::BadPayload, format!("no entry point {name:?}"))
+                })?;
+                if !e.admits(user.origin.as_deref()) {
+                    return Err(Rejection::with(
+                        ErrorCode::Forbidden,
+                        format!("entry point {name:?} is not open to this origin"),
+                    ));
+                }
+                Some(e)
+            }
+            Some(_) => {
+                return Err(Rejection::new(
+                    ErrorCode::BadPayload,
+                    "entry must be the name of an entry point",
+                ))
+            }
+        };
+        let asked = match obj.get("skills") {
+            None => Skills::default(),
+            Some(v) => {
+                Skills::from_json(v).map_err(|m| Rejection::with(ErrorCode::BadPayload, m))?
+            }
+        };
+        let priority = match (user.priority, entry.map(|e| e.priority)) {
+            (Some(t), Some(e)) => t.max(e),
+            (t, e) => t.or(e).unwrap_or(0),
+        };
+        let needs = match entry {
+            Some(e) => e.skills.union(&asked),
+            None => asked,
+        };
+        Ok((priority, needs))
     }
 
     /// acceptCall: the agent takes the call offered to it; both parties get `callAgent`.
@@ -374,10 +434,20 @@ impl Router {
         }
         let wanted = optional_id(&obj, "toAgentId")?
             .and_then(|id| self.parties.by_peer_id(Role::Agent, &id));
-        let next = self
-            .free
-            .pick(&self.parties, wanted, |a| a != me)
-            .ok_or_else(no_other)?;
+        // A named ready agent is taken as named; otherwise the strategy's agent among those
+        // with the call's full skill requirement, or failing that any.
+        let named = wanted.filter(|w| *w != me && self.free.is_ready(&self.parties, *w));
+        let needs = self
+            .calls
+            .get(call_id)
+            .map_or_else(Skills::default, |c| c.request.needs.clone());
+        let next = match named {
+            Some(w) => Some(w),
+            None => self
+                .pick_for(&needs, |a| a != me)
+                .or_else(|| self.pick_for(&Skills::default(), |a| a != me)),
+        }
+        .ok_or_else(no_other)?;
         let Some(next_agent) = self.parties.agent(next) else {
             warn!("ready set names {next}, not a live agent; transfer refused");
             return Err(no_other());

@@ -13,7 +13,6 @@
 //! agent may take a waiting user (`dispatch`); a rejected request changes nothing; no input
 //! panics, whatever ids it carries (an unknown or stale one is refused, or logged and
 //! ignored). `check_invariants` verifies these for tests.
-use super::attested::Attested;
 use super::call::{Call, Calls};
 use super::config::RoutingConfig;
 use super::data::EventData;
@@ -89,7 +88,9 @@ pub struct Stats {
 
 /// The sans-IO routing core.
 ///
-/// Inputs: `handle_event`, `handle_disconnect`, `handle_timeout` (once per loop turn: it
+/// Inputs: `handle_register` / `handle_register_as` (with the `Identity` the loop vouches
+/// for: Origin, token priority and skills), `handle_event`, `handle_disconnect`,
+/// `handle_timeout` (once per loop turn: it
 /// also sends the queue's position updates), `set_config`. Outputs, drained in this order
 /// after each input or turn: `poll_output` until None, then (once per loop turn)
 /// `poll_available_agents`, then `poll_timeout` for the next wake-up. Outputs of one input
@@ -101,6 +102,8 @@ pub struct Router {
     pub(super) calls: Calls,
     /// Agents that would accept a call now, ordered by the strategy.
     pub(super) free: ReadyAgents,
+    /// The same agents per skill (`skill_ready`).
+    pub(super) ready_by_skill: super::skill_ready::ReadyBySkill,
     /// Users waiting for an agent.
     pub(super) queue: Queue,
     pub(super) timers: Timers,
@@ -113,8 +116,6 @@ pub struct Router {
     pub(super) held: usize,
     /// Free slots of the ready agents (`Agent::slots_counted` summed).
     pub(super) free_slots: usize,
-    /// The attributes of the next registration's verified token (`attest`).
-    pub(super) attested: Option<(ConnId, Attested)>,
     /// The recent events of connected parties that can be resumed.
     pub(super) sent: SentRing,
     /// Registered agents by state.
@@ -126,6 +127,8 @@ pub struct Router {
     pub(super) announced_available: Option<usize>,
     /// When the next count may be broadcast (the last one plus `availability_interval`).
     next_announce: Option<Instant>,
+    /// What the loop vouches for about the registration being handled (`handle_register_as`).
+    pub(super) identity: super::skills::Identity,
 }
 
 impl Default for Router {
@@ -143,32 +146,37 @@ impl Router {
 
     /// An empty router with `config`; `seed` seeds the random strategy's draws.
     pub fn with_config(config: RoutingConfig, seed: u64) -> Router {
+        let (strategy, window_bytes) = (config.strategy, config.resume.window_bytes);
+        let aging = config.priority_aging;
         Router {
             config,
             parties: Parties::default(),
             calls: Calls::default(),
-            free: ReadyAgents::new(config.strategy, seed),
-            queue: Queue::default(),
+            free: ReadyAgents::new(strategy, seed),
+            ready_by_skill: Default::default(),
+            queue: Queue::with_aging(aging),
             timers: Timers::default(),
             out: VecDeque::new(),
             became_ready: Vec::new(),
             overflowed: Vec::new(),
             held: 0,
             free_slots: 0,
-            attested: None,
-            sent: SentRing::new(config.resume.window_bytes),
+            sent: SentRing::new(window_bytes),
             agent_counts: [0; AgentState::ALL.len()],
             seq: 0,
             turn: 0,
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
             next_announce: None,
+            identity: super::skills::Identity::default(),
         }
     }
 
     /// Applies a reloaded config to every decision from now on (deadlines already set stay).
     pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
         self.free.set_strategy(config.strategy, &mut self.parties);
+        self.rebuild_ready_by_skill();
+        self.queue.set_aging(now, config.priority_aging);
         if config.resume.window_bytes != self.config.resume.window_bytes {
             self.sent = self.sent.resized(config.resume.window_bytes);
         }
@@ -224,15 +232,26 @@ impl Router {
             Role::Agent => ClientEvent::ConnectAgent,
         };
         let r = self.handle_request(now, conn, event, data, Some(token));
-        self.attested = None;
         self.settle(now);
         r
     }
 
-    /// What the verified token of `conn`'s coming registration says (its claims win over
-    /// what the client asserts); applies to that registration only.
-    pub fn attest(&mut self, conn: ConnId, attested: Attested) {
-        self.attested = Some((conn, attested));
+    /// `handle_register` with what the loop knows about the connection beyond the event's
+    /// data (`identity`: its Origin header, whether a token proved it, and that token's
+    /// capacity, priority and skills), kept on the party a new registration creates.
+    pub fn handle_register_as(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        role: Role,
+        data: Option<&RawValue>,
+        token: &str,
+        identity: super::skills::Identity,
+    ) -> Handled {
+        self.identity = identity;
+        let r = self.handle_register(now, conn, role, data, token);
+        self.identity = super::skills::Identity::default();
+        r
     }
 
     /// The capacity of the agent on `conn`, if it is one.
@@ -308,6 +327,7 @@ impl Router {
                 }
             }
             Party::Agent(mut a) => {
+                self.ready_by_skill.remove(&a);
                 self.free.remove(id, &mut a);
                 self.agent_counts[a.state as usize] -= 1;
                 self.free_slots -= a.slots_counted;
@@ -488,10 +508,19 @@ impl Router {
         match (state == AgentState::Ready, agent.ready_key.is_some()) {
             (true, false) => {
                 self.free.insert(id, agent);
+                self.ready_by_skill.insert(id, agent);
                 self.became_ready.push(id);
             }
-            (false, true) => self.free.remove(id, agent),
-            (true, true) => self.free.rekey(id, agent),
+            (false, true) => {
+                self.ready_by_skill.remove(agent);
+                self.free.remove(id, agent);
+            }
+            (true, true) => {
+                // Still ready with its load changed: both orders follow its new key.
+                self.ready_by_skill.remove(agent);
+                self.free.rekey(id, agent);
+                self.ready_by_skill.insert(id, agent);
+            }
             (false, false) => {}
         }
     }

@@ -58,6 +58,22 @@ impl H {
         res.map(|()| out).map_err(|r| r.code)
     }
 
+    /// Registers `conn` as `role` with what the loop vouches for (`identity`).
+    pub fn register_as(
+        &mut self,
+        conn: u64,
+        role: Role,
+        data: Value,
+        identity: crate::routing::skills::Identity,
+    ) -> Result<Sent, ErrorCode> {
+        let raw: Box<RawValue> = serde_json::from_str(&data.to_string()).unwrap();
+        let res = self
+            .r
+            .handle_register_as(self.now, ConnId(conn), role, Some(&raw), "", identity);
+        let out = self.drain();
+        res.map(|()| out).map_err(|r| r.code)
+    }
+
     /// The connection of `conn` drops (no close): its party is held if resumable.
     pub fn lose(&mut self, conn: u64) -> Sent {
         self.r.handle_connection_lost(self.now, ConnId(conn));

@@ -34,6 +34,8 @@ pub(super) enum Timer {
     MaxWait(CallId),
     /// A held party's resume grace is over.
     GraceEnd(PartyId),
+    /// A queued user's skill requirement relaxes (the next skill step, or any agent).
+    SkillStep(CallId),
 }
 
 /// One scheduled deadline; `seq` orders equal deadlines by scheduling and tells the live

@@ -1,7 +1,9 @@
 // Contact-center flows with the stock socket.io-client. Env: SERVER_URL, TRANSPORTS,
 // SCENARIO: "queue" (daemon on defaults: queue and assignment, reject and re-route) or
 // "offer" (daemon with offer_timeout_ms = 300 and wrap_up_ms = 300: an offer expires and is
-// offered again, accepted, then wrap-up after the call).
+// offered again, accepted, then wrap-up after the call) or "priority" (daemon with a `vip`
+// entry point of priority 10 open to Origin https://vip.example: a vip user overtakes the
+// queue, and a call requiring a skill goes to the agent that has it).
 'use strict';
 const { Client, guard, env, fail, ok } = require('./lib');
 
@@ -64,8 +66,46 @@ async function offerScenario() {
   return [a, u];
 }
 
+async function priorityScenario() {
+  const a = new Client('a', url);
+  await registered(a, 'connectAgent', 'p-a');
+  const u0 = new Client('u0', url);
+  await registered(u0, 'connectUser', 'p-u0');
+  u0.emit('callAgent', { roomId: 'p-r0' });
+  await must(a, 'callAgent', { userId: 'p-u0' });
+  const u1 = new Client('u1', url);
+  await registered(u1, 'connectUser', 'p-u1');
+  u1.emit('callAgent', { roomId: 'p-r1', priority: 99 });
+  await must(u1, 'queued', { roomId: 'p-r1', position: 1 });
+  const vip = new Client('vip', url, { extraHeaders: { Origin: 'https://vip.example' } });
+  await registered(vip, 'connectUser', 'p-vip');
+  vip.emit('callAgent', { roomId: 'p-rv', entry: 'vip' });
+  await must(vip, 'queued', { roomId: 'p-rv', position: 1, queueLength: 2 });
+  await must(u1, 'queued', { roomId: 'p-r1', position: 2 });
+  u0.emit('leaveCall', { roomId: 'p-r0' });
+  await must(a, 'callAgent', { userId: 'p-vip', roomId: 'p-rv' });
+  await must(vip, 'callAgent', { agentId: 'p-a' });
+  // A call requiring es goes to the agent with es, not the one idle longer.
+  const plain = new Client('plain', url);
+  await registered(plain, 'connectAgent', 'p-plain');
+  await must(u1, 'callAgent', { agentId: 'p-plain' });
+  // Idle longer than the skilled agent, but without the skill.
+  const idle = new Client('idle', url);
+  await registered(idle, 'connectAgent', 'p-idle');
+  const skilled = new Client('skilled', url);
+  await skilled.connected();
+  skilled.emit('connectAgent', { id: 'p-skilled', skills: { es: 4 } });
+  if (!(await skilled.waitFor('registered', { id: 'p-skilled' }))) fail('skilled not registered');
+  const u2 = new Client('u2', url);
+  await registered(u2, 'connectUser', 'p-u2');
+  u2.emit('callAgent', { roomId: 'p-r2', skills: { es: 3 } });
+  await must(u2, 'callAgent', { agentId: 'p-skilled' });
+  return [a, u0, u1, vip, plain, idle, skilled, u2];
+}
+
 (async () => {
-  const clients = scenario === 'offer' ? await offerScenario() : await queueScenario();
+  const run = { offer: offerScenario, priority: priorityScenario }[scenario] || queueScenario;
+  const clients = await run();
   for (const c of clients) {
     const err = c.log.find((x) => x.name === 'error');
     if (err) fail(`${c.label} received error ${JSON.stringify(err.data)}`);
