@@ -77,49 +77,6 @@ struct FileSessions {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileRouting {
-    queue: Option<bool>,
-    max_queue_length: Option<usize>,
-    max_wait_ms: Option<u64>,
-    queue_update_interval_ms: Option<u64>,
-    strategy: Option<String>,
-    offer_timeout_ms: Option<u64>,
-    max_no_answer: Option<u32>,
-    reject_delay_ms: Option<u64>,
-    requeue_on_agent_loss: Option<bool>,
-    wrap_up_ms: Option<u64>,
-    availability_interval_ms: Option<u64>,
-    max_capacity: Option<usize>,
-    default_capacity: Option<usize>,
-    priority_aging_secs: Option<u64>,
-    skill_wait_ms: Option<u64>,
-    entry: Option<Vec<FileEntry>>,
-    skill_steps: Option<Vec<FileSkillStep>>,
-}
-
-/// One `[[routing.entry]]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileEntry {
-    name: String,
-    priority: Option<i32>,
-    origins: Option<Vec<String>>,
-    public: Option<bool>,
-    skills: Option<toml::Value>,
-}
-
-/// One `[[routing.skill_steps]]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSkillStep {
-    after_ms: u64,
-    drop: Option<Vec<String>>,
-    lower: Option<toml::Value>,
-    strict: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FileServer {
     bind: Option<String>,
     port: Option<u16>,
@@ -809,7 +766,7 @@ pub use calls_table::{
 
 #[path = "config_routing.rs"]
 mod routing_table;
-use routing_table::{replay_bytes, routing};
+use routing_table::{replay_bytes, routing, FileRouting};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -1,9 +1,54 @@
-//! The `[routing]` table of the config file, read over `RoutingConfig`'s defaults, and the
-//! cap on a replay's bytes that `[sessions]` gets from `[limits]`. Split from config.rs,
-//! whose `Config::load` calls these.
-use super::{ConfigError, FileEntry, FileRouting, FileSkillStep};
+//! The `[routing]` table of the config file, as written and as read over `RoutingConfig`'s
+//! defaults, and the cap on a replay's bytes that `[sessions]` gets from `[limits]`. Split
+//! from config.rs, whose `Config::load` calls these.
+use super::ConfigError;
 use crate::routing::{Entry, RoutingConfig, SkillStep, Skills, Strategy};
+use serde::Deserialize;
 use std::time::Duration;
+
+/// The `[routing]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRouting {
+    pub(super) queue: Option<bool>,
+    pub(super) max_queue_length: Option<usize>,
+    pub(super) max_wait_ms: Option<u64>,
+    pub(super) queue_update_interval_ms: Option<u64>,
+    pub(super) strategy: Option<String>,
+    pub(super) offer_timeout_ms: Option<u64>,
+    pub(super) max_no_answer: Option<u32>,
+    pub(super) reject_delay_ms: Option<u64>,
+    pub(super) requeue_on_agent_loss: Option<bool>,
+    pub(super) wrap_up_ms: Option<u64>,
+    pub(super) availability_interval_ms: Option<u64>,
+    pub(super) max_capacity: Option<usize>,
+    pub(super) default_capacity: Option<usize>,
+    pub(super) priority_aging_secs: Option<u64>,
+    pub(super) skill_wait_ms: Option<u64>,
+    pub(super) entry: Option<Vec<FileEntry>>,
+    pub(super) skill_steps: Option<Vec<FileSkillStep>>,
+}
+
+/// One `[[routing.entry]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileEntry {
+    pub(super) name: String,
+    pub(super) priority: Option<i32>,
+    pub(super) origins: Option<Vec<String>>,
+    pub(super) public: Option<bool>,
+    pub(super) skills: Option<toml::Value>,
+}
+
+/// One `[[routing.skill_steps]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileSkillStep {
+    pub(super) after_ms: u64,
+    pub(super) drop: Option<Vec<String>>,
+    pub(super) lower: Option<toml::Value>,
+    pub(super) strict: Option<bool>,
+}
 
 /// The largest `max_capacity` accepted (chats per agent).
 const MAX_CAPACITY: usize = 1000;

@@ -34,6 +34,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Router {
+    /// The agent for a call requiring `need` that `allowed` permits, by the strategy
+    /// (through the per-skill index, `ReadyBySkill::pick`).
+    pub(super) fn pick_for(
+        &mut self,
+        need: &super::skills::Skills,
+        allowed: impl Fn(PartyId) -> bool,
+    ) -> Option<PartyId> {
+        let strategy = self.config.strategy;
+        self.ready_by_skill
+            .pick(&mut self.free, &self.parties, strategy, need, allowed)
+    }
+
     /// Gives each agent that became ready during this input the first waiting user it may
     /// take, in the order they became ready.
     pub(super) fn dispatch(&mut self, now: Instant) {

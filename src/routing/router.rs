@@ -175,7 +175,7 @@ impl Router {
     /// Applies a reloaded config to every decision from now on (deadlines already set stay).
     pub fn set_config(&mut self, now: Instant, config: RoutingConfig) {
         self.free.set_strategy(config.strategy, &mut self.parties);
-        self.rebuild_ready_by_skill();
+        self.ready_by_skill.rebuild(&self.parties);
         self.queue.set_aging(now, config.priority_aging);
         if config.resume.window_bytes != self.config.resume.window_bytes {
             self.sent = self.sent.resized(config.resume.window_bytes);

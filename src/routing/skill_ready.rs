@@ -15,8 +15,8 @@
 //! Invariant: agent `p` is in `by_skill[s]` under key `k` exactly when it is in the ready set
 //! under `k` (`Agent::ready_key == Some(k)`) and has skill `s`; no set is empty.
 use super::config::Strategy;
-use super::party::{Agent, PartyId, ReadyKey};
-use super::router::Router;
+use super::party::{Agent, Parties, PartyId, ReadyKey};
+use super::select::ReadyAgents;
 use super::skills::Skills;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -76,29 +76,28 @@ impl ReadyBySkill {
     }
 }
 
-impl Router {
+impl ReadyBySkill {
     /// The agent for a call requiring `need` that `allowed` permits: the strategy's first
     /// ready agent covering `need` (as `ReadyAgents::pick` with that filter), looked up in
     /// the per-skill index for the ordered strategies.
-    pub(super) fn pick_for(
-        &mut self,
+    pub fn pick(
+        &self,
+        free: &mut ReadyAgents,
+        parties: &Parties,
+        strategy: Strategy,
         need: &Skills,
         allowed: impl Fn(PartyId) -> bool,
     ) -> Option<PartyId> {
-        let parties = &self.parties;
         if need.is_empty() {
-            return self.free.pick(parties, None, allowed);
+            return free.pick(parties, None, allowed);
         }
         let covers = |a: PartyId| parties.agent(a).is_some_and(|a| a.skills.covers(need));
-        if matches!(
-            self.config.strategy,
-            Strategy::RoundRobin | Strategy::Random
-        ) {
-            return self.free.pick(parties, None, |a| allowed(a) && covers(a));
+        if matches!(strategy, Strategy::RoundRobin | Strategy::Random) {
+            return free.pick(parties, None, |a| allowed(a) && covers(a));
         }
         let mut smallest: Option<&BTreeMap<ReadyKey, PartyId>> = None;
         for name in need.names() {
-            let set = self.ready_by_skill.by_skill.get(name)?;
+            let set = self.by_skill.get(name)?;
             if smallest.is_none_or(|s| set.len() < s.len()) {
                 smallest = Some(set);
             }
@@ -110,12 +109,11 @@ impl Router {
     }
 
     /// Files every ready agent again (after the ready set was re-keyed).
-    pub(super) fn rebuild_ready_by_skill(&mut self) {
-        self.ready_by_skill.clear();
-        let ids: Vec<PartyId> = self.parties.iter().map(|(id, _)| id).collect();
-        for id in ids {
-            if let Some(a) = self.parties.agent(id) {
-                self.ready_by_skill.insert(id, a);
+    pub fn rebuild(&mut self, parties: &Parties) {
+        self.clear();
+        for (id, _) in parties.iter() {
+            if let Some(a) = parties.agent(id) {
+                self.insert(id, a);
             }
         }
     }
