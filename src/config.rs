@@ -366,7 +366,7 @@ impl Config {
         };
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
-            err(line, e.message().to_owned())
+            err(line, errors::translate(text, e.span(), e.message()))
         })?;
         // For semantic errors, point at the line that sets the key in its table.
         let at = |section: &str, key: &str| find_key_line(text, Some(section), key);
@@ -631,7 +631,7 @@ impl Config {
             cfg.log_level = parse_level(level).ok_or_else(|| {
                 err(
                     at("log", "level"),
-                    format!("log.level: {level:?} is not one of error, warn, info, debug, trace"),
+                    format!("log.level: {level:?} is not one of {LEVEL_NAMES}"),
                 )
             })?;
         }
@@ -720,6 +720,9 @@ impl Discovered {
     }
 }
 
+/// The names `parse_level` accepts (in any case), as an error lists them.
+pub const LEVEL_NAMES: &str = "off, error, warn (or warning), info, debug, trace";
+
 /// Parses a log level name (as in `[log] level` or SUPPORTD_LOG).
 pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -756,6 +759,9 @@ fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> 
     }
     None
 }
+
+#[path = "config_errors.rs"]
+mod errors;
 
 #[path = "config_calls.rs"]
 mod calls_table;

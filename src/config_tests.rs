@@ -500,3 +500,112 @@ fn bad_ice_servers_are_refused_naming_the_entry() {
     let e = parse("[[calls.ice_servers]]\nurls = [\"stun:s\"]\nsecret = \"x\"\n").unwrap_err();
     assert!(e.reason.contains("secret"), "{e}");
 }
+
+/// The reason `parse` gives for `text`, and its line.
+fn reason(text: &str) -> (String, Option<usize>) {
+    let e = parse(text).unwrap_err();
+    (e.reason, e.line)
+}
+
+#[test]
+fn wrong_type_names_the_key_in_words() {
+    assert_eq!(
+        reason("[server]\nport = \"8080\"\n"),
+        (
+            "server.port: expected an integer from 0 to 65535, found the string \"8080\"".into(),
+            Some(2)
+        )
+    );
+    assert_eq!(
+        reason("[metrics]\nenabled = \"yes\"\n").0,
+        "metrics.enabled: expected true or false, found the string \"yes\""
+    );
+    assert_eq!(
+        reason("[log]\nlevel = 3\n").0,
+        "log.level: expected a string in quotes, found the integer 3"
+    );
+    assert_eq!(
+        reason("[server]\ncors_origins = \"https://a.example\"\n").0,
+        "server.cors_origins: expected an array, like [\"a\", \"b\"], found the string \"https://a.example\""
+    );
+    assert_eq!(
+        reason("[limits]\nmax_connections = [1]\n").0,
+        "limits.max_connections: expected a whole number (0 or more), found an array"
+    );
+    assert_eq!(
+        reason("[sessions]\ndrain_ms = true\n").0,
+        "sessions.drain_ms: expected a whole number (0 or more), found the boolean true"
+    );
+}
+
+#[test]
+fn out_of_range_integer_names_the_key_and_range() {
+    assert_eq!(
+        reason("[server]\nport = 70000\n"),
+        (
+            "server.port: expected an integer from 0 to 65535, found 70000".into(),
+            Some(2)
+        )
+    );
+    assert_eq!(
+        reason("[limits]\nmax_connections = -1\n").0,
+        "limits.max_connections: expected a whole number (0 or more), found -1"
+    );
+}
+
+#[test]
+fn element_of_a_multi_line_array_names_its_key() {
+    let (r, line) = reason("[server]\ncors_origins = [\n  \"https://a.example\",\n  1,\n]\n");
+    assert_eq!(
+        r,
+        "server.cors_origins: expected a string in quotes, found the integer 1"
+    );
+    assert_eq!(line, Some(4));
+}
+
+#[test]
+fn unknown_key_lists_the_keys_of_its_table() {
+    assert_eq!(
+        reason("[server]\nport = 1\nprot = 2\n"),
+        (
+            "server.prot: unknown key; [server] accepts bind, port, cors_origins".into(),
+            Some(3)
+        )
+    );
+    let (r, line) = reason("[server]\n[srever]\nport = 1\n");
+    assert_eq!(line, Some(2));
+    assert!(
+        r.starts_with("srever: unknown table; the top level accepts server, limits, socketio,"),
+        "{r}"
+    );
+    assert_eq!(
+        reason("[log]\nlevl = \"info\"\n").0,
+        "log.levl: unknown key; [log] accepts level"
+    );
+}
+
+#[test]
+fn array_of_tables_errors_name_the_key() {
+    assert_eq!(
+        reason("[[calls.ice_servers]]\nurls = 5\n").0,
+        "calls.ice_servers.urls: expected a string or an array of strings"
+    );
+    assert_eq!(
+        reason("[[calls.ice_servers]]\nusername = \"u\"\n").0,
+        "calls.ice_servers.urls: missing; this table needs it"
+    );
+}
+
+#[test]
+fn bad_log_level_lists_every_accepted_name() {
+    assert_eq!(
+        reason("[log]\nlevel = \"verbose\"\n").0,
+        "log.level: \"verbose\" is not one of off, error, warn (or warning), info, debug, trace"
+    );
+    for name in ["off", "error", "warn", "warning", "info", "debug", "trace"] {
+        assert!(
+            parse(&format!("[log]\nlevel = \"{name}\"\n")).is_ok(),
+            "{name}"
+        );
+    }
+}
