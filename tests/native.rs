@@ -18,6 +18,21 @@ fn registration_replies_with_role_id_and_count() {
         a.next_event(),
         ("getAvailableAgents".into(), json!({"availableAgents": 1}))
     );
+    // Once: the broadcast of the count its registration changed does not repeat it.
+    assert!(a.next_within(Duration::from_millis(400)).is_none());
+    let mut b = d.client();
+    b.send("connectAgent", json!({"id": "a2"}));
+    assert_eq!(b.next_event().0, "registered");
+    assert_eq!(
+        b.next_event(),
+        ("getAvailableAgents".into(), json!({"availableAgents": 2}))
+    );
+    assert!(b.next_within(Duration::from_millis(400)).is_none());
+    // The agent already there hears the new count from the broadcast.
+    assert_eq!(
+        a.next_event(),
+        ("getAvailableAgents".into(), json!({"availableAgents": 2}))
+    );
     let mut u = d.client();
     u.send("connectUser", json!({"id": 7}));
     let (name, data) = u.next_event();
@@ -25,7 +40,7 @@ fn registration_replies_with_role_id_and_count() {
     common::assert_registered(&data, "user", &json!(7));
     assert_eq!(
         u.next_event(),
-        ("getAvailableAgents".into(), json!({"availableAgents": 1}))
+        ("getAvailableAgents".into(), json!({"availableAgents": 2}))
     );
 }
 
@@ -70,7 +85,12 @@ fn framing_errors_keep_the_connection_open() {
     c.send_text("[1,2]");
     c.expect_error("bad_message");
     c.send_text(r#"{"event":5}"#);
-    c.expect_error("bad_message");
+    let e = c.expect_error("bad_message");
+    assert_eq!(e["event"], json!(null));
+    // An extra key: the envelope is refused, but the error says which event it was.
+    c.send_text(r#"{"event":"connectUser","data":{"id":"u"},"extra":1}"#);
+    let e = c.expect_error("bad_message");
+    assert_eq!(e["event"], "connectUser");
     c.send_text(r#"{"event":"dance","data":{}}"#);
     let e = c.expect_error("unknown_event");
     assert_eq!(e["event"], "dance");

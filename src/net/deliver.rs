@@ -291,11 +291,15 @@ impl Server {
         ) else {
             return;
         };
-        let tokens: Vec<usize> = self.peers.native_tokens().collect();
+        // Those just sent this count with their registration do not get it twice.
+        let skip = self.router.poll_told_count(count);
+        let told = |id: usize| skip.contains(&ConnId(id as u64));
+        let tokens: Vec<usize> = self.peers.native_tokens().filter(|&t| !told(t)).collect();
         for &token in &tokens {
             self.write_message(token, native_bytes.clone());
         }
-        let sessions = self.sessions.connected();
+        let mut sessions = self.sessions.connected();
+        sessions.retain(|&k| !told(k));
         for &key in &sessions {
             self.session_push(key, sio_bytes.clone());
         }

@@ -11,7 +11,7 @@ use super::keepalive::Live;
 use super::server::Server;
 use crate::metrics::Transport;
 use crate::protocol::native;
-use crate::routing::{ClientSeq, ConnId, ServerEvent};
+use crate::routing::{ClientSeq, ConnId, ErrorCode, ServerEvent};
 use log::{debug, error, warn};
 use mio::{Interest, Token};
 use std::io;
@@ -240,13 +240,20 @@ impl Server {
         let mut ack = None;
         let result = match native::decode(text) {
             // A frame that is not an event still counts against the rate.
-            Err(rejection) => match self.rate_check(now, conn, "") {
-                Err(limited) => Err((limited, None)),
-                Ok(()) => {
-                    self.metrics.rejected(rejection.code);
-                    Err((rejection, None))
+            Err(rejection) => {
+                // A frame refused for its shape may still name its event: say which.
+                let name = match rejection.code {
+                    ErrorCode::BadMessage => native::readable_event(text),
+                    _ => None,
+                };
+                match self.rate_check(now, conn, "") {
+                    Err(limited) => Err((limited, name)),
+                    Ok(()) => {
+                        self.metrics.rejected(rejection.code);
+                        Err((rejection, name))
+                    }
                 }
-            },
+            }
             Ok(env) => {
                 ack = env.seq;
                 // A registration is never a resend: it may be the one that resumes.

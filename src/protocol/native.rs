@@ -103,6 +103,13 @@ pub fn decode(text: &str) -> Result<Envelope<'_>, Rejection> {
     })
 }
 
+/// The event name a frame `decode` refused as `bad_message` still gives (`{"event":"mute",
+/// "extra":1}` names "mute"), for the error's `event`; None when it gives no string name.
+pub fn readable_event(text: &str) -> Option<Cow<'static, str>> {
+    let frame: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(Cow::Owned(frame.get("event")?.as_str()?.to_owned()))
+}
+
 /// Appends `{"event":NAME,"data":DATA}` for `event` to `out`, with `,"seq":N` when the
 /// event is numbered in its party's sequence.
 pub fn encode(event: &ServerEvent, seq: Option<u64>, out: &mut Vec<u8>) {

@@ -147,3 +147,24 @@ fn decodes_client_seq() {
         );
     }
 }
+
+#[test]
+fn a_bad_message_still_names_a_readable_event() {
+    assert_eq!(
+        readable_event(r#"{"event":"mute","extra":1}"#).as_deref(),
+        Some("mute")
+    );
+    assert_eq!(
+        readable_event(r#"{"event":"leaveCall","seq":0}"#).as_deref(),
+        Some("leaveCall")
+    );
+    for unnamed in [
+        r#"{"event":5}"#,
+        r#"{"data":{}}"#,
+        r#"["mute",{}]"#,
+        "7",
+        "{",
+    ] {
+        assert_eq!(readable_event(unnamed), None, "{unnamed}");
+    }
+}

@@ -422,6 +422,28 @@ fn the_count_is_rate_limited_and_ends_on_the_current_value() {
 }
 
 #[test]
+fn a_registration_that_changes_the_count_is_not_told_it_twice() {
+    let mut h = H::new(RoutingConfig::default());
+    h.user(1, "u");
+    assert_eq!(
+        h.r.poll_available_agents(h.now),
+        None,
+        "a user changes nothing"
+    );
+    h.agent(2, "a");
+    assert_eq!(h.r.poll_available_agents(h.now), Some(1));
+    // The agent got 1 with its registration: the broadcast of 1 skips it, not the user.
+    assert_eq!(h.r.poll_told_count(1), [ConnId(2)]);
+    assert_eq!(h.r.poll_told_count(1), [], "forgotten once broadcast");
+    h.now += Duration::from_millis(100);
+    h.agent(3, "b");
+    h.r.handle_disconnect(h.now, ConnId(2));
+    // Agent b was told 2, but the count fell to 1 before the broadcast: b hears 1.
+    assert_eq!(h.r.poll_available_agents(h.now), Some(1));
+    assert_eq!(h.r.poll_told_count(1), []);
+}
+
+#[test]
 fn the_count_leaves_out_agents_in_wrap_up_offers_and_delays() {
     let mut h = H::new(RoutingConfig {
         wrap_up: Duration::from_secs(5),

@@ -198,13 +198,7 @@ impl Router {
                 capacity: capacity.and_then(|c| u32::try_from(c).ok()),
             },
         );
-        let count = self.free.len();
-        if self.announced_available != Some(count) {
-            // This connection now knows a count the others may not: the next broadcast
-            // goes out whatever it says, so that everyone ends on the same value.
-            self.announced_available = None;
-        }
-        self.send(conn, ServerEvent::AvailableAgents { count });
+        self.send_own_count(conn);
         Ok(())
     }
 

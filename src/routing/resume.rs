@@ -285,12 +285,7 @@ impl Router {
             self.refresh_agent(id);
             self.tell_peers(id, |room| ServerEvent::PeerReconnected { room });
         }
-        let count = self.free.len();
-        if self.announced_available != Some(count) {
-            // As for a registration: the next broadcast goes out whatever it says.
-            self.announced_available = None;
-        }
-        self.send(conn, ServerEvent::AvailableAgents { count });
+        self.send_own_count(conn);
         self.dispatch(now);
         Ok(())
     }

@@ -127,6 +127,9 @@ pub struct Router {
     pub(super) announced_available: Option<usize>,
     /// When the next count may be broadcast (the last one plus `availability_interval`).
     next_announce: Option<Instant>,
+    /// Connections sent a count of their own (on registering or resuming) since the last
+    /// broadcast, with that count: the broadcast skips those it would tell the same again.
+    pub(super) told_count: Vec<(ConnId, usize)>,
     /// What the loop vouches for about the registration being handled (`handle_register_as`).
     pub(super) identity: super::skills::Identity,
 }
@@ -168,6 +171,7 @@ impl Router {
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
             next_announce: None,
+            told_count: Vec::new(),
             identity: super::skills::Identity::default(),
         }
     }
@@ -298,6 +302,7 @@ impl Router {
     /// The connection is gone: its party's registration ends and so do its calls (the other
     /// party hears `callEnded`); an unknown connection changes nothing.
     pub fn handle_disconnect(&mut self, now: Instant, conn: ConnId) {
+        self.told_count.retain(|&(c, _)| c != conn);
         let Some(id) = self.parties.party_of(conn) else {
             return;
         };
@@ -378,6 +383,30 @@ impl Router {
         self.announced_available = Some(n);
         self.next_announce = Some(now + self.config.availability_interval);
         Some(n)
+    }
+
+    /// The connections a broadcast of `count` (just returned by `poll_available_agents`)
+    /// must skip: each was last sent that very count on its own. Forgets them all.
+    #[must_use]
+    pub fn poll_told_count(&mut self, count: usize) -> Vec<ConnId> {
+        let told = std::mem::take(&mut self.told_count);
+        told.into_iter()
+            .filter(|&(_, n)| n == count)
+            .map(|(conn, _)| conn)
+            .collect()
+    }
+
+    /// Sends `conn` the current count after a registration or resume. When it is not the
+    /// count last broadcast, the next broadcast goes out whatever it says (so everyone ends
+    /// on the same value) but skips `conn` if it is this same count.
+    pub(super) fn send_own_count(&mut self, conn: ConnId) {
+        let count = self.free.len();
+        if self.announced_available != Some(count) {
+            self.announced_available = None;
+            self.told_count.retain(|&(c, _)| c != conn);
+            self.told_count.push((conn, count));
+        }
+        self.send(conn, ServerEvent::AvailableAgents { count });
     }
 
     /// When the loop must next call `handle_timeout` (or `poll_available_agents`): the
