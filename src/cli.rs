@@ -5,19 +5,22 @@ use std::process::ExitCode;
 
 /// Printed by `--help`, and after a command-line error.
 pub const USAGE: &str = "\
-Usage: supportd [--config PATH] [--check]
+Usage: supportd [-c PATH | --config PATH] [--check]
+       supportd -h | --help
+       supportd -V | --version
 
 Routes website visitors to support agents over WebSocket (/ws) and Socket.IO (/socket.io/).
 
 Options:
   -c, --config PATH  config file (default: /etc/support/config.toml if present,
-                     else built-in defaults)
-      --check        validate the config and exit (0 valid, 1 invalid)
+                     else built-in defaults); also --config=PATH
+      --check        validate the config and exit (0 valid, 1 invalid); warns on
+                     stderr about settings unsafe to expose (a valid file still exits 0)
   -h, --help         print this help
   -V, --version      print the version
 
 Signals: SIGTERM/SIGINT shut down gracefully, SIGHUP reloads the config.
-Environment: SUPPORTD_LOG=error|warn|info|debug|trace overrides [log] level.";
+Environment: SUPPORTD_LOG=off|error|warn|info|debug|trace overrides [log] level.";
 
 /// How the process ends; each variant is one exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +116,49 @@ pub fn args() -> Result<Args, Exit> {
             Err(Exit::Usage)
         }
     }
+}
+
+/// What `--check` warns about in a valid config: settings that are unsafe once the port
+/// is reachable from the internet, each naming the key to set.
+pub fn check_warnings(config: &crate::config::Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.cors == crate::config::CorsPolicy::Any {
+        out.push(
+            "server.cors_origins = [\"*\"]: any web page may connect its visitors' browsers; \
+             list your sites' origins instead (e.g. [\"https://support.example.com\"])"
+                .to_owned(),
+        );
+    }
+    if let Some(warning) = crate::auth::startup_warning(&config.auth) {
+        out.push(format!(
+            "{warning}; set [auth] agent_secret_file or agent_jwks_file (docs/operations.md, \
+             \"Authentication\")"
+        ));
+    }
+    out
+}
+
+/// The start-up line for the client listener on `addr`: URLs a client can use (a wildcard
+/// address is not one: it is named for what it means, and loopback URLs are given).
+pub fn listening_line(addr: std::net::SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let (usable, scope) = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+            "all IPv4 interfaces; from this machine: ",
+        ),
+        IpAddr::V6(ip) if ip.is_unspecified() => (
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+            "all interfaces; from this machine: ",
+        ),
+        _ => (addr, ""),
+    };
+    format!(
+        "listening on {addr} ({scope}native WebSocket ws://{usable}{}, Socket.IO \
+         http://{usable}{})",
+        crate::net::NATIVE_PATH,
+        crate::net::SOCKETIO_PATH,
+    )
 }
 
 /// The exit status (logged) for a loop that could not start on `listen`.

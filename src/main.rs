@@ -24,6 +24,9 @@ fn run() -> Result<(), Exit> {
         // The key files too: `systemctl reload` refuses a bad one before the daemon sees it.
         supportd::auth::Keys::load(&found.config.auth)
             .map_err(|e| Exit::Config.with_error(format_args!("invalid [auth] keys: {e}")))?;
+        for warning in cli::check_warnings(&found.config) {
+            eprintln!("warning: {warning}");
+        }
         println!("{}", found.check_message());
         return Ok(());
     }
@@ -46,7 +49,7 @@ fn run() -> Result<(), Exit> {
     let mut server = Server::bind(found.config, found.path, metrics)
         .map_err(|e| cli::start_failed(e, listen))?;
     if let Some(addr) = server.local_addr() {
-        log::info!("listening on {addr} (native: ws://{addr}/ws)");
+        log::info!("{}", cli::listening_line(addr));
     }
     server.set_hooks(service::hooks(heartbeat));
     service::ready();

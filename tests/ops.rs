@@ -352,3 +352,117 @@ fn journal_lines_carry_priority_prefixes() {
     assert!(plain.contains(" ERROR invalid configuration"), "{plain}");
     assert!(plain.starts_with("20"), "timestamped: {plain}");
 }
+
+/// Runs `supportd --check --config FILE` on `text`: the status and stderr.
+fn check(dir: &common::TempDir, text: &str) -> (Option<i32>, String) {
+    let cfg = dir.0.join("check.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), err)
+}
+
+#[test]
+fn check_warns_about_any_origin_and_unauthenticated_agents() {
+    let dir = common::TempDir::new();
+    let (code, err) = check(&dir, "[server]\ncors_origins = [\"*\"]\n");
+    assert_eq!(code, Some(0), "still valid: {err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings[0].contains("server.cors_origins = [\"*\"]"),
+        "{err}"
+    );
+    assert!(
+        warnings[1].contains("agents are not authenticated")
+            && warnings[1].contains("agent_secret_file or agent_jwks_file"),
+        "{err}"
+    );
+    let secret = dir.0.join("agent.secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let (code, err) = check(
+        &dir,
+        &format!(
+            "[server]\ncors_origins = [\"https://a.example\"]\n[auth]\nagent_secret_file = {secret:?}\n"
+        ),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn start_up_names_usable_urls_for_both_protocols() {
+    let dir = common::TempDir::new();
+    let cfg = dir.0.join("any.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nbind = \"0.0.0.0\"\nport = 0\n[metrics]\nenabled = false\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("SUPPORTD_LOG", "info")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a listening line");
+    let port = line
+        .split("listening on 0.0.0.0:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(line.contains("all IPv4 interfaces"), "{line}");
+    assert!(
+        line.contains(&format!("ws://127.0.0.1:{port}/ws")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{port}/socket.io/")),
+        "{line}"
+    );
+    assert!(!line.contains("ws://0.0.0.0"), "{line}");
+}
+
+#[test]
+fn refused_origins_are_logged_at_info_once_per_interval_naming_the_key() {
+    let d = Daemon::start("[log]\nlevel = \"info\"\n");
+    let refuse = |origin: &str| {
+        let r = d.http(&format!(
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    };
+    refuse("http://localhost:3000");
+    let line = d.wait_log("refused a browser connection");
+    assert!(
+        line.contains(" INFO ") || line.starts_with("<6>"),
+        "at info: {line}"
+    );
+    assert!(line.contains("\"http://localhost:3000\""), "{line}");
+    assert!(line.contains("server.cors_origins"), "{line}");
+    assert!(line.contains("1 refused"), "{line}");
+    // More refusals within 10 s: counted, not logged line by line.
+    for _ in 0..5 {
+        refuse("http://localhost:3000");
+    }
+    let quiet_until = Instant::now() + Duration::from_millis(500);
+    while let Some(left) = quiet_until.checked_duration_since(Instant::now()) {
+        match d.log.recv_timeout(left) {
+            Ok(l) => assert!(!l.contains("refused a browser connection"), "{l}"),
+            Err(_) => break,
+        }
+    }
+}

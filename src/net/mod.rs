@@ -38,5 +38,5 @@ mod turn;
 mod ws;
 
 pub use inbox::{Command, InboxSender};
-pub use request::NATIVE_PATH;
+pub use request::{NATIVE_PATH, SOCKETIO_PATH};
 pub use server::{Hooks, LoopError, ReloadHook, ReloadStage, Server};

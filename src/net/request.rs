@@ -7,7 +7,7 @@ use super::conn::{BodyRead, Framing, Phase};
 use super::http::{self, ChunkStatus, Head, Parsed};
 use super::server::Server;
 use crate::metrics::RejectReason;
-use log::debug;
+use log::{debug, info};
 use std::io::{self, Read};
 use std::time::Instant;
 
@@ -20,6 +20,9 @@ pub const NATIVE_PATH: &str = "/ws";
 pub const ECHO_PATH: &str = "/autobahn-echo";
 /// Socket.IO mount path (socket.io-client's default `path`).
 pub const SOCKETIO_PATH: &str = "/socket.io/";
+
+/// Least time between two log lines about refused browser origins.
+pub const CORS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How the connection continues after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +220,13 @@ impl Server {
         if let Some(origin) = head.header("origin") {
             if !self.config.cors.allows(origin) {
                 debug!("refused origin {origin:?}");
+                if let Some(n) = self.cors_refusals.note(now, 1) {
+                    info!(
+                        "refused a browser connection from origin {origin:?} (HTTP 403; {n} \
+                         refused since the last such line): to allow it, add it to \
+                         server.cors_origins"
+                    );
+                }
                 self.metrics.connection_rejected(RejectReason::Origin);
                 return self.reply_close(token, http::error_response(403, "origin not allowed\n"));
             }

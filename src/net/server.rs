@@ -84,6 +84,8 @@ pub struct Server {
     pub(super) spare: crate::reserve::Reserve,
     /// The out-of-descriptors warning, rate-limited.
     pub(super) fd_warning: crate::reserve::RateLimitedWarning,
+    /// The info line about refused browser origins, at most one per `CORS_LOG_INTERVAL`.
+    pub(super) cors_refusals: crate::reserve::RateLimitedWarning,
     /// Connections and unconnected sessions by source address (`max_*_per_ip`).
     pub(super) per_ip: super::per_ip::PerIp,
     pub(super) shutdown_at: Option<Instant>,
@@ -133,6 +135,9 @@ impl Server {
             config_path,
             accept_retry: None,
             spare: crate::reserve::Reserve::new(1),
+            cors_refusals: crate::reserve::RateLimitedWarning::new(
+                super::request::CORS_LOG_INTERVAL,
+            ),
             fd_warning: crate::reserve::RateLimitedWarning::new(
                 crate::reserve::FD_WARNING_INTERVAL,
             ),
