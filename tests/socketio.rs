@@ -739,3 +739,30 @@ fn polling_session_delivers_and_closes_on_shutdown() {
     );
     assert_eq!(d.wait_exit(Duration::from_secs(3)), Some(0));
 }
+
+/// An agent's registration is answered with one count, not the count and its broadcast.
+#[test]
+fn registration_gets_one_count() {
+    let d = Daemon::start("");
+    let mut agent = Sio::connect(&d);
+    agent.emit("connectAgent", json!({"id": "a1"}));
+    assert_eq!(agent.event().0, "registered");
+    let count = agent.recv();
+    assert!(
+        count.starts_with(r#"42["getAvailableAgents",{"availableAgents":1}"#),
+        "{count}"
+    );
+    agent
+        .ws
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    match agent.ws.read() {
+        Err(tungstenite::Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected nothing more, got {other:?}"),
+    }
+}
