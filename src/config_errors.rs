@@ -52,11 +52,14 @@ pub(super) fn translate(text: &str, span: Option<Range<usize>>, message: &str) -
 /// Where an offset is: the table header above it and the key being set there.
 #[derive(Debug, Default)]
 struct Place {
-    /// The dotted name of the enclosing `[table]` or `[[array]]` ("" at the top level).
+    /// The dotted name of the enclosing `[table]`, or `[[array]]` entry with its index
+    /// (`calls.ice_servers[1]`, as the checks after parsing name it); "" at the top level.
     table: String,
+    /// The enclosing header as written (`[server]`, `[[calls.ice_servers]]`).
+    header: String,
     /// The key on the offset's line (or the nearest line above that sets one), as written.
     key: Option<String>,
-    /// The key written at the offset itself (up to its `=`), for an unknown key.
+    /// The key the offset's line sets, as written (dotted keys whole), for an unknown key.
     key_here: Option<String>,
     /// The offset is on a `[table]` header line.
     on_header: bool,
@@ -81,13 +84,40 @@ fn join(table: &str, key: &str) -> String {
     }
 }
 
-/// The header name of a `[a.b]` or `[[a.b]]` line, if `line` is one.
-fn header(line: &str) -> Option<String> {
+/// The header name of a `[a.b]` or `[[a.b]]` line, and whether it is an array entry.
+fn header(line: &str) -> Option<(String, bool)> {
     let l = line.trim();
     let inner = l.strip_prefix('[')?;
-    let inner = inner.strip_prefix('[').unwrap_or(inner);
+    let (inner, array) = match inner.strip_prefix('[') {
+        Some(rest) => (rest, true),
+        None => (inner, false),
+    };
     let name = inner.split(']').next()?;
-    Some(name.split('.').map(str::trim).collect::<Vec<_>>().join("."))
+    Some((
+        name.split('.').map(str::trim).collect::<Vec<_>>().join("."),
+        array,
+    ))
+}
+
+/// Enters the table of header `(name, array)`, counting array entries in `seen`.
+fn enter(place: &mut Place, (name, array): (String, bool), seen: &mut Vec<(String, usize)>) {
+    if !array {
+        place.header = format!("[{name}]");
+        place.table = name;
+        return;
+    }
+    let index = match seen.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, count)) => {
+            *count += 1;
+            *count - 1
+        }
+        None => {
+            seen.push((name.clone(), 1));
+            0
+        }
+    };
+    place.header = format!("[[{name}]]");
+    place.table = format!("{name}[{index}]");
 }
 
 /// The key a `key = value` line (or line prefix) sets, when it sets one.
@@ -105,9 +135,10 @@ fn locate(text: &str, at: usize) -> Place {
     let mut place = Place::default();
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let mut last_key = None;
+    let mut seen = Vec::new();
     for line in text[..line_start].lines() {
         if let Some(h) = header(line) {
-            place.table = h;
+            enter(&mut place, h, &mut seen);
             last_key = None;
         } else if let Some(k) = key_of(line) {
             last_key = Some(k);
@@ -116,12 +147,12 @@ fn locate(text: &str, at: usize) -> Place {
     let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
     let line = &text[line_start..line_end];
     if let Some(h) = header(line) {
-        place.table = h;
+        enter(&mut place, h, &mut seen);
         place.on_header = true;
         return place;
     }
     place.key = key_of(&text[line_start..at]).or(last_key);
-    place.key_here = key_of(&text[at..line_end]);
+    place.key_here = key_of(line);
     place
 }
 
@@ -130,22 +161,27 @@ fn locate(text: &str, at: usize) -> Place {
 fn unknown_key(place: &Place, rest: &str) -> String {
     let (field, known) = rest.split_once('`').unwrap_or((rest, ""));
     let known: Vec<&str> = known.split('`').skip(1).step_by(2).collect();
-    let (table, key) = if place.on_header {
-        match place.table.rsplit_once('.') {
-            Some((parent, _)) => (parent.to_owned(), place.table.clone()),
-            None => (String::new(), place.table.clone()),
-        }
+    let written = place.key_here.as_deref().filter(|k| k.ends_with(field));
+    let (owner, key) = if place.on_header {
+        let owner = match place.table.rsplit_once('.') {
+            Some((parent, _)) => format!("[{parent}]"),
+            None => String::new(),
+        };
+        (owner, place.table.clone())
+    } else if let Some((parent, _)) = written.and_then(|k| k.rsplit_once('.')) {
+        // A dotted key (`server.prot = 1`): its table is in the key.
+        (
+            format!("[{}]", join(&place.table, parent)),
+            join(&place.table, written.unwrap_or(field)),
+        )
     } else {
-        let written = place.key_here.as_deref().filter(|k| k.ends_with(field));
-        let key = join(&place.table, written.unwrap_or(field));
-        let table = key.rsplit_once('.').map_or("", |(t, _)| t).to_owned();
-        (table, key)
+        (place.header.clone(), join(&place.table, field))
     };
     let what = if place.on_header { "table" } else { "key" };
-    let owner = if table.is_empty() {
+    let owner = if owner.is_empty() {
         "the top level".to_owned()
     } else {
-        format!("[{table}]")
+        owner
     };
     if known.is_empty() {
         format!("{key}: unknown {what}; {owner} has no keys")

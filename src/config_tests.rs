@@ -539,6 +539,22 @@ fn wrong_type_names_the_key_in_words() {
 }
 
 #[test]
+fn other_wrong_types_are_named_too() {
+    assert_eq!(
+        reason("[server]\nport = 1.5\n").0,
+        "server.port: expected an integer from 0 to 65535, found the number 1.5"
+    );
+    assert_eq!(
+        reason("server = 5\n").0,
+        "server: expected a table, found the integer 5"
+    );
+    assert_eq!(
+        reason("[auth]\nagent_secret_file = 5\n").0,
+        "auth.agent_secret_file: expected a file path in quotes, found the integer 5"
+    );
+}
+
+#[test]
 fn out_of_range_integer_names_the_key_and_range() {
     assert_eq!(
         reason("[server]\nport = 70000\n"),
@@ -587,12 +603,20 @@ fn unknown_key_lists_the_keys_of_its_table() {
 #[test]
 fn array_of_tables_errors_name_the_key() {
     assert_eq!(
-        reason("[[calls.ice_servers]]\nurls = 5\n").0,
-        "calls.ice_servers.urls: expected a string or an array of strings"
+        reason("[[calls.ice_servers]]\nurls = \"stun:a\"\n[[calls.ice_servers]]\nurls = 5\n").0,
+        "calls.ice_servers[1].urls: expected a string or an array of strings"
     );
     assert_eq!(
         reason("[[calls.ice_servers]]\nusername = \"u\"\n").0,
-        "calls.ice_servers.urls: missing; this table needs it"
+        "calls.ice_servers[0].urls: missing; this table needs it"
+    );
+    assert_eq!(
+        reason("[[routing.entry]]\nname = \"a\"\npriorty = 1\n").0,
+        "routing.entry[0].priorty: unknown key; [[routing.entry]] accepts name, priority, origins, public, skills"
+    );
+    assert_eq!(
+        reason("server.prot = 1\n").0,
+        "server.prot: unknown key; [server] accepts bind, port, cors_origins"
     );
 }
 
