@@ -292,8 +292,9 @@ impl Server {
             return;
         };
         // Those just sent this count with their registration do not get it twice.
-        let skip = self.router.poll_told_count(count);
-        let told = |id: usize| skip.contains(&ConnId(id as u64));
+        let skip: rustc_hash::FxHashSet<ConnId> =
+            self.router.poll_told_count(count).into_iter().collect();
+        let told = |id: usize| !skip.is_empty() && skip.contains(&ConnId(id as u64));
         let tokens: Vec<usize> = self.peers.native_tokens().filter(|&t| !told(t)).collect();
         for &token in &tokens {
             self.write_message(token, native_bytes.clone());

@@ -129,7 +129,7 @@ pub struct Router {
     next_announce: Option<Instant>,
     /// Connections sent a count of their own (on registering or resuming) since the last
     /// broadcast, with that count: the broadcast skips those it would tell the same again.
-    pub(super) told_count: Vec<(ConnId, usize)>,
+    pub(super) told_count: rustc_hash::FxHashMap<ConnId, usize>,
     /// What the loop vouches for about the registration being handled (`handle_register_as`).
     pub(super) identity: super::skills::Identity,
 }
@@ -171,7 +171,7 @@ impl Router {
             // Nobody needs to hear "0" before any agent has come and gone.
             announced_available: Some(0),
             next_announce: None,
-            told_count: Vec::new(),
+            told_count: rustc_hash::FxHashMap::default(),
             identity: super::skills::Identity::default(),
         }
     }
@@ -302,7 +302,7 @@ impl Router {
     /// The connection is gone: its party's registration ends and so do its calls (the other
     /// party hears `callEnded`); an unknown connection changes nothing.
     pub fn handle_disconnect(&mut self, now: Instant, conn: ConnId) {
-        self.told_count.retain(|&(c, _)| c != conn);
+        self.told_count.remove(&conn);
         let Some(id) = self.parties.party_of(conn) else {
             return;
         };
@@ -403,8 +403,7 @@ impl Router {
         let count = self.free.len();
         if self.announced_available != Some(count) {
             self.announced_available = None;
-            self.told_count.retain(|&(c, _)| c != conn);
-            self.told_count.push((conn, count));
+            self.told_count.insert(conn, count);
         }
         self.send(conn, ServerEvent::AvailableAgents { count });
     }
