@@ -4,8 +4,9 @@
 # with a self-signed certificate (openssl). Through each proxy, the stock socket.io-client
 # (tests/js/tls_call.js, with the certificate as its CA) registers an agent and a user, makes
 # a call and sends a message each way, over wss:// and over polling; a native WebSocket
-# client does the same over wss://.../ws. Installs nginx-light and caddy from Debian
-# (apt-get; sudo if not root) when missing, without starting their system services.
+# client does the same over wss://.../ws, and a page of another origin is refused. Installs
+# nginx-light and caddy from Debian (apt-get; sudo if not root) when missing, without
+# starting their system services.
 # Loopback only, bounded in time; cleans up what it started. Ends with
 # "nginx-test: N passed, N failed" (one per proxy and client; a proxy that cannot start fails
 # its cases; Caddy not installable is said and skipped).
@@ -94,9 +95,17 @@ clients() {
       fail "$name: $t call over TLS"
     fi
   done
+  # The page's Origin reaches supportd: one it does not allow is refused through the proxy.
+  if SERVER_URL="https://127.0.0.1:$port" TRANSPORTS=polling ORIGIN=https://elsewhere.example REFUSED=1 \
+    NODE_EXTRA_CA_CERTS="$tmp/cert.pem" timeout 30 node tests/js/tls_call.js >"$tmp/$name-origin.log" 2>&1; then
+    pass "$name: another origin refused"
+  else
+    cat "$tmp/$name-origin.log" >&2
+    fail "$name: another origin refused"
+  fi
 }
-# Counts the three client cases of a proxy that could not be set up as failed.
-broken() { echo "$1" >&2; failed=$((failed + 3)); echo "FAILED: $1 (3 cases)" >&2; }
+# Counts the client cases of a proxy that could not be set up as failed.
+broken() { failed=$((failed + 4)); echo "FAILED: $1 (4 cases)" >&2; }
 
 # Replaces $2 by $3 in file $1 and fails when $2 is not in it (the shipped file changed).
 subst() {

@@ -2,8 +2,10 @@
 // connect over https/wss with the stock socket.io-client, register, the user calls, one
 // message goes each way, the user leaves. The certificate is checked (NODE_EXTRA_CA_CERTS).
 // TRANSPORTS=native does the same with a native WebSocket client on wss://.../ws.
+// With REFUSED=1, the ORIGIN is one supportd's cors_origins does not list, and the
+// handshake must be refused (the proxy passes the browser's Origin on).
 // Env: SERVER_URL (https://127.0.0.1:PORT), TRANSPORTS (websocket|polling|native), ORIGIN
-// (sent as the Origin header, as a browser on that page would).
+// (sent as the Origin header, as a browser on that page would), REFUSED (0|1).
 'use strict';
 const WebSocket = require('ws'); // socket.io-client's own WebSocket library
 const { Client, guard, env, fail, ok, runIds, hasFields } = require('./lib');
@@ -75,6 +77,14 @@ async function expect(client, name, fields, from) {
 
 (async () => {
   const { a1, u1, r1 } = runIds();
+  if (env('REFUSED', '0') === '1') {
+    const c = client('stranger');
+    const err = await c.connected().then(() => null, (e) => e);
+    if (!err) fail(`a handshake from Origin ${origin} was accepted`);
+    if (!/403|error/.test(err.message)) fail(`unexpected refusal: ${err.message}`);
+    console.log(`ok ${require('path').basename(__filename, '.js')} (refused: ${err.message})`);
+    process.exit(0);
+  }
   const agent = client('agent');
   const user = client('user');
   await Promise.all([agent.connected(), user.connected()]);
