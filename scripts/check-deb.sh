@@ -21,6 +21,13 @@ conffiles=$(dpkg-deb --info "$deb" conffiles)
 grep -q './usr/bin/supportd' <<<"$contents" || { echo "FAIL: no /usr/bin/supportd" >&2; exit 1; }
 grep -q 'supportd.service' <<<"$contents" || { echo "FAIL: no unit" >&2; exit 1; }
 grep -qx '/etc/support/config.toml' <<<"$conffiles" || { echo "FAIL: config is not a conffile" >&2; exit 1; }
+# The packaged config binds loopback, and the install says what to set before exposing it.
+config=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/support/config.toml)
+grep -qx 'bind = "127.0.0.1"' <<<"$config" || { echo "FAIL: the packaged config does not bind 127.0.0.1" >&2; exit 1; }
+postinst=$(dpkg-deb --info "$deb" postinst)
+grep -q 'Agents are not authenticated' <<<"$postinst" || { echo "FAIL: postinst does not warn about unauthenticated agents" >&2; exit 1; }
+grep -q 'deb-systemd-helper' <<<"$postinst" || { echo "FAIL: postinst lost the unit's snippets" >&2; exit 1; }
+grep -q './usr/share/doc/supportd/deployment.md' <<<"$contents" || { echo "FAIL: no deployment.md" >&2; exit 1; }
 if lintian --fail-on error "$deb"; then
     echo "PASS: $deb (lintian: no errors)"
 else
