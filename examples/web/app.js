@@ -64,7 +64,7 @@ class Party {
     });
     socket.on('registered', (d) => {
       this.registered = true;
-      this.status(`registered as ${d.role} ${d.id}${d.capacity ? `, ${d.capacity} chats at once` : ''}`);
+      this.status(`registered as ${d.role} ${d.id}${d.capacity ? `, ${d.capacity} chat${d.capacity === 1 ? '' : 's'} at once` : ''}`);
       if (d.resumed && !socket.recovered) this.notice('reconnected: registration resumed');
       this.onRegistered(d);
     });
@@ -473,12 +473,17 @@ class Call {
 
   // Toggles this side's audio or video and tells the other party (mute {muted, kind}).
   mute(kind) {
-    this.muted[kind] = !this.muted[kind];
-    if (this.stream) for (const t of this.stream.getTracks()) if (t.kind === kind) t.enabled = !this.muted[kind];
+    this.setMuted(kind, !this.muted[kind]);
     this.party.emit('mute', { roomId: this.roomId, muted: this.muted[kind], kind });
+  }
+
+  // Sets this side's own mute state for a kind: its tracks and its button.
+  setMuted(kind, muted) {
+    this.muted[kind] = muted;
+    if (this.stream) for (const t of this.stream.getTracks()) if (t.kind === kind) t.enabled = !muted;
     const b = $(this.el, kind === 'audio' ? 'button.mute-audio' : 'button.mute-video');
-    b.textContent = kind === 'audio' ? (this.muted.audio ? 'Unmute mic' : 'Mute mic') : this.muted.video ? 'Camera on' : 'Camera off';
-    b.classList.toggle('on', this.muted[kind]);
+    b.textContent = kind === 'audio' ? (muted ? 'Unmute mic' : 'Mute mic') : muted ? 'Camera on' : 'Camera off';
+    b.classList.toggle('on', muted);
   }
 
   // Shows that the other party muted or unmuted audio or video.
@@ -491,10 +496,7 @@ class Call {
   // Applies a callState after a resume or transfer: own and the other party's mute state.
   restore(d) {
     for (const kind of ['audio', 'video']) {
-      if (d.muted && d.muted[kind] !== this.muted[kind]) {
-        this.muted[kind] = !d.muted[kind];
-        this.mute(kind); // re-syncs the buttons and tracks (and re-tells the same state)
-      }
+      if (d.muted) this.setMuted(kind, !!d.muted[kind]);
       if (d.peerMuted) this.peerMute(kind, d.peerMuted[kind]);
     }
   }

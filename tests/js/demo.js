@@ -1,7 +1,8 @@
 // Drives the demo page (examples/web) in headless Chromium through what a newcomer clicks:
 // a visitor queued, an agent offered the call and accepting it, a chat both ways, a transfer
 // to a second agent, an audio/video call between the visitor and that agent (fake camera), a
-// network drop the visitor recovers from, and the end of the call with wrap-up. Saves a
+// network drop the visitor recovers from, the end of the call with wrap-up, then two tabs
+// (?role=agent, ?role=user) in a video call and a third tab as the agent's second chat. Saves a
 // screenshot after each step. Starts its own supportd (etc/dev.toml on free loopback ports,
 // metrics off) and a static server for the page; loopback only, bounded, cleans up.
 // Prints `ok <step>` / `FAIL <step>: why` and last `demo: N passed, N failed`; exit 0 iff all passed.
@@ -22,7 +23,7 @@ const BIN = process.env.SUPPORTD_BIN || path.join(TARGET, 'release', 'supportd')
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.SCREENSHOT_DIR || path.join(TARGET, 'demo-screenshots');
 const STEP_MS = 15000;
-const TOTAL_MS = 150000;
+const TOTAL_MS = 120000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let passed = 0;
@@ -147,6 +148,7 @@ async function click(page, sel) {
 // Types a chat line into a pane's call card and sends it.
 async function say(page, pane, msg) {
   const input = `[data-pane=${pane}] .call:not(.ended) input[name=text]`;
+  await page.bringToFront(); // typing into a background tab never completes
   await page.waitForSelector(input, { visible: true, timeout: STEP_MS });
   await page.type(input, msg);
   await page.click(`[data-pane=${pane}] .call:not(.ended) button.send`);
@@ -195,6 +197,7 @@ async function main() {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(e.message));
 
+  let tabs = {};
   const U = '[data-pane=u1]';
   const A1 = '[data-pane=a1]';
   const A2 = '[data-pane=a2]';
@@ -284,6 +287,24 @@ async function main() {
       await waitVideo(agentTab, 'a9');
       await userTab.screenshot({ path: path.join(SHOTS, 'tab-user.png') });
       await agentTab.screenshot({ path: path.join(SHOTS, 'tab-agent.png') });
+      tabs = { agentTab, userTab };
+    }],
+    ['several chats per agent: a second visitor while the agent is in a call', async () => {
+      const { agentTab, userTab } = tabs;
+      const other = await browser.newPage();
+      await other.goto(`${origin}/?role=user&id=u3&server=${encodeURIComponent(server.url)}`, { waitUntil: 'load' });
+      await click(other, '[data-pane=u3] button.connect');
+      await waitText(other, '[data-pane=u3] .status', 'registered as user u3');
+      await click(other, '[data-pane=u3] button.call');
+      await click(agentTab, '[data-pane=a9] .offer button.accept');
+      await waitText(other, '[data-pane=u3] .call .title', 'with a9');
+      await say(other, 'u3', 'second chat');
+      await waitText(agentTab, '[data-pane=a9] .call .chat .them', 'u3: second chat');
+      await say(userTab, 'u2', 'first chat');
+      await waitText(agentTab, '[data-pane=a9] .call .chat .them', 'u2: first chat');
+      const live = await agentTab.$$eval('[data-pane=a9] .call:not(.ended)', (es) => es.length);
+      if (live !== 2) throw new Error(`the agent shows ${live} calls, not 2`);
+      await agentTab.screenshot({ path: path.join(SHOTS, 'tab-agent-two-chats.png') });
     }],
   ];
   for (let i = 0; i < steps.length; i++) {
