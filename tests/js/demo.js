@@ -2,9 +2,10 @@
 // a visitor queued, an agent offered the call and accepting it, a chat both ways, a transfer
 // to a second agent, an audio/video call between the visitor and that agent (fake camera), a
 // network drop the visitor recovers from, the end of the call with wrap-up, then two tabs
-// (?role=agent, ?role=user) in a video call and a third tab as the agent's second chat. Saves a
-// screenshot after each step. Starts its own supportd (etc/dev.toml on free loopback ports,
-// metrics off) and a static server for the page; loopback only, bounded, cleans up.
+// (?role=agent, ?role=user) in a video call, a third tab as the agent's second chat and a
+// fourth whose offer the agent rejects. Saves a screenshot after each step. Starts its own
+// supportd (etc/dev.toml on free loopback ports, metrics off) and a static server for the
+// page; loopback only, bounded, cleans up.
 // Prints `ok <step>` / `FAIL <step>: why` and last `demo: N passed, N failed`; exit 0 iff all passed.
 // Env: SUPPORTD_BIN (default ../../target/release/supportd, or under CARGO_TARGET_DIR),
 // CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (default <target>/demo-screenshots).
@@ -305,6 +306,17 @@ async function main() {
       const live = await agentTab.$$eval('[data-pane=a9] .call:not(.ended)', (es) => es.length);
       if (live !== 2) throw new Error(`the agent shows ${live} calls, not 2`);
       await agentTab.screenshot({ path: path.join(SHOTS, 'tab-agent-two-chats.png') });
+    }],
+    ['the agent rejects an offer: the visitor goes back in line', async () => {
+      const { agentTab } = tabs;
+      const fourth = await browser.newPage();
+      await fourth.goto(`${origin}/?role=user&id=u4&server=${encodeURIComponent(server.url)}`, { waitUntil: 'load' });
+      await click(fourth, '[data-pane=u4] button.connect');
+      await waitText(fourth, '[data-pane=u4] .status', 'registered as user u4');
+      await click(fourth, '[data-pane=u4] button.call');
+      await click(agentTab, '[data-pane=a9] .offer button.reject');
+      await waitText(fourth, '[data-pane=u4] .queue', 'back in line: rejected');
+      await fourth.screenshot({ path: path.join(SHOTS, 'tab-user-rejected.png') });
     }],
   ];
   for (let i = 0; i < steps.length; i++) {
