@@ -307,7 +307,7 @@ async function main() {
       if (live !== 2) throw new Error(`the agent shows ${live} calls, not 2`);
       await agentTab.screenshot({ path: path.join(SHOTS, 'tab-agent-two-chats.png') });
     }],
-    ['the agent rejects an offer: the visitor goes back in line', async () => {
+    ['the agent rejects an offer: the visitor goes back in line, with an estimated wait', async () => {
       const { agentTab } = tabs;
       const fourth = await browser.newPage();
       await fourth.goto(`${origin}/?role=user&id=u4&server=${encodeURIComponent(server.url)}`, { waitUntil: 'load' });
@@ -316,6 +316,8 @@ async function main() {
       await click(fourth, '[data-pane=u4] button.call');
       await click(agentTab, '[data-pane=a9] .offer button.reject');
       await waitText(fourth, '[data-pane=u4] .queue', 'back in line: rejected');
+      // 3 calls have connected by now: the queue shows an estimated wait.
+      await waitText(fourth, '[data-pane=u4] .queue', 'position 1 of 1, about ');
       await fourth.screenshot({ path: path.join(SHOTS, 'tab-user-rejected.png') });
     }],
   ];
