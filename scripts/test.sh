@@ -67,6 +67,13 @@ read -r p f < <(awk '/^nginx-test: [0-9]+ passed/ { p = $2; f = $4 } END { print
 passed=$((passed + p)); failed=$((failed + f))
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
 
+# The demo page in headless Chromium (installs chromium): one case per step.
+bash scripts/demo-test.sh 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+read -r p f < <(awk '/^demo: [0-9]+ passed/ { p = $2; f = $4 } END { print p + 0, f + 0 }' "$log")
+passed=$((passed + p)); failed=$((failed + f))
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+
 # Last: it rebuilds the release binary with the autobahn-echo feature.
 bash scripts/autobahn.sh 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
