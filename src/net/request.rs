@@ -21,9 +21,6 @@ pub const ECHO_PATH: &str = "/autobahn-echo";
 /// Socket.IO mount path (socket.io-client's default `path`).
 pub const SOCKETIO_PATH: &str = "/socket.io/";
 
-/// Least time between two log lines about refused browser origins.
-pub const CORS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// How the connection continues after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct KeepAlive {

@@ -23,6 +23,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Least time between two log lines about refused browser origins.
+pub(super) const CORS_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const INBOX: Token = Token(2);
@@ -135,9 +138,7 @@ impl Server {
             config_path,
             accept_retry: None,
             spare: crate::reserve::Reserve::new(1),
-            cors_refusals: crate::reserve::RateLimitedWarning::new(
-                super::request::CORS_LOG_INTERVAL,
-            ),
+            cors_refusals: crate::reserve::RateLimitedWarning::new(CORS_LOG_INTERVAL),
             fd_warning: crate::reserve::RateLimitedWarning::new(
                 crate::reserve::FD_WARNING_INTERVAL,
             ),
