@@ -4,11 +4,10 @@
 //! candidates, the answer, trickled candidates) relayed intact and in order, the size limit,
 //! and the mute state a resumed party is told.
 mod common;
+use common::sio::Sio;
 use common::{Client, Daemon};
 use serde_json::{json, Value};
-use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tungstenite::{Message, WebSocket};
 
 /// A STUN server and a TURN server with time-limited credentials (secret "north", 1 hour).
 const CALLS: &str = "[calls]\nice_servers = [\n\
@@ -107,60 +106,6 @@ fn native_parties_get_the_call_settings_and_relay_a_real_exchange_intact() {
     let mut lone = Client::user(&d, json!("u2"));
     lone.send("signal", json!({"data": {"type": "offer"}}));
     lone.expect_error("not_in_call");
-}
-
-/// A raw Socket.IO v4 client over WebSocket (as in tests/socketio.rs).
-struct Sio {
-    ws: WebSocket<TcpStream>,
-}
-
-impl Sio {
-    /// Opens `/socket.io/?EIO=4&transport=websocket` and CONNECTs to "/".
-    fn connect(d: &Daemon) -> Sio {
-        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None)
-            .expect("upgrade");
-        let mut s = Sio { ws: c.ws };
-        assert!(s.recv().starts_with('0'), "open packet");
-        s.ws.send(Message::text("40")).unwrap();
-        let r = s.recv();
-        assert!(r.starts_with("40{\"sid\":"), "{r}");
-        s
-    }
-
-    fn emit(&mut self, event: &str, data: Value) {
-        let text = format!("42{}", json!([event, data]));
-        self.ws.send(Message::text(text)).unwrap();
-    }
-
-    /// The next text frame (answering pings).
-    fn recv(&mut self) -> String {
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(t)) if t.as_str() == "2" => {
-                    self.ws.send(Message::text("3")).unwrap();
-                }
-                Ok(Message::Text(t)) => return t.to_string(),
-                Ok(_) => continue,
-                Err(e) => panic!("read failed: {e}"),
-            }
-        }
-    }
-
-    /// The next event that is not a count broadcast, which must be `name`: its data.
-    fn expect(&mut self, name: &str) -> Value {
-        loop {
-            let t = self.recv();
-            let body = t
-                .strip_prefix("42")
-                .unwrap_or_else(|| panic!("not an event: {t}"));
-            let v: Value = serde_json::from_str(body).unwrap();
-            if v[0] == "getAvailableAgents" {
-                continue;
-            }
-            assert_eq!(v[0], name, "{t}");
-            return v[1].clone();
-        }
-    }
 }
 
 #[test]

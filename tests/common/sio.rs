@@ -74,6 +74,13 @@ impl Sio {
         }
     }
 
+    /// The next event that is not a count broadcast, which must be `name`: its data.
+    pub fn expect(&mut self, name: &str) -> Value {
+        let (got, data) = self.event();
+        assert_eq!(got, name, "{data}");
+        data
+    }
+
     /// The next event that is not a count broadcast: (name, data).
     pub fn event(&mut self) -> (String, Value) {
         loop {
