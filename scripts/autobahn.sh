@@ -7,7 +7,7 @@
 # Ends with "autobahn: N passed, N failed"; the summary goes to tests/autobahn/summary.txt
 # (committed) and the full report to target/autobahn/reports.
 # Usage: scripts/autobahn.sh   (WSTEST_DIR: where wstest is, or is installed; default
-# target/wstest, installed with ../shared/tools/install-wstest)
+# target/wstest, installed with $SUPPORTD_SHARED/tools/install-wstest, default ../shared)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,7 +16,7 @@ wstest_dir=${WSTEST_DIR:-$root/target/wstest}
 mkdir -p "$out"
 
 if [ ! -x "$wstest_dir/py27/bin/wstest" ]; then
-  installer=$root/../shared/tools/install-wstest
+  installer=${SUPPORTD_SHARED:-$root/../shared}/tools/install-wstest
   [ -x "$installer" ] || { echo "autobahn: no wstest and no $installer" >&2; echo "autobahn: 0 passed, 1 failed"; exit 1; }
   echo "== autobahn: installing wstest into $wstest_dir"
   "$installer" "$wstest_dir" >"$out/install.log" 2>&1 || { tail -20 "$out/install.log" >&2; echo "autobahn: 0 passed, 1 failed"; exit 1; }

@@ -4,7 +4,7 @@
 #   bash scripts/conformance.sh [--keep]
 #
 # Expects target/release/supportd (builds it with `cargo build --release` if missing) and the
-# suites in $CONFORMANCE_DIR (default: <repo>/../shared/conformance, see its README.md). The
+# suites in $CONFORMANCE_DIR (default: $SUPPORTD_SHARED/conformance, or <repo>/../shared/conformance; see its README.md). The
 # originals are never modified: each test-suite/ folder is copied to a temp dir, its server URL
 # (http://localhost:3000) is rewritten to the loopback port supportd is bound to (port 0: the
 # kernel picks a free one at run time, read back from the daemon's log), and in the Engine.IO
@@ -22,7 +22,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${CONFORMANCE_DIR:-$root/../shared/conformance}
+shared=${CONFORMANCE_DIR:-${SUPPORTD_SHARED:-$root/../shared}/conformance}
 bin=$root/target/release/supportd
 keep=0
 [ "${1:-}" = "--keep" ] && keep=1
