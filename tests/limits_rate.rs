@@ -6,12 +6,12 @@
 //! messages (its p99 round trip printed).
 mod common;
 use common::limits::{legitimate_pair, WITH_METRICS};
+use common::sio::Sio;
 use common::{raw_http, Client, Daemon, Got};
 use serde_json::{json, Value};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 /// The value of one sample line of a scrape, e.g. `x{a="b"}`.
 fn sample(d: &Daemon, series: &str) -> f64 {
@@ -285,52 +285,17 @@ fn deep_nesting_is_a_bad_payload_and_the_call_goes_on() {
 
 // ---- Socket.IO: refusals in acks, and the session closed ----
 
-/// A raw Socket.IO client on the WebSocket transport, CONNECTed to "/".
-struct Sio {
-    ws: WebSocket<TcpStream>,
-}
-
-impl Sio {
-    fn connect(d: &Daemon) -> Sio {
-        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None)
-            .expect("upgrade");
-        let mut s = Sio { ws: c.ws };
-        assert!(s.recv().unwrap_or_default().starts_with('0'), "open packet");
-        s.send("40");
-        let r = s.recv().unwrap_or_default();
-        assert!(r.starts_with("40{\"sid\":"), "{r}");
-        s
-    }
-
-    fn send(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).unwrap();
-    }
-
-    /// The next text frame (answering pings); Err(close code) at the close.
-    fn recv(&mut self) -> Result<String, Option<CloseCode>> {
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(t)) if t.as_str() == "2" => self.send("3"),
-                Ok(Message::Text(t)) => return Ok(t.to_string()),
-                Ok(Message::Close(f)) => return Err(f.map(|f| f.code)),
-                Ok(_) => continue,
-                Err(_) => return Err(None),
-            }
-        }
-    }
-}
-
 #[test]
 fn on_socketio_a_refused_event_with_an_ack_id_gets_the_error_in_its_ack_then_the_close() {
     let d = Daemon::start("[limits]\nrate_limit_close_after = 20\n");
     let mut s = Sio::connect(&d);
     s.send(r#"42["connectUser",{"id":"sio-flood"}]"#);
-    let reg = s.recv().unwrap();
+    let reg = s.recv_or_close().unwrap();
     assert!(reg.starts_with(r#"42["registered""#), "{reg}");
     // Deep data with an ack id: bad_payload in the ack, the session stays.
     s.send(&format!(r#"4299["callAgent",{{"topic":{}}}]"#, nested(200)));
     let ack = loop {
-        let t = s.recv().unwrap();
+        let t = s.recv_or_close().unwrap();
         if t.starts_with("4399") {
             break t;
         }
@@ -344,7 +309,7 @@ fn on_socketio_a_refused_event_with_an_ack_id_gets_the_error_in_its_ack_then_the
     }
     let (mut not_in_call, mut limited) = (0, 0);
     let code = loop {
-        match s.recv() {
+        match s.recv_or_close() {
             Ok(t) if t.starts_with("43") => {
                 assert!(t.contains(r#""ok":false"#), "{t}");
                 if t.contains(r#""code":"rate_limited""#) {

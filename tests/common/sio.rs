@@ -3,6 +3,7 @@
 use super::{Client, Daemon};
 use serde_json::{json, Value};
 use std::net::TcpStream;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 /// A Socket.IO client over a raw WebSocket.
@@ -40,11 +41,17 @@ impl Sio {
 
     /// The next text frame (answering pings), or "CLOSED".
     pub fn recv(&mut self) -> String {
+        self.recv_or_close().unwrap_or_else(|_| "CLOSED".into())
+    }
+
+    /// The next text frame (answering pings); at the end, Err(the close code, if one came).
+    pub fn recv_or_close(&mut self) -> Result<String, Option<CloseCode>> {
         loop {
             match self.ws.read() {
                 Ok(Message::Text(t)) if t.as_str() == "2" => self.send("3"),
-                Ok(Message::Text(t)) => return t.to_string(),
-                Ok(Message::Close(_)) | Err(_) => return "CLOSED".into(),
+                Ok(Message::Text(t)) => return Ok(t.to_string()),
+                Ok(Message::Close(f)) => return Err(f.map(|f| f.code)),
+                Err(_) => return Err(None),
                 Ok(_) => continue,
             }
         }
