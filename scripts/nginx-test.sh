@@ -4,7 +4,10 @@
 # with a self-signed certificate (openssl). Through each proxy, the stock socket.io-client
 # (tests/js/tls_call.js, with the certificate as its CA) registers an agent and a user, makes
 # a call and sends a message each way, over wss:// and over polling; a native WebSocket
-# client does the same over wss://.../ws, and a page of another origin is refused. Installs
+# client does the same over wss://.../ws, and a page of another origin is refused. Then,
+# with max_connections_per_ip reloaded to 2, tests/js/xff.js checks through each proxy that
+# supportd counts the client address the proxy forwards (X-Forwarded-For), not the proxy's,
+# and that a client cannot forge it. Installs
 # nginx-light and caddy from Debian (apt-get; sudo if not root) when missing, without
 # starting their system services.
 # Loopback only, bounded in time; cleans up what it started. Ends with
@@ -151,6 +154,7 @@ END
   pids+=($!)
   wait_port "$nport" || { cat "$tmp/nginx/error.log" >&2; broken "nginx did not start"; return; }
   clients nginx "$nport"
+  proxies+=("nginx $nport")
 }
 
 # Caddy: etc/caddy/Caddyfile after a global block (no admin endpoint, no port 80 redirects),
@@ -175,10 +179,35 @@ caddy_test() {
   pids+=($!)
   wait_port "$cport" || { cat "$tmp/caddy.log" >&2; broken "caddy did not start"; return; }
   clients caddy "$cport"
+  proxies+=("caddy $cport")
 }
 
+# The per-address limit through each proxy that ran: supportd reloaded (SIGHUP) with
+# max_connections_per_ip = 2, then tests/js/xff.js from 127.0.0.2 and 127.0.0.3.
+forwarded_test() {
+  local p name port
+  [ "${#proxies[@]}" -gt 0 ] || return 0
+  subst "$tmp/supportd.toml" 'trusted_proxies = ["127.0.0.1"]' 'trusted_proxies = ["127.0.0.1"]
+max_connections_per_ip = 2' || { failed=$((failed + ${#proxies[@]})); return; }
+  kill -HUP "${pids[0]}"
+  for _ in $(seq 50); do grep -q 'configuration reloaded' "$tmp/supportd.log" && break; sleep 0.1; done
+  grep -q 'configuration reloaded' "$tmp/supportd.log" || { tail "$tmp/supportd.log" >&2; failed=$((failed + ${#proxies[@]})); echo "FAILED: supportd did not reload" >&2; return; }
+  for p in "${proxies[@]}"; do
+    read -r name port <<<"$p"
+    if SERVER_URL="https://127.0.0.1:$port" ORIGIN=$ORIGIN LIMIT=2 NODE_EXTRA_CA_CERTS="$tmp/cert.pem" \
+      timeout 30 node tests/js/xff.js >"$tmp/$name-xff.log" 2>&1; then
+      pass "$name: the forwarded client address is counted, and cannot be forged"
+    else
+      cat "$tmp/$name-xff.log" >&2
+      fail "$name: the forwarded client address is counted, and cannot be forged"
+    fi
+  done
+}
+
+proxies=()
 if have nginx; then nginx_test; else broken "nginx is not installed"; fi
 if have caddy; then caddy_test; fi
+forwarded_test
 kill -0 "${pids[0]}" 2>/dev/null || { tail "$tmp/supportd.log" >&2; fail "supportd died during the run"; }
 summary
 [ "$failed" -eq 0 ]
