@@ -244,6 +244,10 @@ fn forwarded_for_counts_only_from_a_trusted_proxy() {
         Ok(())
     );
     assert_eq!(forwarded(&d, "203.0.113.8, 203.0.113.9").err(), Some(503));
+    // Polling requests through the proxy are not counted per connection (a proxy pools its
+    // connections for every client): a client at its limit still polls.
+    let sid = poll_handshake_with(&d, "X-Forwarded-For: 203.0.113.9\r\n");
+    assert!(sid.is_ok(), "{sid:?}");
     // The proxy's own requests (no header) count under its address.
     let own: Vec<Client> = (0..2).map(|_| d.client()).collect();
     assert_eq!(client_with(d.addr, &[]).err(), Some(503));

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 enum Source {
     /// Counted under this client address.
     Counted(IpAddr),
-    /// From this trusted proxy: counted once its first request head names the client.
+    /// From this trusted proxy: counted once a WebSocket upgrade on it names the client.
     Proxied(IpAddr),
 }
 
@@ -100,8 +100,8 @@ fn sub(map: &mut HashMap<IpAddr, u32>, ip: IpAddr) {
 
 impl PerIp {
     /// A new connection `token` from `peer`, with `limit` connections per address (0 =
-    /// off, and then nothing is counted). A trusted proxy's connection waits for its
-    /// request head (`head_read`).
+    /// off, and then nothing is counted). A trusted proxy's connection waits for a
+    /// WebSocket upgrade (`head_read`).
     pub fn accepted(
         &mut self,
         policy: &AddressPolicy,
@@ -121,7 +121,11 @@ impl PerIp {
     }
 
     /// A request head on connection `token`: a trusted proxy's connection is counted under
-    /// the client it names on its first one (later requests on it do not move it).
+    /// the client it names when it is a WebSocket upgrade, which gives the connection to
+    /// that client for good. Plain requests (polling) leave it uncounted: a proxy pools
+    /// its connections and sends any client's requests down any of them, so a pooled
+    /// connection belongs to no client (polling clients are bounded by
+    /// `max_sessions_per_ip`).
     pub fn head_read(
         &mut self,
         policy: &AddressPolicy,
@@ -132,6 +136,9 @@ impl PerIp {
         let Some(Source::Proxied(proxy)) = self.by_token.get(&token).copied() else {
             return Admit::Yes;
         };
+        if head.websocket_key().is_none() {
+            return Admit::Yes;
+        }
         self.by_token.remove(&token);
         if limit == 0 {
             return Admit::Yes;

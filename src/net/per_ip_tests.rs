@@ -6,8 +6,22 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+/// A WebSocket upgrade request with the `extra` header lines.
 fn head(extra: &str) -> Head {
-    let text = format!("GET /ws HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
+    parsed(&format!(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    ))
+}
+
+/// A polling request with the `extra` header lines.
+fn poll(extra: &str) -> Head {
+    parsed(&format!(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n{extra}\r\n"
+    ))
+}
+
+fn parsed(text: &str) -> Head {
     match parse_head(text.as_bytes()) {
         Parsed::Complete(h) => h,
         other => panic!("{other:?}"),
@@ -99,6 +113,44 @@ fn a_trusted_proxy_is_counted_by_its_forwarded_client() {
     assert_eq!(c.head_read(&p, limit, 5, &h5), Admit::Yes);
     assert_eq!(c.connections(ip("198.51.100.7")), 0);
     for t in 1..=5 {
+        c.closed(t);
+    }
+    assert_eq!(c.entries(), 0);
+}
+
+/// A proxy's pooled connection carries any client's polling requests: it is counted for
+/// none of them, and under the client of the WebSocket upgrade that finally takes it.
+#[test]
+fn a_proxy_connection_is_counted_only_when_a_client_upgrades_it() {
+    let proxy = ip("10.0.0.1");
+    let p = policy(&[], &["10.0.0.1"]);
+    let mut c = PerIp::default();
+    let (a, b) = (
+        "X-Forwarded-For: 198.51.100.1\r\n",
+        "X-Forwarded-For: 198.51.100.2\r\n",
+    );
+    // Two pooled connections, each carrying both clients' polls: nobody is counted.
+    for t in [1, 2] {
+        assert_eq!(c.accepted(&p, 1, t, proxy), Admit::Yes);
+        for h in [a, b, a] {
+            assert_eq!(c.head_read(&p, 1, t, &poll(h)), Admit::Yes);
+        }
+    }
+    assert_eq!(c.connections(ip("198.51.100.1")), 0);
+    assert_eq!(c.connections(proxy), 0);
+    // Client b upgrades on connection 1: that one is b's; b's second upgrade is over.
+    assert_eq!(c.head_read(&p, 1, 1, &head(b)), Admit::Yes);
+    assert_eq!(c.connections(ip("198.51.100.2")), 1);
+    assert_eq!(
+        c.head_read(&p, 1, 2, &head(b)),
+        Admit::Over(ip("198.51.100.2"))
+    );
+    // Client a, on a connection that carried b's polls, is let in under its own address.
+    assert_eq!(c.accepted(&p, 1, 3, proxy), Admit::Yes);
+    assert_eq!(c.head_read(&p, 1, 3, &poll(b)), Admit::Yes);
+    assert_eq!(c.head_read(&p, 1, 3, &head(a)), Admit::Yes);
+    assert_eq!(c.connections(ip("198.51.100.1")), 1);
+    for t in 1..=3 {
         c.closed(t);
     }
     assert_eq!(c.entries(), 0);
