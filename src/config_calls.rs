@@ -10,8 +10,9 @@
 //!
 //! Invariant: a validated `CallsConfig` only holds servers a browser accepts: every URL is
 //! `stun:`, `stuns:`, `turn:` or `turns:`; a server with a `turn(s):` URL has credentials
-//! (a fixed username and credential, or a shared secret); a shared secret is never written
-//! out (not in `Debug`, not in an event), only the HMAC made with it.
+//! (a fixed username and credential, or a shared secret, inline or read from a file at each
+//! load and reload); a shared secret is never written out (not in `Debug`, not in an
+//! event), only the HMAC made with it.
 use super::ConfigError;
 use crate::routing::DEFAULT_MAX_SIGNAL_BYTES;
 use base64::Engine as _;
@@ -19,6 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The default lifetime of a time-limited TURN credential (coturn's own default: a day).
 pub const DEFAULT_TURN_TTL_SECS: u64 = 86_400;
@@ -39,6 +41,7 @@ struct FileIceServer {
     username: Option<String>,
     credential: Option<String>,
     shared_secret: Option<String>,
+    shared_secret_file: Option<PathBuf>,
     ttl_secs: Option<u64>,
 }
 
@@ -120,7 +123,19 @@ pub(super) fn calls(
                 return Err(err(format!("{what}.urls: {u:?} names no host")));
             }
         }
-        let auth = match (&s.username, &s.credential, &s.shared_secret) {
+        let shared_secret = match (&s.shared_secret, &s.shared_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(err(format!(
+                    "{what}: shared_secret and shared_secret_file: set one or the other"
+                )))
+            }
+            (None, Some(path)) => Some(
+                read_secret(path)
+                    .map_err(|reason| err(format!("{what}.shared_secret_file: {reason}")))?,
+            ),
+            (secret, None) => secret.clone(),
+        };
+        let auth = match (&s.username, &s.credential, &shared_secret) {
             (None, None, None) => IceAuth::None,
             (Some(u), Some(c), None) => IceAuth::Fixed {
                 username: u.clone(),
@@ -153,6 +168,17 @@ pub(super) fn calls(
         out.ice_servers.push(IceServer { urls, auth });
     }
     Ok(out)
+}
+
+/// The TURN secret in `path`: its text less one trailing newline (`\n` or `\r\n`), as
+/// coturn's `static-auth-secret` takes it; Err(why) if unreadable or not UTF-8.
+fn read_secret(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let secret = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    Ok(secret.to_owned())
 }
 
 /// `[limits] max_signal_bytes`: as set (more than 0, and 1 KiB under `max_message_bytes`),

@@ -466,6 +466,49 @@ fn ice_servers_parse_in_each_form() {
 }
 
 #[test]
+fn a_turn_secret_can_come_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("supportd-turn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("turn.secret");
+    std::fs::write(&path, "north\r\n").unwrap();
+    let text = format!(
+        "[[calls.ice_servers]]\nurls = [\"turn:t.example\"]\nshared_secret_file = {:?}\n",
+        path.display().to_string()
+    );
+    let c = parse(&text).unwrap();
+    // One trailing newline dropped: the credential is the inline secret's (vector above).
+    let json = c.calls.ice_servers_json(1_700_000_000, "u1");
+    let inline =
+        parse("[[calls.ice_servers]]\nurls = [\"turn:t.example\"]\nshared_secret = \"north\"\n")
+            .unwrap();
+    assert_eq!(json, inline.calls.ice_servers_json(1_700_000_000, "u1"));
+    assert!(!format!("{c:?}").contains("north"));
+    // Both forms at once, a missing file and an empty one are refused, naming the key.
+    let both = text.replace(
+        "shared_secret_file",
+        "shared_secret = \"x\"\nshared_secret_file",
+    );
+    assert!(parse(&both)
+        .unwrap_err()
+        .reason
+        .contains("one or the other"));
+    std::fs::write(&path, "\n").unwrap();
+    let e = parse(&text).unwrap_err();
+    assert!(
+        e.reason.contains("calls.ice_servers[0]") && e.reason.contains("empty"),
+        "{e}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let e = parse(&text).unwrap_err();
+    assert!(
+        e.reason.contains("calls.ice_servers[0].shared_secret_file")
+            && e.reason.contains("turn.secret"),
+        "{e}"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
 fn coturn_rest_credential_matches_a_known_vector() {
     // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b'north',
     //   b'1700000000:u1',hashlib.sha1).digest()).decode())"  ->  V5T4+SMzwlCncdLd960W+gxser0=
