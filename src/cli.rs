@@ -178,3 +178,7 @@ pub fn start_failed(e: crate::net::LoopError, listen: std::net::SocketAddr) -> E
 #[cfg(test)]
 #[path = "cli_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "man.rs"]
+mod man;
