@@ -68,6 +68,7 @@ doc=usr/share/doc/supportd
 for pair in README.md:README.md docs/operations.md:operations.md \
     docs/deployment.md:deployment.md docs/protocol.md:protocol.md \
     etc/prometheus/scrape.yml:prometheus/scrape.yml etc/prometheus/alerts.yml:prometheus/alerts.yml \
+    etc/grafana/supportd.json:grafana/supportd.json \
     systemd/debian/copyright:copyright; do
     src=${pair%%:*} dst=$doc/${pair#*:}
     [ -f "$unpacked/main/$dst" ] || fail "no /$dst"
