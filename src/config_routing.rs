@@ -12,6 +12,7 @@ use std::time::Duration;
 pub(super) struct FileRouting {
     pub(super) queue: Option<bool>,
     pub(super) max_queue_length: Option<usize>,
+    pub(super) max_skill_sets: Option<usize>,
     pub(super) max_wait_ms: Option<u64>,
     pub(super) queue_update_interval_ms: Option<u64>,
     pub(super) strategy: Option<String>,
@@ -105,6 +106,7 @@ pub(super) fn routing(
     Ok(RoutingConfig {
         queue: r.queue.unwrap_or(d.queue),
         max_queue_length: r.max_queue_length.unwrap_or(d.max_queue_length),
+        max_skill_sets: r.max_skill_sets.unwrap_or(d.max_skill_sets),
         max_wait: optional(r.max_wait_ms, d.max_wait),
         queue_update_interval: r
             .queue_update_interval_ms

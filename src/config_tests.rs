@@ -186,7 +186,7 @@ fn discovery_fails_on_a_bad_or_missing_file() {
 #[test]
 fn routing_table_sets_every_key() {
     let c = parse(
-        "[routing]\nqueue = false\nmax_queue_length = 5\nmax_wait_ms = 60000\n\
+        "[routing]\nqueue = false\nmax_queue_length = 5\nmax_skill_sets = 7\nmax_wait_ms = 60000\n\
          queue_update_interval_ms = 250\nstrategy = \"round-robin\"\noffer_timeout_ms = 15000\n\
          max_no_answer = 3\nreject_delay_ms = 2000\nrequeue_on_agent_loss = false\n\
          wrap_up_ms = 30000\navailability_interval_ms = 0\nmax_capacity = 5\ndefault_capacity = 2\npriority_aging_secs = 60\n\
@@ -203,6 +203,7 @@ fn routing_table_sets_every_key() {
         RoutingConfig {
             queue: false,
             max_queue_length: 5,
+            max_skill_sets: 7,
             max_wait: Some(ms(60000)),
             queue_update_interval: ms(250),
             strategy: Strategy::RoundRobin,

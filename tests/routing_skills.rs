@@ -202,6 +202,34 @@ fn bad_skills_are_refused_with_bad_payload() {
     u.expect_error("bad_payload");
 }
 
+/// `max_skill_sets`: a new skill requirement past it is refused with `queue_full` (and its
+/// user may ask again without it); requirements already waiting still queue, and an agent
+/// with the skill takes its user.
+#[test]
+fn distinct_skill_requirements_waiting_are_capped() {
+    let d = daemon("max_skill_sets = 1");
+    let mut es = user_from(&d, "es1", WWW);
+    es.send("callAgent", json!({"roomId": "r-es1", "skills": ["es"]}));
+    assert_eq!(es.expect("queued")["position"], 1);
+    let mut fr = user_from(&d, "fr1", WWW);
+    fr.send("callAgent", json!({"roomId": "r-fr1", "skills": ["fr"]}));
+    let e = fr.expect_error("queue_full");
+    assert_eq!(e["event"], "callAgent", "{e}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("skill")),
+        "{e}"
+    );
+    // The same requirement as one waiting queues; so does a call for any agent.
+    let mut es2 = user_from(&d, "es2", WWW);
+    es2.send("callAgent", json!({"roomId": "r-es2", "skills": ["es"]}));
+    assert_eq!(es2.expect("queued")["position"], 2);
+    fr.send("callAgent", json!({"roomId": "r-fr1"}));
+    assert_eq!(fr.expect("queued")["position"], 3);
+    let mut a = agent_with(&d, "a-es", json!(["es"]));
+    assert_eq!(a.expect("callAgent")["userId"], "es1");
+    assert_eq!(es.expect("callAgent")["agentId"], "a-es");
+}
+
 const SECRET: &[u8] = b"a-test-secret-of-more-than-32-bytes-for-hs256";
 
 /// An HS256 token for `sub` with `claims` added, valid for an hour.

@@ -60,6 +60,10 @@ impl Strategy {
     }
 }
 
+/// The default `max_skill_sets`: far more distinct requirements than a skills setup has,
+/// few enough that a freed agent looks at them in microseconds.
+pub const DEFAULT_MAX_SKILL_SETS: usize = 1000;
+
 /// The routing settings; `Default` is the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutingConfig {
@@ -67,6 +71,9 @@ pub struct RoutingConfig {
     pub queue: bool,
     /// Most users queued at once; 0 = unlimited.
     pub max_queue_length: usize,
+    /// Most distinct skill requirements waiting at once (a new one past it is refused with
+    /// `queue_full`); 0 = unlimited. It bounds what a freed agent looks at.
+    pub max_skill_sets: usize,
     /// Longest a user waits in the queue before `callEnded {reason:"timeout"}`; None = forever.
     pub max_wait: Option<Duration>,
     /// Least time between two `queued` position updates to one user.
@@ -165,6 +172,7 @@ impl Default for RoutingConfig {
         RoutingConfig {
             queue: true,
             max_queue_length: 0,
+            max_skill_sets: DEFAULT_MAX_SKILL_SETS,
             max_wait: None,
             queue_update_interval: Duration::from_millis(1000),
             strategy: Strategy::LongestIdle,

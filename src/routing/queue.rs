@@ -39,7 +39,8 @@
 //!
 //! Invariants: `all` and `tickets` hold the same entries (`all[t.key] == id` exactly when
 //! `tickets[id]` is `t`); `waiting` is the subset of `all` with no offer pending, each in
-//! the group of its ticket's `need`, with no empty group; `waiting_len` counts it.
+//! the group of its ticket's `need`, with no empty group; `waiting_len` counts it, and
+//! `skill_sets` counts its groups with a requirement (all but "any agent").
 use super::ids::{CallId, PeerId};
 use super::party::PartyId;
 use super::skills::Skills;
@@ -147,6 +148,9 @@ pub(super) struct Queue {
     /// The waiting tickets, one group per current requirement, filed under its first skill.
     waiting: FxHashMap<Option<Arc<str>>, Groups>,
     waiting_len: usize,
+    /// The groups of `waiting` with a skill requirement (all but "any agent"): what a freed
+    /// agent may have to look at, bounded by `max_skill_sets` for new requests.
+    skill_sets: usize,
     next_key: u64,
     /// The instant ranks with aging count from (the first ask seen).
     origin: Option<Instant>,
@@ -193,12 +197,32 @@ impl Queue {
         self.waiting_len == 0
     }
 
+    /// Whether a new ticket needing `need` may wait under `max` distinct skill requirements
+    /// (0 = any number): "any agent" and a requirement some ticket waits with already
+    /// always may; a new one only while fewer than `max` are waiting.
+    pub fn admits_skill_set(&self, need: &Skills, max: usize) -> bool {
+        let Some(first) = need.first_name() else {
+            return true;
+        };
+        max == 0
+            || self.skill_sets < max
+            || self
+                .waiting
+                .get(&Some(first.clone()))
+                .is_some_and(|file| file.contains_key(need))
+    }
+
     /// Puts ticket `id` (keyed `key`, needing `need`) in its waiting group.
     fn wait(&mut self, need: &Skills, key: Key, id: CallId) {
         let file = self.waiting.entry(need.first_name().cloned()).or_default();
         let group = match file.get_mut(need) {
             Some(g) => g,
-            None => file.entry(need.clone()).or_default(),
+            None => {
+                if need.first_name().is_some() {
+                    self.skill_sets += 1;
+                }
+                file.entry(need.clone()).or_default()
+            }
         };
         if group.insert(key, id).is_none() {
             self.waiting_len += 1;
@@ -219,6 +243,9 @@ impl Queue {
         }
         if group.is_empty() {
             file.remove(need);
+            if first.is_some() {
+                self.skill_sets -= 1;
+            }
             if file.is_empty() {
                 self.waiting.remove(&first);
             }
@@ -268,6 +295,7 @@ impl Queue {
         self.all.clear();
         self.waiting.clear();
         self.waiting_len = 0;
+        self.skill_sets = 0;
         let ids: Vec<CallId> = self.tickets.keys().copied().collect();
         for id in ids {
             let Some(t) = self.tickets.get_mut(&id) else {
@@ -353,6 +381,19 @@ impl Queue {
             }
         }
         best.map(|(_, id)| id)
+    }
+
+    /// (`skill_sets` as kept, the distinct skill requirements of waiting tickets counted by a
+    /// scan): the two the property tests compare.
+    #[cfg(test)]
+    pub fn skill_sets_kept_and_scanned(&self) -> (usize, usize) {
+        let scanned: std::collections::HashSet<&Skills> = self
+            .tickets
+            .values()
+            .filter(|t| t.offered.is_none() && !t.need.is_empty())
+            .map(|t| &t.need)
+            .collect();
+        (self.skill_sets, scanned.len())
     }
 
     /// The same choice as `first_waiting` by scanning every waiting ticket in queue order

@@ -23,13 +23,13 @@ use super::payload::{
 use super::queue::Request;
 use super::report::{OfferResult, QueueOutcome};
 use super::router::{Output, Router};
-use super::skills::Skills;
+use super::skills::{requirement_at, Skills};
 use super::timer::Timer;
 use log::warn;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// No agent (other than the sender) is free.
 fn no_agent(message: &'static str) -> Rejection {
@@ -240,6 +240,13 @@ impl Router {
             None if max > 0 && self.queue.len() >= max => {
                 return Err(Rejection::new(ErrorCode::QueueFull, "the queue is full"))
             }
+            None if !self.admits_skill_set(&needs) => {
+                return Err(Rejection::new(
+                    ErrorCode::QueueFull,
+                    "too many different skill requirements are waiting: ask for skills \
+                     others ask for, or none",
+                ))
+            }
             Some(a) if self.parties.agent(a).is_none() => {
                 warn!("ready set names {a}, not a live agent; call refused");
                 return Err(no_agent("no agent is available"));
@@ -273,6 +280,18 @@ impl Router {
             _ => self.enqueue(now, user_party, room, request, None),
         }
         Ok(())
+    }
+
+    /// Whether a request needing `needs` may wait under `max_skill_sets`: its requirement
+    /// as it starts waiting (after any step at 0 ms) is "any agent", one waiting already,
+    /// or a new one with room for it.
+    fn admits_skill_set(&self, needs: &Skills) -> bool {
+        if needs.is_empty() || self.config.max_skill_sets == 0 {
+            return true;
+        }
+        let c = &self.config;
+        let (first, _) = requirement_at(needs, &c.skill_steps, c.skill_wait, Duration::ZERO);
+        self.queue.admits_skill_set(&first, c.max_skill_sets)
     }
 
     /// The priority and skill requirement of `user`'s callAgent `obj`: the entry point it

@@ -409,6 +409,18 @@ mod index {
             let me = PartyId::made_up(agent_id);
             let fits = |t: &Ticket| t.allows(me);
             prop_assert_eq!(q.first_waiting(&agent, fits), q.first_waiting_scan(&agent, fits));
+            // The count of distinct requirements waiting (max_skill_sets) follows every
+            // change: relaxing, offers, re-ranking, leaving.
+            let (kept, scanned) = q.skill_sets_kept_and_scanned();
+            prop_assert_eq!(kept, scanned);
+            q.set_aging(now, Some(std::time::Duration::from_secs(10)));
+            let (kept, scanned) = q.skill_sets_kept_and_scanned();
+            prop_assert_eq!(kept, scanned);
+            for i in (0..tickets.len()).step_by(2) {
+                q.remove(now, CallId(i as u64));
+            }
+            let (kept, scanned) = q.skill_sets_kept_and_scanned();
+            prop_assert_eq!(kept, scanned);
         }
     }
 
@@ -518,4 +530,61 @@ fn a_transfer_prefers_an_agent_with_the_calls_skills() {
     h.ok(1, "toggleAvailability", json!({"available": true}));
     let out = h.ok(2, "callTransfer", json!({"toAgentId": "es1"}));
     assert_eq!(data_of(&out, 10, "callTransfer")["agentId"], "es1");
+}
+
+/// Clients choose their own skills: past `max_skill_sets` distinct requirements waiting, a
+/// request with yet another one is refused (`queue_full`), so that a freed agent never
+/// looks at more; requirements already waiting, and "any agent", still queue, and a
+/// requirement that relaxes at 0 ms into a waiting one counts as that one.
+#[test]
+fn distinct_skill_requirements_waiting_are_bounded() {
+    let mut h = H::new(RoutingConfig {
+        max_skill_sets: 2,
+        skill_steps: vec![SkillStep {
+            after: std::time::Duration::ZERO,
+            drop: vec!["relaxed".into()],
+            ..SkillStep::default()
+        }],
+        ..RoutingConfig::default()
+    });
+    for (conn, id) in [
+        (10, "u0"),
+        (11, "u1"),
+        (12, "u2"),
+        (13, "u3"),
+        (14, "u4"),
+        (15, "u5"),
+    ] {
+        h.user(conn, id);
+    }
+    let ask =
+        |skills: serde_json::Value| json!({ "roomId": format!("r{skills}"), "skills": skills });
+    h.ok(10, "callAgent", ask(json!(["billing"])));
+    h.ok(11, "callAgent", ask(json!(["es"])));
+    assert_eq!(
+        h.feed(12, "callAgent", ask(json!(["fr"]))).err(),
+        Some(ErrorCode::QueueFull)
+    );
+    // The same requirement as one waiting, one that relaxes into it, and none at all.
+    h.ok(
+        12,
+        "callAgent",
+        json!({"roomId": "r12", "skills": ["billing"]}),
+    );
+    h.ok(13, "callAgent", ask(json!(["es", "relaxed"])));
+    h.ok(14, "callAgent", json!({"roomId": "r14"}));
+    // Once the "es" users are gone, "fr" has room.
+    h.ok(11, "leaveCall", json!({}));
+    assert_eq!(
+        h.feed(15, "callAgent", ask(json!(["fr"]))).err(),
+        Some(ErrorCode::QueueFull),
+        "u3 still waits for es"
+    );
+    h.ok(13, "leaveCall", json!({}));
+    h.ok(15, "callAgent", ask(json!(["fr"])));
+    // An agent with the skill takes "any agent" first (ahead in line), then its fr user.
+    let out = h.ok(1, "connectAgent", json!({"id": "a", "skills": ["fr"]}));
+    assert_eq!(data_of(&out, 1, "callAgent")["userId"], "u4");
+    let out = h.ok(1, "leaveCall", json!({}));
+    assert_eq!(data_of(&out, 1, "callAgent")["userId"], "u5");
 }
