@@ -3,11 +3,10 @@
 //! entry not open to the origin is refused, and a skill-matched agent is chosen over an idle
 //! unmatched one until the requirement's step expires.
 mod common;
+use common::sio::Sio;
 use common::{Client, Daemon};
 use serde_json::{json, Value};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tungstenite::{Message, WebSocket};
 
 const VIP: &str = "https://vip.example";
 const WWW: &str = "https://www.example";
@@ -82,67 +81,18 @@ fn a_priority_user_overtakes_the_queue_native() {
     assert_eq!(vip.expect("callAgent")["agentId"], "a1");
 }
 
-/// A Socket.IO client over a raw WebSocket, with an Origin header.
-struct Sio {
-    ws: WebSocket<TcpStream>,
-}
-
-impl Sio {
-    /// Opens `/socket.io/` over WebSocket from `origin` and CONNECTs to "/".
-    fn connect(d: &Daemon, origin: &str) -> Sio {
-        let path = "/socket.io/?EIO=4&transport=websocket";
-        let c = Client::connect(d.addr, path, Some(origin)).expect("upgrade");
-        let mut s = Sio { ws: c.ws };
-        assert!(s.recv().starts_with('0'), "open packet");
-        s.ws.send(Message::text("40")).unwrap();
-        assert!(s.recv().starts_with("40{\"sid\":"));
-        s
-    }
-
-    fn emit(&mut self, event: &str, data: Value) {
-        let text = format!("42{}", json!([event, data]));
-        self.ws.send(Message::text(text)).unwrap();
-    }
-
-    /// The next text frame (answering pings).
-    fn recv(&mut self) -> String {
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(t)) if t.as_str() == "2" => {
-                    self.ws.send(Message::text("3")).unwrap()
-                }
-                Ok(Message::Text(t)) => return t.to_string(),
-                Ok(Message::Close(_)) | Err(_) => panic!("closed"),
-                Ok(_) => continue,
-            }
-        }
-    }
-
-    /// The next event named `name` (skipping count broadcasts and registration).
-    fn expect(&mut self, name: &str) -> Value {
-        loop {
-            let t = self.recv();
-            let body = t.strip_prefix("42").unwrap_or_else(|| panic!("{t}"));
-            let v: Value = serde_json::from_str(body).unwrap();
-            if v[0] == "getAvailableAgents" || v[0] == "registered" {
-                continue;
-            }
-            assert_eq!(v[0], name, "{t}");
-            return v[1].clone();
-        }
-    }
-}
-
 #[test]
 fn a_priority_user_overtakes_the_queue_socketio() {
     let d = daemon("");
     let (mut a, mut u0, mut u1) = busy_line(&d);
-    let mut plain = Sio::connect(&d, WWW);
+    let mut plain = Sio::connect_from(&d, Some(WWW));
     plain.emit("connectUser", json!({"id": "u2"}));
+    plain.expect("registered");
     plain.emit("callAgent", json!({"entry": "vip"}));
     assert_eq!(plain.expect("error")["code"], "forbidden");
-    let mut vip = Sio::connect(&d, VIP);
+    let mut vip = Sio::connect_from(&d, Some(VIP));
     vip.emit("connectUser", json!({"id": "v"}));
+    vip.expect("registered");
     vip.emit("callAgent", json!({"roomId": "rv", "entry": "vip"}));
     assert_eq!(vip.expect("queued")["position"], 1);
     assert_eq!(u1.expect("queued")["position"], 2, "u1 was overtaken");

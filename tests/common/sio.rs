@@ -14,7 +14,12 @@ pub struct Sio {
 impl Sio {
     /// Opens `/socket.io/?EIO=4&transport=websocket` and reads the open packet.
     pub fn open(d: &Daemon) -> (Sio, Value) {
-        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", None)
+        Sio::open_from(d, None)
+    }
+
+    /// The same, sending `origin` as the Origin header (a browser on that page).
+    pub fn open_from(d: &Daemon, origin: Option<&str>) -> (Sio, Value) {
+        let c = Client::connect(d.addr, "/socket.io/?EIO=4&transport=websocket", origin)
             .expect("upgrade");
         let mut s = Sio { ws: c.ws };
         let open = s.recv();
@@ -24,7 +29,12 @@ impl Sio {
 
     /// Opens and CONNECTs to "/".
     pub fn connect(d: &Daemon) -> Sio {
-        let (mut s, _) = Sio::open(d);
+        Sio::connect_from(d, None)
+    }
+
+    /// Opens from `origin` and CONNECTs to "/".
+    pub fn connect_from(d: &Daemon, origin: Option<&str>) -> Sio {
+        let (mut s, _) = Sio::open_from(d, origin);
         s.send("40");
         let r = s.recv();
         assert!(r.starts_with("40{\"sid\":"), "{r}");
