@@ -66,7 +66,8 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "/usr/share/doc/supportd/",
-        "The documentation, and prometheus/ with a scrape config and alerting rules.",
+        "The documentation, prometheus/ with a scrape config and alerting rules, and \
+         grafana/ with a dashboard.",
     ),
 ];
 
