@@ -41,21 +41,11 @@ fn messages_to(sent: &Sent, conn: u64) -> Vec<Value> {
         .collect()
 }
 
-/// The highest seq sent to `conn` so far.
-fn last_seq(h: &H, conn: u64) -> u64 {
-    h.seqs
-        .iter()
-        .filter(|(c, _, _)| *c == conn)
-        .filter_map(|(_, _, s)| *s)
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
 fn user_resumes_mid_call_and_gets_all_fifty_messages_in_order_once() {
     let mut h = in_call(1000);
     h.ok(1, "agentMessage", json!({"messageInput": "before"}));
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     let sent = h.lose(10);
     assert_eq!(events(&sent), vec![(1, "peerDisconnected")]);
     assert_eq!(
@@ -68,15 +58,7 @@ fn user_resumes_mid_call_and_gets_all_fifty_messages_in_order_once() {
         assert!(out.is_empty(), "nothing goes out to a held user");
     }
     h.wait(GRACE_MS - 1);
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "fresh",
-            json!({"resumeToken": "tu", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "fresh", "tu", seen).unwrap();
     let to_user: Vec<&str> = sent
         .iter()
         .filter(|(c, _, _)| *c == 20)
@@ -105,7 +87,7 @@ fn user_resumes_mid_call_and_gets_all_fifty_messages_in_order_once() {
     // Live traffic goes to the new connection, numbered on.
     let out = h.ok(1, "agentMessage", json!({"messageInput": "live"}));
     assert_eq!(messages_to(&out, 20), vec![json!("live")]);
-    assert_eq!(last_seq(&h, 20), seen + 52);
+    assert_eq!(h.last_seq(20), seen + 52);
     // The old connection is nobody.
     assert_eq!(h.r.handle_disconnect(h.now, ConnId(10)), ());
     assert_eq!(h.r.stats().active_calls, 1);
@@ -115,7 +97,7 @@ fn user_resumes_mid_call_and_gets_all_fifty_messages_in_order_once() {
 fn agent_resumes_mid_call_and_is_not_offered_calls_while_held() {
     let mut h = in_call(1000);
     h.agent(2, "a2");
-    let seen = last_seq(&h, 1);
+    let seen = h.last_seq(1);
     h.lose(1);
     assert_eq!(h.state_count(AgentState::Held), 1);
     for i in 0..50 {
@@ -125,15 +107,7 @@ fn agent_resumes_mid_call_and_is_not_offered_calls_while_held() {
     h.user(11, "u2");
     let out = h.call(11, "r2");
     assert!(events(&out).contains(&(2, "callAgent")));
-    let sent = h
-        .register(
-            3,
-            Role::Agent,
-            "a1",
-            "x",
-            json!({"resumeToken": "ta", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(3, Role::Agent, "a1", "x", "ta", seen).unwrap();
     assert_eq!(
         messages_to(&sent, 3),
         (0..50).map(|i| json!(i)).collect::<Vec<_>>()
@@ -155,14 +129,7 @@ fn queued_user_keeps_its_place_while_held() {
     h.call(11, "r2");
     h.lose(10);
     h.wait(1000);
-    h.register(
-        20,
-        Role::User,
-        "u1",
-        "z",
-        json!({"resumeToken": "t1", "lastSeq": 0}),
-    )
-    .unwrap();
+    h.resume(20, Role::User, "u1", "z", "t1", 0).unwrap();
     let out = h.agent(1, "a1");
     // u1 was first and still is.
     assert_eq!(data_of(&out, 20, "callAgent")["roomId"], json!("r1"));
@@ -180,15 +147,7 @@ fn a_held_user_reached_in_the_queue_gets_its_call_and_the_agent_knows() {
         events(&out),
         vec![(1, "callAgent"), (1, "peerDisconnected")]
     );
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "z",
-            json!({"resumeToken": "t1", "lastSeq": 0}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "z", "t1", 0).unwrap();
     assert_eq!(data_of(&sent, 20, "callAgent")["roomId"], json!("r1"));
 }
 
@@ -212,15 +171,7 @@ fn grace_expiry_ends_the_hold_as_a_disconnect() {
         }
     )));
     // Too late: a fresh registration, with the new token.
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "new",
-            json!({"resumeToken": "tu", "lastSeq": 9}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "new", "tu", 9).unwrap();
     assert_eq!(
         data_of(&sent, 20, "registered"),
         &json!({"role":"user","id":"u1","resumeToken":"new","resumed":false})
@@ -262,13 +213,7 @@ fn a_held_id_without_its_token_is_in_use() {
         "the agent's token does not resume the user"
     );
     assert_eq!(
-        h.register(
-            20,
-            Role::User,
-            "u1",
-            "z",
-            json!({"resumeToken": "tu", "lastSeq": 999})
-        ),
+        h.resume(20, Role::User, "u1", "z", "tu", 999),
         Err(ErrorCode::BadPayload),
         "ahead of what was sent"
     );
@@ -282,15 +227,7 @@ fn a_held_id_without_its_token_is_in_use() {
 #[test]
 fn a_resume_while_connected_takes_over() {
     let mut h = in_call(1000);
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "z",
-            json!({"resumeToken": "tu", "lastSeq": 0}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "z", "tu", 0).unwrap();
     assert_eq!(
         data_of(&sent, 10, "error")["code"],
         json!("session_replaced")
@@ -310,7 +247,7 @@ fn a_resume_while_connected_takes_over() {
 #[test]
 fn socketio_style_resume_by_token_alone() {
     let mut h = in_call(1000);
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
     h.ok(1, "agentMessage", json!({"messageInput": "missed"}));
     assert_eq!(h.r.resumable("tu").map(|(r, _)| r), Some(Role::User));
@@ -330,15 +267,7 @@ fn a_resume_that_cannot_be_replayed_starts_over() {
         h.ok(1, "agentMessage", json!({ "messageInput": i }));
     }
     h.lose(10);
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "new",
-            json!({"resumeToken": "tu", "lastSeq": 1}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "new", "tu", 1).unwrap();
     assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(false));
     assert_eq!(
         data_of(&sent, 1, "callEnded")["reason"],
@@ -355,14 +284,7 @@ fn client_seq_repeats_are_recognised_per_party() {
     assert_eq!(h.r.client_seq(ConnId(10), 2), ClientSeq::New);
     // The party keeps it across a resume.
     h.lose(10);
-    h.register(
-        20,
-        Role::User,
-        "u1",
-        "z",
-        json!({"resumeToken": "tu", "lastSeq": 0}),
-    )
-    .unwrap();
+    h.resume(20, Role::User, "u1", "z", "tu", 0).unwrap();
     assert_eq!(h.r.client_seq(ConnId(20), 1), ClientSeq::Repeat);
     // Unregistered connections have nothing to repeat.
     assert_eq!(h.r.client_seq(ConnId(99), 1), ClientSeq::New);
@@ -398,7 +320,7 @@ fn an_overflow_from_a_queue_update_cannot_be_resumed_past() {
     }
     h.register(10, Role::User, "me", "tme", json!({})).unwrap();
     h.call(10, "mine");
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
     for conn in [11, 12, 13] {
         h.ok(conn, "leaveCall", json!({}));
@@ -409,15 +331,7 @@ fn an_overflow_from_a_queue_update_cannot_be_resumed_past() {
         0,
         "the second update overflowed: the hold ended"
     );
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "me",
-            "new",
-            json!({"resumeToken": "tme", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "me", "new", "tme", seen).unwrap();
     assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(false));
 }
 
@@ -427,15 +341,7 @@ fn a_takeover_that_cannot_replay_tells_the_old_connection() {
     for i in 0..3 {
         h.ok(1, "agentMessage", json!({ "messageInput": i }));
     }
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "new",
-            json!({"resumeToken": "tu", "lastSeq": 0}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "new", "tu", 0).unwrap();
     assert_eq!(
         data_of(&sent, 10, "error")["code"],
         json!("session_replaced")
@@ -501,21 +407,13 @@ fn what_was_in_flight_at_the_drop_survives_the_ring_moving_on() {
         h.ok(1, "agentMessage", json!({ "messageInput": i }));
     }
     // The client saw up to message 1; 2, 3 and 4 were in flight when its connection dropped.
-    let seen = last_seq(&h, 10) - 3;
+    let seen = h.last_seq(10) - 3;
     h.lose(10);
     for i in 0..40 {
         h.ok(2, "agentMessage", json!({ "messageInput": i }));
     }
     h.ok(1, "agentMessage", json!({"messageInput": "missed"}));
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "x",
-            json!({"resumeToken": "tu", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "x", "tu", seen).unwrap();
     assert_eq!(data_of(&sent, 20, "registered")["resumed"], json!(true));
     assert_eq!(
         messages_to(&sent, 20),
@@ -538,19 +436,11 @@ fn a_connected_partys_window_is_its_last_keep_sent_events() {
     for i in 0..10 {
         h.ok(1, "agentMessage", json!({ "messageInput": i }));
     }
-    let last = last_seq(&h, 10);
+    let last = h.last_seq(10);
     assert!(h.r.replayable(h.r.parties.party_of(ConnId(10)).unwrap(), last - 4) == Ok(true));
     assert!(h.r.replayable(h.r.parties.party_of(ConnId(10)).unwrap(), last - 5) == Ok(false));
     h.lose(10);
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "x",
-            json!({"resumeToken": "tu", "lastSeq": last - 4}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "x", "tu", last - 4).unwrap();
     assert_eq!(
         messages_to(&sent, 20),
         (6..10).map(|i| json!(i)).collect::<Vec<_>>()
@@ -560,7 +450,7 @@ fn a_connected_partys_window_is_its_last_keep_sent_events() {
 #[test]
 fn a_replay_is_in_flight_again_if_the_new_connection_drops_at_once() {
     let mut h = in_call(1000);
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
     for i in 0..3 {
         h.ok(1, "agentMessage", json!({ "messageInput": i }));

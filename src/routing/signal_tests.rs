@@ -58,16 +58,6 @@ fn signal_raw(h: &mut H, conn: u64, text: &str) -> Result<Vec<(u64, String, Stri
     }
 }
 
-/// The highest seq sent to `conn` so far.
-fn last_seq(h: &H, conn: u64) -> u64 {
-    h.seqs
-        .iter()
-        .filter(|(c, _, _)| *c == conn)
-        .filter_map(|(_, _, s)| *s)
-        .max()
-        .unwrap_or(0)
-}
-
 /// The `data` of every `signal` sent to `conn`.
 fn signals_to(sent: &Sent, conn: u64) -> Vec<Value> {
     sent.iter()
@@ -205,20 +195,12 @@ fn signals_outside_ones_own_call_are_refused() {
 #[test]
 fn a_held_party_gets_the_signals_it_missed_on_resume_in_order() {
     let mut h = in_call();
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
     for i in 0..3 {
         assert!(h.ok(1, "signal", json!({ "data": i })).is_empty());
     }
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "fresh",
-            json!({"resumeToken": "tu", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "fresh", "tu", seen).unwrap();
     assert_eq!(signals_to(&sent, 20), vec![json!(0), json!(1), json!(2)]);
 }
 
@@ -276,18 +258,10 @@ fn a_resumed_party_is_told_the_mute_state_after_its_replay() {
     h.ok(1, "mute", json!({"muted": true, "kind": "audio"}));
     h.ok(1, "mute", json!({"muted": false, "kind": "audio"}));
     // The user reloads its page: it resumes from an offset past every mute it was sent.
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
     h.ok(1, "agentMessage", json!({"messageInput": "still there?"}));
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "fresh",
-            json!({"resumeToken": "tu", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "fresh", "tu", seen).unwrap();
     assert_eq!(
         events(&sent),
         vec![
@@ -305,17 +279,9 @@ fn a_resumed_party_is_told_the_mute_state_after_its_replay() {
         })
     );
     // The agent, from its side.
-    let seen = last_seq(&h, 1);
+    let seen = h.last_seq(1);
     h.lose(1);
-    let sent = h
-        .register(
-            2,
-            Role::Agent,
-            "a1",
-            "fresh",
-            json!({"resumeToken": "ta", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(2, Role::Agent, "a1", "fresh", "ta", seen).unwrap();
     assert_eq!(
         data_of(&sent, 2, "callState"),
         &json!({
@@ -331,17 +297,9 @@ fn nothing_muted_means_no_call_state() {
     let mut h = in_call();
     h.ok(10, "mute", json!({"muted": true}));
     h.ok(10, "mute", json!({"muted": false}));
-    let seen = last_seq(&h, 10);
+    let seen = h.last_seq(10);
     h.lose(10);
-    let sent = h
-        .register(
-            20,
-            Role::User,
-            "u1",
-            "fresh",
-            json!({"resumeToken": "tu", "lastSeq": seen}),
-        )
-        .unwrap();
+    let sent = h.resume(20, Role::User, "u1", "fresh", "tu", seen).unwrap();
     assert_eq!(events(&sent), vec![(1, "peerReconnected")]);
 }
 

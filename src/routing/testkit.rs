@@ -58,6 +58,31 @@ impl H {
         res.map(|()| out).map_err(|r| r.code)
     }
 
+    /// Registers `conn` as `role` `id` (new resume token `token`), resuming the party held
+    /// under `resume_token` from `last_seq`.
+    pub fn resume(
+        &mut self,
+        conn: u64,
+        role: Role,
+        id: &str,
+        token: &str,
+        resume_token: &str,
+        last_seq: u64,
+    ) -> Result<Sent, ErrorCode> {
+        let extra = json!({ "resumeToken": resume_token, "lastSeq": last_seq });
+        self.register(conn, role, id, token, extra)
+    }
+
+    /// The highest sequence number sent to `conn` so far (0 before any).
+    pub fn last_seq(&self, conn: u64) -> u64 {
+        self.seqs
+            .iter()
+            .filter(|(c, _, _)| *c == conn)
+            .filter_map(|(_, _, s)| *s)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Registers `conn` as `role` with what the loop vouches for (`identity`).
     pub fn register_as(
         &mut self,
