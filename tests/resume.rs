@@ -118,12 +118,7 @@ fn a_queued_user_that_drops_keeps_its_place() {
     let (seen, token) = (u1.last_seq, u1.resume_token.clone());
     drop(u1);
     std::thread::sleep(Duration::from_millis(200));
-    let mut back = d.client();
-    back.last_seq = seen;
-    back.send(
-        "connectUser",
-        json!({"id": "u1", "resumeToken": token, "lastSeq": seen}),
-    );
+    let mut back = Client::resume_user(&d, "u1", token, seen);
     assert_eq!(back.expect("registered")["resumed"], true);
     // The first agent takes u1, still first in line.
     let mut a = Client::agent(&d, json!("a"));
@@ -192,12 +187,7 @@ fn a_client_seq_resent_after_a_reconnect_is_applied_once() {
     let (seen, token) = (u.last_seq, u.resume_token.clone());
     drop(u);
     a.expect("peerDisconnected");
-    let mut u2 = d.client();
-    u2.last_seq = seen;
-    u2.send(
-        "connectUser",
-        json!({"id": "u", "resumeToken": token, "lastSeq": seen}),
-    );
+    let mut u2 = Client::resume_user(&d, "u", token, seen);
     u2.expect("registered");
     u2.send_text(&frame(1, "one"));
     u2.send_text(&frame(2, "two"));
@@ -242,11 +232,7 @@ fn a_hold_over_max_buffered_events_ends_and_the_other_party_is_told() {
         a.send("agentMessage", json!({"messageInput": i}));
     }
     assert_eq!(a.expect("callEnded")["reason"], "disconnected");
-    let mut c = d.client();
-    c.send(
-        "connectUser",
-        json!({"id": "u", "resumeToken": token, "lastSeq": seen}),
-    );
+    let mut c = Client::resume_user(&d, "u", token, seen);
     assert_eq!(c.expect("registered")["resumed"], false);
 }
 

@@ -178,12 +178,7 @@ fn a_resumed_user_is_told_the_mute_state_of_its_call() {
     let (token, seen) = (u.resume_token.clone(), u.last_seq);
     drop(u);
     a.expect("peerDisconnected");
-    let mut u2 = d.client();
-    u2.last_seq = seen;
-    u2.send(
-        "connectUser",
-        json!({"id": "u1", "resumeToken": token, "lastSeq": seen}),
-    );
+    let mut u2 = Client::resume_user(&d, "u1", token, seen);
     assert_eq!(u2.expect("registered")["resumed"], true);
     assert_eq!(
         u2.expect("callState"),

@@ -407,6 +407,18 @@ impl Client {
         self.ws.get_mut().set_read_timeout(Some(WAIT)).unwrap();
     }
 
+    /// A new connection sending `connectUser {id, resumeToken, lastSeq}`: a user coming
+    /// back after a drop, having seen events up to `seen` (its `registered` is not read).
+    pub fn resume_user(d: &Daemon, id: &str, token: Option<String>, seen: u64) -> Client {
+        let mut c = d.client();
+        c.last_seq = seen;
+        c.send(
+            "connectUser",
+            json!({"id": id, "resumeToken": token, "lastSeq": seen}),
+        );
+        c
+    }
+
     /// Registers as a user with `id`.
     pub fn user(d: &Daemon, id: Value) -> Client {
         let mut c = d.client();
