@@ -57,6 +57,15 @@ fn busy_line(d: &Daemon) -> (Client, Client, Client) {
     (a, u0, u1)
 }
 
+/// After the priority user `v` queued: `u1` hears it was overtaken, and when `u0`'s call
+/// ends the agent takes `v`.
+fn served_before(a: &mut Client, u0: &mut Client, u1: &mut Client) {
+    assert_eq!(u1.expect("queued")["position"], 2, "u1 was overtaken");
+    u0.send("leaveCall", json!({}));
+    a.expect("callEnded");
+    assert_eq!(a.expect("callAgent")["userId"], "v");
+}
+
 #[test]
 fn a_priority_user_overtakes_the_queue_native() {
     let d = daemon("");
@@ -74,10 +83,7 @@ fn a_priority_user_overtakes_the_queue_native() {
         (&json!(1), &json!(2)),
         "{q}"
     );
-    assert_eq!(u1.expect("queued")["position"], 2, "u1 was overtaken");
-    u0.send("leaveCall", json!({}));
-    a.expect("callEnded");
-    assert_eq!(a.expect("callAgent")["userId"], "v");
+    served_before(&mut a, &mut u0, &mut u1);
     assert_eq!(vip.expect("callAgent")["agentId"], "a1");
 }
 
@@ -95,10 +101,7 @@ fn a_priority_user_overtakes_the_queue_socketio() {
     vip.expect("registered");
     vip.emit("callAgent", json!({"roomId": "rv", "entry": "vip"}));
     assert_eq!(vip.expect("queued")["position"], 1);
-    assert_eq!(u1.expect("queued")["position"], 2, "u1 was overtaken");
-    u0.send("leaveCall", json!({}));
-    a.expect("callEnded");
-    assert_eq!(a.expect("callAgent")["userId"], "v");
+    served_before(&mut a, &mut u0, &mut u1);
     assert_eq!(vip.expect("callAgent")["agentId"], "a1");
 }
 
