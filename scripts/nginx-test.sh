@@ -87,25 +87,28 @@ pids+=($!)
 wait_port "$sport" || { cat "$tmp/supportd.log" >&2; fail "supportd did not start"; summary; exit 1; }
 
 # The clients through a proxy at https://127.0.0.1:PORT; NAME labels the results.
+# One client case: `js_case LABEL LOG SCRIPT VAR=VALUE...` runs tests/js/SCRIPT through the
+# proxy (trusting the test certificate) with those variables; its log is shown if it fails.
+js_case() {
+  local label=$1 log=$2 script=$3
+  shift 3
+  if env NODE_EXTRA_CA_CERTS="$tmp/cert.pem" "$@" timeout 30 node "tests/js/$script" >"$log" 2>&1; then
+    pass "$label"
+  else
+    cat "$log" >&2
+    fail "$label"
+  fi
+}
+
 clients() {
   local name=$1 port=$2 t
   for t in websocket polling native; do
-    if SERVER_URL="https://127.0.0.1:$port" TRANSPORTS=$t ORIGIN=$ORIGIN NODE_EXTRA_CA_CERTS="$tmp/cert.pem" \
-      timeout 30 node tests/js/tls_call.js >"$tmp/$name-$t.log" 2>&1; then
-      pass "$name: $t call over TLS"
-    else
-      cat "$tmp/$name-$t.log" >&2
-      fail "$name: $t call over TLS"
-    fi
+    js_case "$name: $t call over TLS" "$tmp/$name-$t.log" tls_call.js \
+      SERVER_URL="https://127.0.0.1:$port" TRANSPORTS=$t ORIGIN=$ORIGIN
   done
   # The page's Origin reaches supportd: one it does not allow is refused through the proxy.
-  if SERVER_URL="https://127.0.0.1:$port" TRANSPORTS=polling ORIGIN=https://elsewhere.example REFUSED=1 \
-    NODE_EXTRA_CA_CERTS="$tmp/cert.pem" timeout 30 node tests/js/tls_call.js >"$tmp/$name-origin.log" 2>&1; then
-    pass "$name: another origin refused"
-  else
-    cat "$tmp/$name-origin.log" >&2
-    fail "$name: another origin refused"
-  fi
+  js_case "$name: another origin refused" "$tmp/$name-origin.log" tls_call.js \
+    SERVER_URL="https://127.0.0.1:$port" TRANSPORTS=polling ORIGIN=https://elsewhere.example REFUSED=1
 }
 # Counts the client cases of a proxy that could not be set up as failed.
 broken() { failed=$((failed + 4)); echo "FAILED: $1 (4 cases)" >&2; }
@@ -194,13 +197,8 @@ max_connections_per_ip = 2' || { failed=$((failed + ${#proxies[@]})); return; }
   grep -q 'configuration reloaded' "$tmp/supportd.log" || { tail "$tmp/supportd.log" >&2; failed=$((failed + ${#proxies[@]})); echo "FAILED: supportd did not reload" >&2; return; }
   for p in "${proxies[@]}"; do
     read -r name port <<<"$p"
-    if SERVER_URL="https://127.0.0.1:$port" ORIGIN=$ORIGIN LIMIT=2 NODE_EXTRA_CA_CERTS="$tmp/cert.pem" \
-      timeout 30 node tests/js/xff.js >"$tmp/$name-xff.log" 2>&1; then
-      pass "$name: the forwarded client address is counted, and cannot be forged"
-    else
-      cat "$tmp/$name-xff.log" >&2
-      fail "$name: the forwarded client address is counted, and cannot be forged"
-    fi
+    js_case "$name: the forwarded client address is counted, and cannot be forged" \
+      "$tmp/$name-xff.log" xff.js SERVER_URL="https://127.0.0.1:$port" ORIGIN=$ORIGIN LIMIT=2
   done
 }
 
