@@ -25,6 +25,22 @@ trap 'rm -f "$log"' EXIT
 SUPPORTD_SHARED=$(cd "${SUPPORTD_SHARED:-../shared}" 2>/dev/null && pwd || echo "${SUPPORTD_SHARED:-../shared}")
 export SUPPORTD_SHARED
 
+# A step that prints its own `NAME: N passed, N failed` lines: `suite "NAME..." CMD...` runs
+# CMD and adds the first such line of each NAME; a non-zero exit with no failure counted is
+# one failure (the step could not run).
+suite() {
+  local names=$1 status p f
+  shift
+  "$@" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  read -r p f < <(awk -v names="$names" '
+    BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) want[a[i] ":"] = 1 }
+    want[$1] && $3 == "passed," && !seen[$1]++ { p += $2; f += $4 }
+    END { print p + 0, f + 0 }' "$log")
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+}
+
 # Records a step left out: `skip WHAT WHY`.
 skip() {
   skipped+=("$1 ($2)")
@@ -57,11 +73,7 @@ passed=$((passed + p)); failed=$((failed + f))
 
 # The official Engine.IO and Socket.IO protocol suites ($SUPPORTD_SHARED/conformance).
 if [ -d "$SUPPORTD_SHARED/conformance" ]; then
-  CONFORMANCE_DIR="$SUPPORTD_SHARED/conformance" bash scripts/conformance.sh 2>&1 | tee "$log"
-  status=${PIPESTATUS[0]}
-  read -r p f < <(awk '/^(engine|socket)\.io: [0-9]+ passed/ && !seen[$1]++ { p += $2; f += $4 } END { print p + 0, f + 0 }' "$log")
-  passed=$((passed + p)); failed=$((failed + f))
-  [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+  suite "engine.io socket.io" env CONFORMANCE_DIR="$SUPPORTD_SHARED/conformance" bash scripts/conformance.sh
 else
   skip "the Engine.IO and Socket.IO protocol suites" "no $SUPPORTD_SHARED/conformance"
 fi
@@ -88,26 +100,14 @@ check ops
 check bash scripts/check-deb.sh
 
 # The reverse-proxy configs of docs/deployment.md: nginx and Caddy over TLS.
-bash scripts/nginx-test.sh 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-read -r p f < <(awk '/^nginx-test: [0-9]+ passed/ { p = $2; f = $4 } END { print p + 0, f + 0 }' "$log")
-passed=$((passed + p)); failed=$((failed + f))
-[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+suite nginx-test bash scripts/nginx-test.sh
 
 # The demo page in headless Chromium (installs chromium): one case per step.
-bash scripts/demo-test.sh 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-read -r p f < <(awk '/^demo: [0-9]+ passed/ { p = $2; f = $4 } END { print p + 0, f + 0 }' "$log")
-passed=$((passed + p)); failed=$((failed + f))
-[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+suite demo bash scripts/demo-test.sh
 
 # Last: it rebuilds the release binary with the autobahn-echo feature.
 if [ -x "${WSTEST_DIR:-target/wstest}/py27/bin/wstest" ] || [ -x "$SUPPORTD_SHARED/tools/install-wstest" ]; then
-  bash scripts/autobahn.sh 2>&1 | tee "$log"
-  status=${PIPESTATUS[0]}
-  read -r p f < <(awk '/^autobahn: [0-9]+ passed/ { p = $2; f = $4 } END { print p + 0, f + 0 }' "$log")
-  passed=$((passed + p)); failed=$((failed + f))
-  [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+  suite autobahn bash scripts/autobahn.sh
 else
   skip "the Autobahn|Testsuite run" "no wstest and no installer at $SUPPORTD_SHARED/tools/install-wstest"
 fi
